@@ -3,7 +3,7 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 BIN := bin/immich-accel
 
-.PHONY: all build demo test lint vet staticcheck unit clean
+.PHONY: all build demo test lint vet staticcheck unit release-check clean
 
 all: build
 
@@ -29,5 +29,10 @@ staticcheck:
 unit:
 	$(GO) test -count=1 ./...
 
+## release-check: goreleaser check, a local snapshot release (archives, .deb/.rpm,
+## checksums) and checks of it, the arm64 binary run under qemu. Installs its tools.
+release-check:
+	./scripts/release-check.sh
+
 clean:
-	rm -rf bin dist
+	rm -rf bin dist .cache/release
