@@ -65,7 +65,7 @@ ok "$(qemu-aarch64 --version | head -n1)"
 
 if [ -z "${GORELEASER:-}" ]; then
 	GORELEASER=$GOBIN_DIR/goreleaser
-	if ! go version -m "$GORELEASER" 2>/dev/null | grep -E "^[[:space:]]+mod[[:space:]]+$GORELEASER_MODULE[[:space:]]+$GORELEASER_VERSION([[:space:]]|$)" >/dev/null; then
+	if ! go version -m "$GORELEASER" 2>/dev/null | grep -E "^[[:space:]]+mod[[:space:]]+${GORELEASER_MODULE}[[:space:]]+${GORELEASER_VERSION}([[:space:]]|$)" >/dev/null; then
 		echo "  installing $GORELEASER_MODULE@$GORELEASER_VERSION into $GOBIN_DIR (a large build; done once)"
 		mkdir -p "$GOBIN_DIR"
 		GOBIN=$GOBIN_DIR go install "$GORELEASER_MODULE@$GORELEASER_VERSION"
