@@ -44,9 +44,17 @@ func requireORT(t testing.TB) {
 	}
 }
 
-// runOnce creates a CPU session from data, feeds the model's deterministic
-// inputs and returns each output's shape and values.
-func runOnce(t testing.TB, m Model, data []byte, threads int) (shapes [][]int64, values [][]float32) {
+// session is a CPU ONNX Runtime session for a built model with its input
+// and output tensors allocated once.
+type session struct {
+	sess    *ort.DynamicAdvancedSession
+	inputs  []ort.Value
+	outputs []ort.Value
+}
+
+// newSession creates a CPU session from data with the given intra-op thread
+// count and fills the model's inputs deterministically.
+func newSession(t testing.TB, m Model, data []byte, threads int) *session {
 	t.Helper()
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
@@ -66,38 +74,80 @@ func runOnce(t testing.TB, m Model, data []byte, threads int) (shapes [][]int64,
 	for _, out := range m.Outputs {
 		outNames = append(outNames, out.Name)
 	}
-	sess, err := ort.NewDynamicAdvancedSessionWithONNXData(data, inNames, outNames, opts)
+	s := &session{}
+	t.Cleanup(s.destroy)
+	s.sess, err = ort.NewDynamicAdvancedSessionWithONNXData(data, inNames, outNames, opts)
 	if err != nil {
 		t.Fatalf("ONNX Runtime rejected model %s: %v", m.Name, err)
 	}
-	defer sess.Destroy()
 	inData, err := m.InputData(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inputs := make([]ort.Value, len(m.Inputs))
 	for i, in := range m.Inputs {
 		v, err := ort.NewTensor(ort.NewShape(in.Shape...), inData[i])
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer v.Destroy()
-		inputs[i] = v
+		s.inputs = append(s.inputs, v)
 	}
+	for _, out := range m.Outputs {
+		v, err := ort.NewEmptyTensor[float32](ort.NewShape(out.Shape...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.outputs = append(s.outputs, v)
+	}
+	return s
+}
+
+func (s *session) destroy() {
+	for _, v := range append(s.inputs, s.outputs...) {
+		v.Destroy()
+	}
+	s.inputs, s.outputs = nil, nil
+	if s.sess != nil {
+		s.sess.Destroy()
+		s.sess = nil
+	}
+}
+
+// run runs the session once and returns copies of the outputs' values.
+func (s *session) run(t testing.TB) [][]float32 {
+	t.Helper()
+	if err := s.sess.Run(s.inputs, s.outputs); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	var values [][]float32
+	for _, o := range s.outputs {
+		values = append(values, append([]float32(nil), o.(*ort.Tensor[float32]).GetData()...))
+	}
+	return values
+}
+
+// runOnce creates a session, runs it once with outputs allocated by ONNX
+// Runtime and checks that their shapes are the declared ones.
+func runOnce(t testing.TB, m Model, data []byte, threads int) [][]float32 {
+	t.Helper()
+	s := newSession(t, m, data, threads)
+	defer s.destroy()
 	outputs := make([]ort.Value, len(m.Outputs))
-	if err := sess.Run(inputs, outputs); err != nil {
-		t.Fatalf("run %s: %v", m.Name, err)
+	if err := s.sess.Run(s.inputs, outputs); err != nil {
+		t.Fatalf("run: %v", err)
 	}
-	for _, o := range outputs {
+	var values [][]float32
+	for i, o := range outputs {
 		defer o.Destroy()
 		ft, ok := o.(*ort.Tensor[float32])
 		if !ok {
-			t.Fatalf("output is %T, want *Tensor[float32]", o)
+			t.Fatalf("output %s is %T, want float32 tensor", m.Outputs[i].Name, o)
 		}
-		shapes = append(shapes, []int64(ft.GetShape()))
+		if got := []int64(ft.GetShape()); fmt.Sprint(got) != fmt.Sprint(m.Outputs[i].Shape) {
+			t.Errorf("output %s has shape %v, declared %v", m.Outputs[i].Name, got, m.Outputs[i].Shape)
+		}
 		values = append(values, append([]float32(nil), ft.GetData()...))
 	}
-	return shapes, values
+	return values
 }
 
 func cosine(a, b []float32) float64 {
@@ -136,11 +186,14 @@ func TestRunOnONNXRuntime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			shapes, outs := runOnce(t, m, data, 2)
+			ins, outInfo, err := ort.GetInputOutputInfoWithONNXData(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkInfo(t, "input", ins, m.Inputs)
+			checkInfo(t, "output", outInfo, m.Outputs)
+			outs := runOnce(t, m, data, 2)
 			for i, o := range m.Outputs {
-				if fmt.Sprint(shapes[i]) != fmt.Sprint(o.Shape) {
-					t.Errorf("output %s has shape %v, declared %v", o.Name, shapes[i], o.Shape)
-				}
 				finite, mean, std := stats(outs[i])
 				if !finite {
 					t.Fatalf("output %s has NaN or Inf values", o.Name)
@@ -148,14 +201,14 @@ func TestRunOnONNXRuntime(t *testing.T) {
 				if std < 1e-3 || std > 1e3 || math.Abs(mean) > 1e3 {
 					t.Errorf("output %s: mean %.4g, std %.4g; activations are degenerate", o.Name, mean, std)
 				}
-				t.Logf("output %s %v: mean %.4g std %.4g", o.Name, shapes[i], mean, std)
+				t.Logf("output %s %v: mean %.4g std %.4g", o.Name, o.Shape, mean, std)
 			}
 
 			pdata, err := m.Build(WithPerturbation(DefaultPerturbation))
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, pouts := runOnce(t, m, pdata, 2)
+			pouts := runOnce(t, m, pdata, 2)
 			for i, o := range m.Outputs {
 				c := cosine(outs[i], pouts[i])
 				t.Logf("output %s: cosine(original, perturbed) = %.6f", o.Name, c)
@@ -167,5 +220,37 @@ func TestRunOnONNXRuntime(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkInfo compares ONNX Runtime's view of a model's inputs or outputs with
+// the declared TensorInfo.
+func checkInfo(t *testing.T, kind string, got []ort.InputOutputInfo, want []TensorInfo) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("ONNX Runtime sees %d %ss, declared %d", len(got), kind, len(want))
+	}
+	for i, g := range got {
+		w := want[i]
+		if g.Name != w.Name || fmt.Sprint([]int64(g.Dimensions)) != fmt.Sprint(w.Shape) ||
+			g.DataType != ort.TensorElementDataTypeFloat || w.Type != "float32" {
+			t.Errorf("%s %d: ONNX Runtime sees %s %v %v, declared %s %v %s", kind, i, g.Name, g.Dimensions, g.DataType, w.Name, w.Shape, w.Type)
+		}
+	}
+}
+
+// TestThreadCountsAgree runs the tiny model with 1 and 2 intra-op threads.
+func TestThreadCountsAgree(t *testing.T) {
+	requireORT(t)
+	m, _ := ByName("tiny")
+	data, err := m.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := runOnce(t, m, data, 1), runOnce(t, m, data, 2)
+	for i := range a[0] {
+		if d := math.Abs(float64(a[0][i] - b[0][i])); d > 1e-5 {
+			t.Fatalf("element %d: %v with 1 thread, %v with 2", i, a[0][i], b[0][i])
+		}
 	}
 }
