@@ -331,3 +331,19 @@ func TestDataTypeNames(t *testing.T) {
 		t.Errorf("sizes wrong")
 	}
 }
+
+// FuzzUnmarshal checks that no input makes the reader panic.
+func FuzzUnmarshal(f *testing.F) {
+	good, err := sampleModel().Marshal()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte{0x3a, 0x02, 0x0a, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Unmarshal(b)
+		if err == nil && m == nil {
+			t.Fatal("nil model without an error")
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -18,7 +19,7 @@ func BenchmarkInference(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("IMMICH_ACCEL_BENCH_THREADS")); err == nil && v > 0 {
 		threads = v
 	}
-	for _, m := range Builtin() {
+	for _, m := range append(Builtin(), matmulPeer()) {
 		b.Run(m.Name, func(b *testing.B) {
 			data, err := m.Build()
 			if err != nil {
@@ -36,6 +37,24 @@ func BenchmarkInference(b *testing.B) {
 			b.ReportMetric(float64(m.FLOPs)/nsPerOp, "GFLOP/s")
 		})
 	}
+}
+
+// matmulPeer is a reference model for BenchmarkInference: four chained
+// 1024x1024 MatMuls (8.6 GFLOPs), close to the best GFLOP/s ONNX Runtime
+// reaches on this CPU. The built-in models' GFLOP/s are read against it.
+func matmulPeer() Model {
+	define := func(b *builder) {
+		x := b.input("input", 1024, 1024)
+		for i := range 4 {
+			x = b.linear(fmt.Sprintf("fc%d", i), x, 1024, false, 1)
+		}
+		b.output(x, "output")
+	}
+	m, err := describe(definition{name: "peer-matmul-1024", about: "reference: 4 chained 1024x1024 MatMuls", define: define})
+	if err != nil {
+		panic(err)
+	}
+	return m
 }
 
 // BenchmarkBuild measures generating and serializing each built-in model.
