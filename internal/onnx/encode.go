@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"slices"
+	"sync"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -78,6 +81,13 @@ type encoder struct {
 	counting bool
 	n        int
 	buf      []byte
+	fills    []fillJob // raw data to generate once the layout is written
+}
+
+// fillJob is one tensor's raw data: a Fill call on its slice of the output.
+type fillJob struct {
+	dst  []byte
+	fill func(dst []byte)
 }
 
 func (e *encoder) tag(num protowire.Number, typ protowire.Type) {
@@ -132,7 +142,7 @@ func (e *encoder) bytesFn(num protowire.Number, n int, fill func(dst []byte)) {
 	e.buf = protowire.AppendVarint(e.buf, uint64(n))
 	start := len(e.buf)
 	e.buf = e.buf[:start+n]
-	fill(e.buf[start : start+n])
+	e.fills = append(e.fills, fillJob{e.buf[start : start+n : start+n], fill})
 }
 
 func (e *encoder) packedInt64s(num protowire.Number, vs []int64) {
@@ -198,7 +208,35 @@ func (m *Model) Marshal() ([]byte, error) {
 	if len(e.buf) != c.n {
 		return nil, fmt.Errorf("encode onnx model: wrote %d bytes, expected %d (internal error)", len(e.buf), c.n)
 	}
+	runFills(e.fills)
 	return e.buf, nil
+}
+
+// runFills generates the tensors' raw data on up to GOMAXPROCS goroutines,
+// largest tensors first. The destination slices are disjoint.
+func runFills(jobs []fillJob) {
+	workers := min(runtime.GOMAXPROCS(0), len(jobs))
+	if workers <= 1 {
+		for _, j := range jobs {
+			j.fill(j.dst)
+		}
+		return
+	}
+	slices.SortStableFunc(jobs, func(a, b fillJob) int { return len(b.dst) - len(a.dst) })
+	next := make(chan fillJob)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range next {
+				j.fill(j.dst)
+			}
+		})
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
 }
 
 func (m *Model) encode(e *encoder) {

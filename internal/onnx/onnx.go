@@ -10,6 +10,7 @@
 // Initializers may carry a Fill function instead of data: Marshal then calls
 // it with the exact slice of the output buffer that holds the tensor's
 // raw_data, so large weights are generated in place and never copied.
+// Marshal runs Fill functions concurrently (each on its own tensor).
 package onnx
 
 import "fmt"
@@ -107,8 +108,9 @@ type ValueInfo struct {
 
 // Tensor is a TensorProto. Exactly one source of data is used, in this order:
 // Fill (called during Marshal with a slice of len NumElements()*Type.Size()
-// to write little-endian raw data into), Raw, Floats, Int64s. Float and
-// int64 values are written as raw_data.
+// to write little-endian raw data into; it may run concurrently with other
+// tensors' Fill functions and must not retain dst), Raw, Floats, Int64s.
+// Float and int64 values are written as raw_data.
 type Tensor struct {
 	Name   string
 	Type   DataType

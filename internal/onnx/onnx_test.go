@@ -3,6 +3,7 @@ package onnx
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -346,4 +347,38 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatal("nil model without an error")
 		}
 	})
+}
+
+// TestManyFills checks that concurrently generated tensors each land in
+// their own place.
+func TestManyFills(t *testing.T) {
+	m := NewModel("g")
+	for i := range 50 {
+		m.Graph.Initializers = append(m.Graph.Initializers, &Tensor{
+			Name: fmt.Sprintf("t%d", i), Type: Uint8, Dims: []int64{int64(1000 + i*37)},
+			Fill: func(dst []byte) {
+				for j := range dst {
+					dst[j] = byte(i)
+				}
+			},
+		})
+	}
+	b, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, init := range got.Graph.Initializers {
+		if init.Name != fmt.Sprintf("t%d", i) || len(init.Raw) != 1000+i*37 {
+			t.Fatalf("initializer %d: %s with %d bytes", i, init.Name, len(init.Raw))
+		}
+		for _, v := range init.Raw {
+			if v != byte(i) {
+				t.Fatalf("initializer %s holds %d, want %d", init.Name, v, i)
+			}
+		}
+	}
 }
