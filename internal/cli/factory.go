@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"os"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/compose"
 )
 
 // Factory holds what commands need from the outside world. NewFactory wires
@@ -17,6 +20,17 @@ type Factory struct {
 	// ComponentVersions lists the versions of runtime libraries found on
 	// this host (ONNX Runtime, NVML), for --version. Best effort.
 	ComponentVersions func() []ComponentVersion
+	// ComposeHost detects what compose needs to know about this host:
+	// facts for tailoring sections, and doctor's recommended backend for
+	// --backend auto.
+	ComposeHost func(ctx context.Context) (ComposeHostInfo, error)
+}
+
+// ComposeHostInfo is the host information compose uses.
+type ComposeHostInfo struct {
+	Host        compose.Host
+	Recommended string // a backend name, as for --backend
+	Why         string // one line: why that backend
 }
 
 // ComponentVersion is one line of the version report.
@@ -33,5 +47,8 @@ func NewFactory() *Factory {
 		Getenv:            os.Getenv,
 		Getwd:             os.Getwd,
 		ComponentVersions: func() []ComponentVersion { return nil },
+		ComposeHost: func(context.Context) (ComposeHostInfo, error) {
+			return ComposeHostInfo{}, errors.New("host detection is not available in this build")
+		},
 	}
 }
