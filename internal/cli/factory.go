@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
+	"time"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
 	"github.com/immich-accel/immich-accel/pkg/compose"
+	"github.com/immich-accel/immich-accel/pkg/detect"
 )
 
 // Factory holds what commands need from the outside world. NewFactory wires
@@ -24,6 +26,8 @@ type Factory struct {
 	// facts for tailoring sections, and doctor's recommended backend for
 	// --backend auto.
 	ComposeHost func(ctx context.Context) (ComposeHostInfo, error)
+	// NewDetector builds the host detector for doctor; tests add fakes.
+	NewDetector func(opts ...detect.Option) *detect.Detector
 }
 
 // ComposeHostInfo is the host information compose uses.
@@ -46,9 +50,19 @@ func NewFactory() *Factory {
 		IOStreams:         iostreams.System(),
 		Getenv:            os.Getenv,
 		Getwd:             os.Getwd,
-		ComponentVersions: func() []ComponentVersion { return nil },
+		ComponentVersions: defaultComponentVersions,
+		NewDetector:       detect.New,
 		ComposeHost: func(context.Context) (ComposeHostInfo, error) {
 			return ComposeHostInfo{}, errors.New("host detection is not available in this build")
 		},
 	}
+}
+
+// defaultComponentVersions reports the NVIDIA driver through NVML (best
+// effort, bounded to a second).
+func defaultComponentVersions() []ComponentVersion {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	v, detail := detect.NVMLDriverVersion(ctx)
+	return []ComponentVersion{{Name: "NVIDIA driver", Version: v, Detail: detail}}
 }
