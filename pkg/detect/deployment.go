@@ -50,7 +50,11 @@ func (d *Detector) probeDeployment(fs fsys) deployFacts {
 	}
 	f.In, f.Err = inspect(f.Path)
 	if f.In != nil {
-		for _, v := range f.In.Volumes {
+		vols := f.In.Volumes
+		if f.In.Mode == "extends" && f.In.ExtendsFileFound && f.In.Backend != "" {
+			vols = append(vols, extendedVolumes(f.Path, f.In)...)
+		}
+		for _, v := range vols {
 			src, _, ok := strings.Cut(v, ":")
 			if !ok || !strings.HasPrefix(src, "/") || strings.Contains(src, "$") {
 				continue
@@ -63,6 +67,24 @@ func (d *Detector) probeDeployment(fs fsys) deployFacts {
 		}
 	}
 	return f
+}
+
+// extendedVolumes returns the volumes of the hwaccel section the service
+// extends, read with the same compose parser.
+func extendedVolumes(composePath string, in *compose.Inspection) []string {
+	p := in.ExtendsFile
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(filepath.Dir(composePath), p)
+	}
+	src, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	sec, err := compose.Inspect(src, in.Backend)
+	if err != nil || sec == nil {
+		return nil
+	}
+	return sec.Volumes
 }
 
 // problemStatus says how bad each compose.Problem is.

@@ -285,8 +285,8 @@ type logFindings struct {
 var (
 	reANSI      = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
 	reProvider  = regexp.MustCompile(`([A-Za-z]+)ExecutionProvider`)
-	reSetProvs  = regexp.MustCompile(`(?s)Setting execution providers to \[([^\]]*)\]`)
-	reAvailable = regexp.MustCompile(`(?s)Available ORT providers: \{([^}]*)\}`)
+	reSetProvs  = regexp.MustCompile(`Setting execution providers to\s*\[([^\]]*)\]`)
+	reAvailable = regexp.MustCompile(`Available ORT providers:\s*\{([^}]*)\}`)
 	reEPFail    = regexp.MustCompile(`Failed to create ([A-Za-z]+ExecutionProvider)[^\n]*`)
 	reANN       = regexp.MustCompile(`Could not load ANN shared libraries[^\n]*`)
 )
@@ -296,7 +296,7 @@ var (
 // matched across line breaks.
 func analyzeLogs(logs string) logFindings {
 	var lf logFindings
-	s := reANSI.ReplaceAllString(logs, "")
+	s := unwrapRich(reANSI.ReplaceAllString(logs, ""))
 	if m := reSetProvs.FindAllStringSubmatch(s, -1); len(m) > 0 {
 		lf.ProviderLineSeen = true
 		lf.Providers = providerNames(m[len(m)-1][1])
@@ -318,6 +318,30 @@ func analyzeLogs(logs string) logFindings {
 	}
 	lf.SawDebug = strings.Contains(s, "DEBUG")
 	return lf
+}
+
+// unwrapRich joins the continuation lines that Python's rich logging
+// handler wraps long messages into (indented past the time/level columns)
+// and drops the padding at line ends.
+func unwrapRich(s string) string {
+	var b strings.Builder
+	for i, line := range strings.Split(s, "\n") {
+		trimmed := strings.TrimSpace(line)
+		cont := len(line)-len(strings.TrimLeft(line, " ")) >= 20 && trimmed != ""
+		switch {
+		case i == 0:
+		case cont:
+			b.WriteByte(' ')
+		default:
+			b.WriteByte('\n')
+		}
+		if cont {
+			b.WriteString(trimmed)
+		} else {
+			b.WriteString(strings.TrimRight(line, " \t\r"))
+		}
+	}
+	return b.String()
 }
 
 func providerNames(s string) []string {

@@ -399,7 +399,7 @@ func (d *Detector) probeMali(fs fsys) maliFacts {
 	// The kbase driver publishes the GPU name, e.g. "Mali-G610 MC4".
 	for _, p := range fs.glob("/sys/class/misc/mali0/device/gpuinfo") {
 		if s := fs.readTrim(p); s != "" {
-			m.GPUName = s
+			m.GPUName = maliName(s)
 		}
 	}
 	seen := map[string]bool{}
@@ -426,6 +426,19 @@ func (d *Detector) probeMali(fs fsys) maliFacts {
 		m.FirmwareErr = err
 	}
 	return m
+}
+
+// maliName shortens kbase's gpuinfo ("Mali-G610 4 cores r0p0 0xA867")
+// to "Mali-G610 (4 cores)".
+func maliName(info string) string {
+	f := strings.Fields(info)
+	if len(f) >= 3 && f[2] == "cores" && isDigits(f[1]) {
+		return f[0] + " (" + f[1] + " cores)"
+	}
+	if len(f) > 0 {
+		return f[0]
+	}
+	return info
 }
 
 func libmaliRank(p string) int {
