@@ -121,10 +121,8 @@ func (e *evaluator) nvidiaChecks() {
 		gpu.Fix = "Check `nvidia-smi`; the GPU may be bound to vfio-pci or held by a VM."
 	default:
 		gpu.Status = StatusOK
-		var names []string
 		var fixes []string
 		for _, g := range n.GPUs {
-			names = append(names, g.Name)
 			line := fmt.Sprintf("GPU %d: %s, %s, compute %d.%d, PCI %s", g.Index, orUnknown(g.Name), gib(g.MemoryBytes), g.Major, g.Minor, orUnknown(g.BusID))
 			if g.Err != "" {
 				line += " (" + g.Err + ")"
@@ -650,7 +648,11 @@ func (e *evaluator) rknnChecks() {
 		drv.Status = StatusOK
 		drv.Finding = "RKNPU driver " + r.DriverVersion + " (from " + r.DriverSource + ")"
 		if base == "rk3588" || base == "rk3576" {
-			drv.Detail = append(drv.Detail, fmt.Sprintf("tip: the %s NPU has several cores; set MACHINE_LEARNING_RKNN_THREADS=2 (or 3 on RK3588) in the ML service's environment for more throughput", strings.ToUpper(base)))
+			n := "2"
+			if base == "rk3588" {
+				n = "2 or 3"
+			}
+			drv.Detail = append(drv.Detail, fmt.Sprintf("tip: the %s NPU has several cores; set MACHINE_LEARNING_RKNN_THREADS=%s in the ML service's environment for more throughput", strings.ToUpper(base), n))
 		}
 	case r.DriverVersion != "":
 		drv.Status = StatusFail

@@ -140,9 +140,15 @@ func (r *Report) Check(id string) *Check {
 	return nil
 }
 
-// HardwareReady reports whether a hardware (non-CPU) backend is ready to use.
+// HardwareReady reports whether some hardware (non-CPU) backend is ready
+// to use, even when a more capable one needs fixes first.
 func (r *Report) HardwareReady() bool {
-	return r.Recommendation.Ready && r.Recommendation.Backend != BackendCPU
+	for _, b := range r.Backends {
+		if b.Name != BackendCPU && b.State == BackendReady {
+			return true
+		}
+	}
+	return false
 }
 
 // Backend names, as used by Immich's hwaccel.ml.yml services.
@@ -220,7 +226,6 @@ type Detector struct {
 	root        string
 	nvml        nvml.Interface
 	nvmlSet     bool
-	nvmlLib     string
 	docker      docker.API
 	dockerSet   bool
 	exec        Execer

@@ -288,7 +288,10 @@ func (e *evaluator) hostFacts() HostFacts {
 		NVIDIADriver: f.nvml.Driver,
 		CUDADriver:   "",
 		NVIDIAGPUs:   len(f.nvml.GPUs),
-		GFXTargets:   f.pci.GFXTargets,
+		GFXTargets:   append([]string{}, f.pci.GFXTargets...),
+		CPUFlags:     []string{},
+		GPUs:         []GPU{},
+		RenderNodes:  []RenderNode{},
 	}
 	if f.platform.GOOS != "linux" && e.d.isHostRoot() {
 		h.OS = f.platform.GOOS
@@ -329,7 +332,10 @@ func (e *evaluator) hostFacts() HostFacts {
 		}
 		sort.Strings(h.Docker.Runtimes)
 	}
-	h.Docker.CDISpecs = f.toolkit.CDISpecs
+	h.Docker.CDISpecs = append([]string{}, f.toolkit.CDISpecs...)
+	if h.Docker.Runtimes == nil {
+		h.Docker.Runtimes = []string{}
+	}
 	return h
 }
 

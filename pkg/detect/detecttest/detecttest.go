@@ -102,6 +102,8 @@ type DockerHost struct {
 	Logs map[string]string `json:"logs"`
 	// ComposeVersion is what the Compose plugin reports.
 	ComposeVersion string `json:"composeVersion"`
+	// NoDaemon: no daemon runs; the detector looks for the socket itself.
+	NoDaemon bool `json:"noDaemon"`
 
 	dir string
 }
@@ -239,7 +241,9 @@ func Load(dir string) (*Scenario, error) {
 			return nil, fmt.Errorf("scenario %s: docker.json: %w", s.Name, err)
 		}
 		h.dir = dir
-		s.Docker = &Docker{H: h}
+		if !h.NoDaemon {
+			s.Docker = &Docker{H: h}
+		}
 		s.compose = h.ComposeVersion
 	}
 	if p := filepath.Join(dir, "compose", "docker-compose.yml"); fileExists(p) {
