@@ -303,4 +303,7 @@ f /etc/docker/daemon.json '{"runtimes": {"nvidia": '
 mkdir -p "$R/sys/class/drm/renderD128"
 f /sys/class/kfd/kfd/topology/nodes/1/properties "gfx_target_version banana\n"
 f /sys/kernel/debug/rknpu/version "RKNPU driver: vX\n"
-echo "built $(ls -d */root | wc -l) host trees"
+# git keeps no empty directories: mark them so driver and module
+# directories survive a checkout.
+find ./*/root -type d -empty -exec touch {}/.keep \;
+echo "built $(ls -d ./*/root | wc -l) host trees"
