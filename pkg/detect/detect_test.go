@@ -329,3 +329,34 @@ func BenchmarkReadTree(b *testing.B) {
 		}
 	}
 }
+
+// Without --compose, a compose file in the working directory is inspected.
+func TestComposeFileFromWorkDir(t *testing.T) {
+	sc := load(t, "nvidia-desktop")
+	wd := filepath.Dir(sc.Compose)
+	opts := []detect.Option{detect.WithRoot(sc.Root), detect.WithNVML(sc.NVML), detect.WithDocker(sc.Docker),
+		detect.WithWorkDir(wd), detect.WithTimeout(200 * time.Millisecond)}
+	r := detect.New(opts...).Run(context.Background())
+	c := r.Check("compose-file")
+	if c == nil || c.Status != detect.StatusOK || c.Finding[:len(wd)] != wd {
+		t.Fatalf("compose-file = %+v", c)
+	}
+	if b := r.Check("compose-backend"); b.Status != detect.StatusOK {
+		t.Errorf("compose-backend = %+v", b)
+	}
+	// An empty directory: nothing to inspect.
+	r = detect.New(detect.WithRoot(sc.Root), detect.WithNVML(sc.NVML), detect.WithDocker(sc.Docker), detect.WithWorkDir(t.TempDir())).Run(context.Background())
+	if c := r.Check("compose-file"); c.Status != detect.StatusSkip {
+		t.Errorf("compose-file in an empty directory = %+v", c)
+	}
+}
+
+// A --compose path that does not exist is a failed check with a fix.
+func TestComposeFileMissing(t *testing.T) {
+	sc := load(t, "no-gpu-server")
+	r := run(t, sc, detect.WithComposeFile(filepath.Join(t.TempDir(), "docker-compose.yml")))
+	c := r.Check("compose-file")
+	if c.Status != detect.StatusFail || c.Fix == "" {
+		t.Errorf("compose-file = %+v", c)
+	}
+}
