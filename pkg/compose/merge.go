@@ -169,7 +169,7 @@ func (e *editor) merge(target, sec *yaml.Node, path string) error {
 					"cannot add %s to the flow-style mapping on line %d", kp, target.Line)
 			}
 			at, ind := e.insertPoint(target)
-			e.pt.insert(at, e.renderKV(k.Value, v, ind))
+			e.pt.insertDepth(at, 2*ind, e.renderKV(k.Value, v, ind))
 			continue
 		}
 		if tv.Kind == yaml.AliasNode {
@@ -250,7 +250,7 @@ func (e *editor) appendItem(seq, it *yaml.Node, kp string) error {
 	}
 	dash := indentOf(ll)
 	at := e.entryEnd(last.Line-1, dash, nil) + 1
-	e.pt.insert(at, e.renderItem(it, dash))
+	e.pt.insertDepth(at, 2*dash+1, e.renderItem(it, dash))
 	return nil
 }
 
