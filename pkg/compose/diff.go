@@ -161,12 +161,12 @@ func diffLines(a, b []string) []diffOp {
 			ops = append(ops, diffOp{' ', am[i], p + i, p + j})
 			i++
 			j++
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			ops = append(ops, diffOp{'+', bm[j], p + i, p + j})
-			j++
-		default:
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
 			ops = append(ops, diffOp{'-', am[i], p + i, p + j})
 			i++
+		default:
+			ops = append(ops, diffOp{'+', bm[j], p + i, p + j})
+			j++
 		}
 	}
 	for k := 0; k < s; k++ {
