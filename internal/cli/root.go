@@ -71,5 +71,6 @@ Environment:
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &FlagError{Err: err} })
 	cmd.AddCommand(newCmdVersion(f))
 	cmd.AddCommand(NewCmdDoctor(f, nil))
+	cmd.AddCommand(NewCmdCompose(f, nil))
 	return cmd
 }

@@ -256,7 +256,7 @@ func (e *editor) run(res *EditResult) error {
 	}
 	if e.opts.Inline {
 		if hwExt {
-			e.pt.remove(extKey.Line-1, e.entryEnd(extKey.Line-1, extKey.Column-1, ext)+1)
+			e.removeKeepingComments(extKey.Line-1, e.entryEnd(extKey.Line-1, extKey.Column-1, ext)+1)
 		}
 		if err := e.merge(p.svc, e.section, ""); err != nil {
 			return err

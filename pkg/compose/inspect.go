@@ -266,4 +266,3 @@ func (in *Inspection) addExtendsProblems(path string) {
 			Fix:     "Replace it with Immich's current hwaccel.ml.yml."})
 	}
 }
-

@@ -169,7 +169,7 @@ func (e *editor) merge(target, sec *yaml.Node, path string) error {
 					"cannot add %s to the flow-style mapping on line %d", kp, target.Line)
 			}
 			at, ind := e.insertPoint(target)
-			e.pt.insert(at, e.renderKV(k.Value, v, ind))
+			e.pt.insertDepth(at, 2*ind, e.renderKV(k.Value, v, ind))
 			continue
 		}
 		if tv.Kind == yaml.AliasNode {
@@ -250,7 +250,7 @@ func (e *editor) appendItem(seq, it *yaml.Node, kp string) error {
 	}
 	dash := indentOf(ll)
 	at := e.entryEnd(last.Line-1, dash, nil) + 1
-	e.pt.insert(at, e.renderItem(it, dash))
+	e.pt.insertDepth(at, 2*dash+1, e.renderItem(it, dash))
 	return nil
 }
 
@@ -450,7 +450,7 @@ func (e *editor) planRemove(target, old, keep *yaml.Node, path string) (ops []fu
 			if target.Style&yaml.FlowStyle != 0 {
 				return newError(ErrManual, "Write that mapping in block style, then run again.", "cannot remove %s from the flow mapping on line %d", k.Value, target.Line)
 			}
-			e.pt.remove(k.Line-1, e.entryEnd(k.Line-1, k.Column-1, v)+1)
+			e.removeKeepingComments(k.Line-1, e.entryEnd(k.Line-1, k.Column-1, v)+1)
 			return nil
 		})
 	}
@@ -469,7 +469,7 @@ func (e *editor) removeSection(svc, old, keep *yaml.Node, path string) (bool, er
 			k, v := mapEntry(svc, old.Content[i].Value)
 			if k != nil {
 				e.markRemoved(k)
-				e.pt.remove(k.Line-1, e.entryEnd(k.Line-1, k.Column-1, v)+1)
+				e.removeKeepingComments(k.Line-1, e.entryEnd(k.Line-1, k.Column-1, v)+1)
 			}
 		}
 		return true, nil
@@ -480,4 +480,23 @@ func (e *editor) removeSection(svc, old, keep *yaml.Node, path string) (bool, er
 		}
 	}
 	return len(ops) > 0, nil
+}
+
+// removeKeepingComments removes lines [start, end) except whole-line
+// comments, which stay where they are.
+func (e *editor) removeKeepingComments(start, end int) {
+	run := -1
+	for i := start; i <= end; i++ {
+		isComment := i < end && strings.HasPrefix(strings.TrimSpace(e.p.t.lines[i]), "#")
+		if i < end && !isComment {
+			if run < 0 {
+				run = i
+			}
+			continue
+		}
+		if run >= 0 {
+			e.pt.remove(run, i)
+			run = -1
+		}
+	}
 }

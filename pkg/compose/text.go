@@ -74,6 +74,10 @@ type edit struct {
 	start, end int
 	repl       []string
 	seq        int
+	// depth orders insertions at the same line: deeper first, so that an
+	// entry appended to an inner list comes before a key added to the
+	// mapping around it.
+	depth int
 }
 
 type patch struct {
@@ -86,10 +90,15 @@ func (p *patch) replaceLine(i int, s string) {
 }
 
 func (p *patch) insert(at int, lines []string) {
+	p.insertDepth(at, 0, lines)
+}
+
+// insertDepth inserts lines at a nesting depth (see edit.depth).
+func (p *patch) insertDepth(at, depth int, lines []string) {
 	if len(lines) == 0 {
 		return
 	}
-	p.add(edit{start: at, end: at, repl: lines})
+	p.add(edit{start: at, end: at, repl: lines, depth: depth})
 }
 
 func (p *patch) remove(start, end int) {
@@ -145,6 +154,9 @@ func (p *patch) apply() ([]byte, error) {
 		ai, bi := es[a].start == es[a].end, es[b].start == es[b].end
 		if ai != bi {
 			return ai
+		}
+		if ai && es[a].depth != es[b].depth {
+			return es[a].depth > es[b].depth
 		}
 		return es[a].seq < es[b].seq
 	})
