@@ -44,6 +44,8 @@ func runDoctorOn(t *testing.T, sc *detecttest.Scenario, args ...string) (string,
 // stripRoot makes output independent of the checkout path.
 func stripRoot(s string, sc *detecttest.Scenario) string {
 	abs, _ := filepath.Abs(sc.Dir)
+	absRoot, _ := filepath.Abs(sc.Root)
+	s = strings.ReplaceAll(s, absRoot, "<root>")
 	s = strings.ReplaceAll(s, sc.Root, "<root>")
 	s = strings.ReplaceAll(s, abs, "<scenario>")
 	s = strings.ReplaceAll(s, sc.Dir, "<scenario>")

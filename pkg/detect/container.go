@@ -113,6 +113,9 @@ func (e *evaluator) containerChecks(bs []BackendStatus) {
 		pv.Status = StatusFail
 		pv.Finding = "ONNX Runtime could not create " + want[0] + "; the container runs on the CPU"
 		pv.Fix = "See the log lines above; usually the GPU is not passed through (check the " + backend + " section) or the driver is too old."
+	case backend == BackendRKNN:
+		pv.Status = StatusSkip
+		pv.Finding = "the RKNN backend runs models through the RKNN runtime, which logs no ONNX Runtime providers"
 	case !lf.ProviderLineSeen:
 		pv.Status = StatusWarn
 		pv.Finding = "no `Setting execution providers to` line in the recent logs (no model loaded since the container started?)"

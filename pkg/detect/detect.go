@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -295,6 +296,9 @@ func New(opts ...Option) *Detector {
 	}
 	if d.root == "" {
 		d.root = "/"
+	}
+	if abs, err := filepath.Abs(d.root); err == nil {
+		d.root = abs
 	}
 	if d.getenv == nil {
 		d.getenv = os.Getenv

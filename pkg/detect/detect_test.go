@@ -2,6 +2,8 @@ package detect_test
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,6 +13,7 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
 
+	"github.com/immich-accel/immich-accel/internal/docker"
 	"github.com/immich-accel/immich-accel/pkg/detect"
 	"github.com/immich-accel/immich-accel/pkg/detect/detecttest"
 )
@@ -358,5 +361,62 @@ func TestComposeFileMissing(t *testing.T) {
 	c := r.Check("compose-file")
 	if c.Status != detect.StatusFail || c.Fix == "" {
 		t.Errorf("compose-file = %+v", c)
+	}
+}
+
+// With DOCKER_HOST set and no fake, the detector talks HTTP to the daemon
+// through the real client.
+func TestRealDockerClientThroughDockerHost(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/_ping", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("OK")) })
+	mux.HandleFunc("/info", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"ServerVersion":"27.3.1","OperatingSystem":"Ubuntu 24.04.1 LTS","OSType":"linux","Architecture":"x86_64",
+"DefaultRuntime":"runc","Runtimes":{"nvidia":{"path":"nvidia-container-runtime"},"runc":{"path":"runc"}}}`))
+	})
+	mux.HandleFunc("/containers/json", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`[{"Id":"abc123","Names":["/immich_machine_learning"],"Image":"ghcr.io/immich-app/immich-machine-learning:release-cuda","State":"running","Status":"Up 2 minutes"}]`))
+	})
+	mux.HandleFunc("/containers/abc123/logs", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("[11/20/25 09:31:45] INFO     Setting execution providers to ['CUDAExecutionProvider', 'CPUExecutionProvider'], in descending order of preference\n"))
+	})
+	srv := &http.Server{Handler: mux}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	sc := load(t, "nvidia-desktop")
+	env := map[string]string{"DOCKER_HOST": "unix://" + sock, "HOME": "/root"}
+	r := detect.New(detect.WithRoot(sc.Root), detect.WithNVML(sc.NVML), detect.WithGetenv(func(k string) string { return env[k] }),
+		detect.WithTimeout(time.Second)).Run(context.Background())
+	if c := r.Check("docker-daemon"); c.Status != detect.StatusOK || c.Finding != "Docker Engine 27.3.1 at unix://"+sock+" (native engine)" {
+		t.Errorf("docker-daemon = %+v", c)
+	}
+	if c := r.Check("ml-providers"); c.Status != detect.StatusOK {
+		t.Errorf("ml-providers = %+v", c)
+	}
+	if !r.Host.Docker.Reachable || len(r.Host.Docker.Runtimes) != 2 {
+		t.Errorf("docker facts = %+v", r.Host.Docker)
+	}
+}
+
+// Docker Engine installed inside a WSL2 distribution needs the toolkit
+// like native Linux; Docker Desktop does not.
+func TestWSLNativeEngineNeedsToolkit(t *testing.T) {
+	sc := load(t, "wsl2-nvidia")
+	fake := *sc.Docker.(*detecttest.Docker)
+	info := *fake.H.Info
+	info.OperatingSystem = "Ubuntu 24.04.1 LTS"
+	info.Runtimes = map[string]docker.Runtime{"runc": {Path: "runc"}}
+	fake.H.Info = &info
+	r := run(t, sc, detect.WithDocker(&fake))
+	if c := r.Check("nvidia-toolkit"); c.Status != detect.StatusFail {
+		t.Errorf("nvidia-toolkit with a native engine in WSL2 = %+v, want fail", c)
+	}
+	if r.Check("nvidia-toolkit").Status == detect.StatusFail && r.Recommendation.Ready {
+		t.Errorf("cuda ready without the toolkit: %+v", r.Recommendation)
 	}
 }

@@ -88,16 +88,14 @@ func (e *evaluator) backends() []BackendStatus {
 	return out
 }
 
-// verdict builds a status from the checks that must pass (fails block) and
-// those whose warnings also block.
-func (e *evaluator) verdict(name, readyReason string, must []string, warnBlocks ...string) BackendStatus {
+// verdict builds a status from the checks a backend needs. A failed check
+// blocks it; so does a warning from a check listed in strict, and a skipped
+// check listed in strict (something that could not be verified).
+func (e *evaluator) verdict(name, readyReason string, must []string, strict ...string) BackendStatus {
 	b := BackendStatus{Name: name, State: BackendReady, Reason: readyReason}
 	for _, id := range must {
 		st := e.status(id)
-		if st == StatusFail || (st == StatusWarn && contains(warnBlocks, id)) {
-			b.Blockers = append(b.Blockers, id)
-		}
-		if st == StatusSkip && b.State == BackendReady && contains(warnBlocks, id+":skip") {
+		if st == StatusFail || ((st == StatusWarn || st == StatusSkip) && contains(strict, id)) {
 			b.Blockers = append(b.Blockers, id)
 		}
 	}
@@ -105,11 +103,7 @@ func (e *evaluator) verdict(name, readyReason string, must []string, warnBlocks 
 		b.State = BackendNeedsFixes
 		var fs []string
 		for _, id := range b.Blockers {
-			for _, c := range e.checks {
-				if c.ID == id {
-					fs = append(fs, c.Finding)
-				}
-			}
+			fs = append(fs, e.finding(id))
 		}
 		b.Reason = strings.Join(fs, "; ")
 	}
@@ -158,7 +152,7 @@ func (e *evaluator) backend(name string) BackendStatus {
 				reason += "; but " + why
 			}
 		}
-		b := e.verdict(name, reason, []string{"platform-os", "nvidia-driver", "nvidia-gpu", "nvidia-toolkit"}, "nvidia-driver:skip")
+		b := e.verdict(name, reason, []string{"platform-os", "nvidia-driver", "nvidia-gpu", "nvidia-toolkit"}, "nvidia-driver")
 		return b
 	case BackendOpenVINO:
 		if p.WSL {
