@@ -115,7 +115,7 @@ func runDoctor(ctx context.Context, opts *DoctorOptions) error {
 	return Silent(ExitCPUOnly)
 }
 
-// anyHardwareReady is true when some non-CPU backend is ready.
+// statusIcon is the check-mark, warning, cross or dash for a status.
 func statusIcon(cs *iostreams.ColorScheme, s detect.Status) string {
 	switch s {
 	case detect.StatusOK:
@@ -165,11 +165,6 @@ func writeDoctorText(w io.Writer, cs *iostreams.ColorScheme, r *detect.Report, v
 			if !verbose && !problem {
 				continue
 			}
-			if !verbose && len(checks) == 1 && c.Finding == areaSummary(checks, worst) {
-				// The area line already says it; show only the fix.
-				writeFix(w, cs, c)
-				continue
-			}
 			fmt.Fprintf(w, "    %s %s %s\n", statusIcon(cs, c.Status), cs.Gray(c.ID+":"), c.Finding)
 			if verbose {
 				for _, d := range c.Detail {
@@ -181,7 +176,7 @@ func writeDoctorText(w io.Writer, cs *iostreams.ColorScheme, r *detect.Report, v
 	}
 	fmt.Fprintln(w)
 	s := r.Summary
-	counts := fmt.Sprintf("%d ok, %d warnings, %d failed, %d skipped", s.OK, s.Warn, s.Fail, s.Skip)
+	counts := fmt.Sprintf("%d ok, %s, %d failed, %d skipped", s.OK, plural(s.Warn, "warning"), s.Fail, s.Skip)
 	if problemAreas == 0 {
 		fmt.Fprintf(w, "%s No issues found (%s).\n", cs.SuccessIcon(), counts)
 	} else {
@@ -209,22 +204,44 @@ func writeFix(w io.Writer, cs *iostreams.ColorScheme, c detect.Check) {
 	fmt.Fprintf(w, "        %s %s\n", cs.Yellow("→"), c.Fix)
 }
 
-// areaSummary is the one-line text after an area's icon: the worst
-// check's finding, or the first applicable one when all is well.
+// areaSummary is the one-line text after an area's icon: what passed when
+// all is well, the count of problems (listed below it) otherwise, and why
+// the area does not apply when every check was skipped.
 func areaSummary(checks []detect.Check, worst detect.Status) string {
-	for _, c := range checks {
-		if c.Status == worst {
-			if worst == detect.StatusOK {
-				var parts []string
-				for _, c := range checks {
-					if c.Status == detect.StatusOK {
-						parts = append(parts, c.Finding)
-					}
-				}
-				return strings.Join(parts, "; ")
+	switch worst {
+	case detect.StatusOK:
+		var parts []string
+		for _, c := range checks {
+			if c.Status == detect.StatusOK {
+				parts = append(parts, c.Finding)
 			}
-			return c.Finding
+		}
+		return strings.Join(parts, "; ")
+	case detect.StatusSkip:
+		return checks[0].Finding
+	}
+	var fails, warns int
+	for _, c := range checks {
+		switch c.Status {
+		case detect.StatusFail:
+			fails++
+		case detect.StatusWarn:
+			warns++
 		}
 	}
-	return ""
+	var parts []string
+	if fails > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", fails))
+	}
+	if warns > 0 {
+		parts = append(parts, plural(warns, "warning"))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
