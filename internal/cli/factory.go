@@ -1,9 +1,14 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"os"
+	"time"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/compose"
+	"github.com/immich-accel/immich-accel/pkg/detect"
 )
 
 // Factory holds what commands need from the outside world. NewFactory wires
@@ -17,6 +22,19 @@ type Factory struct {
 	// ComponentVersions lists the versions of runtime libraries found on
 	// this host (ONNX Runtime, NVML), for --version. Best effort.
 	ComponentVersions func() []ComponentVersion
+	// ComposeHost detects what compose needs to know about this host:
+	// facts for tailoring sections, and doctor's recommended backend for
+	// --backend auto.
+	ComposeHost func(ctx context.Context) (ComposeHostInfo, error)
+	// NewDetector builds the host detector for doctor; tests add fakes.
+	NewDetector func(opts ...detect.Option) *detect.Detector
+}
+
+// ComposeHostInfo is the host information compose uses.
+type ComposeHostInfo struct {
+	Host        compose.Host
+	Recommended string // a backend name, as for --backend
+	Why         string // one line: why that backend
 }
 
 // ComponentVersion is one line of the version report.
@@ -32,6 +50,19 @@ func NewFactory() *Factory {
 		IOStreams:         iostreams.System(),
 		Getenv:            os.Getenv,
 		Getwd:             os.Getwd,
-		ComponentVersions: func() []ComponentVersion { return nil },
+		ComponentVersions: defaultComponentVersions,
+		NewDetector:       detect.New,
+		ComposeHost: func(context.Context) (ComposeHostInfo, error) {
+			return ComposeHostInfo{}, errors.New("host detection is not available in this build")
+		},
 	}
+}
+
+// defaultComponentVersions reports the NVIDIA driver through NVML (best
+// effort, bounded to a second).
+func defaultComponentVersions() []ComponentVersion {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	v, detail := detect.NVMLDriverVersion(ctx)
+	return []ComponentVersion{{Name: "NVIDIA driver", Version: v, Detail: detail}}
 }

@@ -70,6 +70,8 @@ Environment:
 	cmd.SetVersionTemplate("{{.Version}}\n")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &FlagError{Err: err} })
 	cmd.AddCommand(newCmdVersion(f))
+	cmd.AddCommand(NewCmdDoctor(f, nil))
+	cmd.AddCommand(NewCmdCompose(f, nil))
 	cmd.AddCommand(NewCmdGenerate(f, nil))
 	return cmd
 }

@@ -1,0 +1,307 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+
+	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/compose"
+)
+
+// ComposeOptions holds the compose command's dependencies and flags.
+type ComposeOptions struct {
+	IO          *iostreams.IOStreams
+	Getwd       func() (string, error)
+	ComposeHost func(ctx context.Context) (ComposeHostInfo, error)
+
+	File        string
+	Backend     string
+	Inline      bool
+	Service     string
+	HwaccelFile string
+	GPUs        []string
+	DryRun      bool
+	Yes         bool
+	NoBackup    bool
+	NoDetect    bool
+	DropDigest  bool
+	JSON        bool
+}
+
+// NewCmdCompose builds the compose command. runF replaces runCompose in
+// tests.
+func NewCmdCompose(f *Factory, runF func(context.Context, *ComposeOptions) error) *cobra.Command {
+	opts := &ComposeOptions{IO: f.IOStreams, Getwd: f.Getwd, ComposeHost: f.ComposeHost}
+	cmd := &cobra.Command{
+		Use:   "compose --backend BACKEND [--file FILE] [--inline]",
+		Short: "Enable a hardware backend for Immich ML in a compose file",
+		Long: `compose sets up Immich's machine-learning service for a GPU/NPU backend:
+it adds the backend's section of hwaccel.ml.yml (with extends:, or merged into
+the service with --inline), sets the image tag suffix, shows the diff, and
+writes the file atomically with a backup. Only the lines that must change are
+changed; comments, blank lines, quoting and indentation are kept.
+
+Backends: cuda, openvino, openvino-wsl, armnn, rocm, rknn, cpu (undo), and
+auto (doctor's recommendation for this host).
+
+EXIT STATUS
+  0  done, or nothing to change
+  1  error (nothing was written)
+  2  bad flags, or writing needs --yes (stdin is not a terminal)
+  4  --dry-run: changes are pending`,
+		Example: `  immich-accel compose --backend cuda --dry-run
+  immich-accel compose --backend openvino --inline --yes
+  immich-accel compose --backend auto
+  immich-accel compose --backend cpu          # undo`,
+		Args: cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Backend == "" {
+				return UsageError(errors.New("compose: --backend is required (one of " + strings.Join(compose.Backends, ", ") + ", auto)"))
+			}
+			if opts.Backend != "auto" && !compose.ValidBackend(opts.Backend) {
+				return UsageError(fmt.Errorf("compose: unknown backend %q; use one of %s, auto", opts.Backend, strings.Join(compose.Backends, ", ")))
+			}
+			if opts.Backend == "auto" && opts.NoDetect {
+				return UsageError(errors.New("compose: --backend auto needs host detection; drop --no-detect or name a backend"))
+			}
+			if len(opts.GPUs) > 0 && opts.Backend != "cuda" && opts.Backend != "auto" {
+				return UsageError(errors.New("compose: --gpus applies to --backend cuda only"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runCompose(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&opts.File, "file", "f", "", "compose file (default: compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml here)")
+	fl.StringVarP(&opts.Backend, "backend", "b", "", "cuda, openvino, openvino-wsl, armnn, rocm, rknn, cpu or auto")
+	fl.BoolVar(&opts.Inline, "inline", false, "merge the section into the service instead of extends (Unraid, Portainer, app stores)")
+	fl.StringVar(&opts.Service, "service", "", "name of the machine-learning service (default: found by image)")
+	fl.StringVar(&opts.HwaccelFile, "hwaccel-file", "", "take sections from this hwaccel.ml.yml instead of the built-in one")
+	fl.StringSliceVar(&opts.GPUs, "gpus", nil, "NVIDIA GPUs to reserve by index or UUID, e.g. 0,1 (cuda)")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the diff and write nothing (exit 4 when there are changes)")
+	fl.BoolVarP(&opts.Yes, "yes", "y", false, "write without asking")
+	fl.BoolVar(&opts.NoBackup, "no-backup", false, "do not keep <file>.bak")
+	fl.BoolVar(&opts.NoDetect, "no-detect", false, "do not look at this host (no tailoring of libmali/firmware/WSL2/GPUs)")
+	fl.BoolVar(&opts.DropDigest, "drop-digest", false, "drop an @sha256 digest pin from the image when changing its suffix")
+	fl.BoolVar(&opts.JSON, "json", false, "print the plan and result as JSON")
+	return cmd
+}
+
+// composeReport is the --json output; the text view shows the same facts.
+type composeReport struct {
+	File         string               `json:"file"`
+	Service      string               `json:"service"`
+	Backend      string               `json:"backend"`
+	Requested    string               `json:"requested"`
+	Why          string               `json:"why,omitempty"`
+	Mode         string               `json:"mode"`
+	Changed      bool                 `json:"changed"`
+	DryRun       bool                 `json:"dryRun"`
+	Written      bool                 `json:"written"`
+	Backup       string               `json:"backup,omitempty"`
+	Changes      []compose.FileChange `json:"changes"`
+	ChangedLines int                  `json:"changedLines"`
+	Notes        []string             `json:"notes"`
+	Validation   *compose.Validation  `json:"validation,omitempty"`
+	Before       *compose.Inspection  `json:"before,omitempty"`
+	NextSteps    []string             `json:"nextSteps"`
+	Error        *composeErrorForJSON `json:"error,omitempty"`
+}
+
+type composeErrorForJSON struct {
+	Message string `json:"message"`
+	Fix     string `json:"fix,omitempty"`
+}
+
+func runCompose(ctx context.Context, opts *ComposeOptions) error {
+	// compose-go reports unset variables through logrus; they are expected
+	// here (no .env is read).
+	logrus.SetOutput(io.Discard)
+	io := opts.IO
+	cs := io.ColorScheme()
+	rep := &composeReport{Requested: opts.Backend, DryRun: opts.DryRun, Notes: []string{}, NextSteps: []string{}, Changes: []compose.FileChange{}}
+	fail := func(err error) error {
+		var ce *compose.Error
+		fix := ""
+		if errors.As(err, &ce) {
+			fix = ce.Fix
+		}
+		if opts.JSON {
+			rep.Error = &composeErrorForJSON{Message: err.Error(), Fix: fix}
+			if jerr := io.WriteJSON(rep); jerr != nil {
+				return jerr
+			}
+			return Silent(ExitFailure)
+		}
+		if fix != "" {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("compose: %w\nTo fix: %s", err, fix)}
+		}
+		return fmt.Errorf("compose: %w", err)
+	}
+
+	file := opts.File
+	explicit := file != ""
+	if file == "" {
+		wd, err := opts.Getwd()
+		if err != nil {
+			return fail(fmt.Errorf("finding the working directory: %w", err))
+		}
+		if file, err = compose.FindFile(wd); err != nil {
+			return fail(err)
+		}
+	}
+	rep.File = file
+
+	eo := compose.EditOptions{Backend: opts.Backend, Inline: opts.Inline, Service: opts.Service, DropDigest: opts.DropDigest, GPUs: opts.GPUs}
+	if !opts.NoDetect {
+		info, err := opts.ComposeHost(ctx)
+		switch {
+		case err != nil && opts.Backend == "auto":
+			return fail(fmt.Errorf("--backend auto needs host detection: %w; name a backend instead", err))
+		case err != nil:
+			rep.Notes = append(rep.Notes, fmt.Sprintf("not tailored to this host (%v); use --no-detect to skip detection", err))
+		default:
+			eo.Host = info.Host
+			if opts.Backend == "auto" {
+				if info.Recommended == "" || !compose.ValidBackend(info.Recommended) {
+					return fail(fmt.Errorf("host detection recommended no usable backend (%q); run immich-accel doctor, then name a backend", info.Recommended))
+				}
+				eo.Backend = info.Recommended
+				rep.Why = info.Why
+				if !opts.JSON {
+					fmt.Fprintf(io.ErrOut, "Using backend %s: %s\n", cs.Bold(info.Recommended), info.Why)
+				}
+			}
+		}
+	}
+
+	plan, err := compose.Prepare(ctx, compose.Options{EditOptions: eo, File: file, HwaccelFile: opts.HwaccelFile})
+	if err != nil {
+		return fail(err)
+	}
+	rep.File, rep.Service, rep.Backend, rep.Mode = plan.File, plan.Service, plan.Backend, plan.Mode
+	rep.Changed, rep.Changes, rep.ChangedLines = plan.Changed(), plan.Changes, plan.ChangedLines
+	rep.Notes = append(rep.Notes, plan.Notes...)
+	rep.Validation, rep.Before = plan.Validation, plan.Before
+
+	up := "docker compose up -d " + plan.Service
+	if explicit {
+		up = fmt.Sprintf("docker compose -f %s up -d %s", shellQuote(file), plan.Service)
+	}
+	rep.NextSteps = []string{up, "immich-accel doctor"}
+
+	if !opts.JSON {
+		for _, c := range plan.Changes {
+			writeDiff(io.Out, cs, c.Diff)
+		}
+		for _, n := range rep.Notes {
+			fmt.Fprintf(io.ErrOut, "%s %s\n", cs.WarningIcon(), n)
+		}
+		if v := plan.Validation; v != nil {
+			if v.Checked {
+				fmt.Fprintf(io.ErrOut, "%s checked with compose-go: %s gets exactly the %s section, other services unchanged\n", cs.SuccessIcon(), plan.Service, plan.Backend)
+			} else if v.Skipped != "" {
+				fmt.Fprintf(io.ErrOut, "%s not checked with compose-go: %s\n", cs.WarningIcon(), v.Skipped)
+			}
+		}
+	}
+	if !plan.Changed() {
+		rep.NextSteps = []string{}
+		if opts.JSON {
+			return io.WriteJSON(rep)
+		}
+		fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already uses %s (%s)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.Backend, plan.Mode)
+		return nil
+	}
+	if opts.DryRun {
+		if opts.JSON {
+			if err := io.WriteJSON(rep); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintf(io.ErrOut, "Dry run: nothing written. Re-run without --dry-run to apply.\n")
+		}
+		return Silent(ExitChanges)
+	}
+	if !opts.Yes {
+		if opts.JSON || !io.CanPrompt() {
+			return UsageError(errors.New("compose: not writing without confirmation; re-run with --yes to write, or --dry-run to preview"))
+		}
+		ok, err := confirm(io, fmt.Sprintf("Write these changes to %s? [y/N] ", filepath.Base(plan.File)))
+		if err != nil {
+			return fail(err)
+		}
+		if !ok {
+			fmt.Fprintln(io.ErrOut, "Nothing written.")
+			return nil
+		}
+	}
+	w, err := plan.Write(compose.WriteOptions{NoBackup: opts.NoBackup})
+	if err != nil {
+		return fail(err)
+	}
+	rep.Written, rep.Backup = true, w.Backup
+	if opts.JSON {
+		return io.WriteJSON(rep)
+	}
+	for _, f := range w.Files {
+		fmt.Fprintf(io.ErrOut, "%s wrote %s\n", cs.SuccessIcon(), f)
+	}
+	if w.Backup != "" {
+		fmt.Fprintf(io.ErrOut, "  backup: %s\n", w.Backup)
+	}
+	fmt.Fprintf(io.ErrOut, "Next: %s\nThen check it with: immich-accel doctor\n", up)
+	return nil
+}
+
+func confirm(io *iostreams.IOStreams, prompt string) (bool, error) {
+	fmt.Fprint(io.ErrOut, prompt)
+	line, err := bufio.NewReader(io.In).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes", nil
+}
+
+func writeDiff(w io.Writer, cs *iostreams.ColorScheme, diff string) {
+	for _, l := range strings.SplitAfter(diff, "\n") {
+		if l == "" {
+			continue
+		}
+		body := strings.TrimSuffix(l, "\n")
+		switch {
+		case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
+			body = cs.Bold(body)
+		case strings.HasPrefix(l, "@@"):
+			body = cs.Cyan(body)
+		case strings.HasPrefix(l, "+"):
+			body = cs.Green(body)
+		case strings.HasPrefix(l, "-"):
+			body = cs.Red(body)
+		}
+		fmt.Fprintln(w, body)
+	}
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

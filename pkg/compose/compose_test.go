@@ -1,0 +1,446 @@
+package compose
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+const fixtures = "../../testdata/compose"
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// checkGolden compares got with the golden file, or rewrites it with -update.
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/compose -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s:\n%s", path, UnifiedDiff("golden", "got", want, got))
+	}
+}
+
+func TestFixtures(t *testing.T) {
+	armHost := Host{Known: true, LibMaliPath: "/usr/lib/aarch64-linux-gnu/libmali.so.1", MaliFirmware: false}
+	tests := []struct {
+		name    string
+		fixture string
+		opts    EditOptions
+		wantErr error  // sentinel, when an error is expected
+		errHas  string // part of the message
+	}{
+		{name: "basic-cuda", fixture: "basic.yml", opts: EditOptions{Backend: "cuda"}},
+		{name: "basic-cuda-inline", fixture: "basic.yml", opts: EditOptions{Backend: "cuda", Inline: true}},
+		{name: "basic-openvino-wsl-host", fixture: "basic.yml", opts: EditOptions{Backend: "openvino", Host: Host{Known: true, WSL: true}}},
+		{name: "basic-armnn-inline-host", fixture: "basic.yml", opts: EditOptions{Backend: "armnn", Inline: true, Host: armHost}},
+		{name: "basic-cpu", fixture: "basic.yml", opts: EditOptions{Backend: "cpu"}},
+		{name: "four-space-cuda", fixture: "four-space.yml", opts: EditOptions{Backend: "cuda"}},
+		{name: "four-space-rknn-inline", fixture: "four-space.yml", opts: EditOptions{Backend: "rknn", Inline: true}},
+		{name: "four-space-cpu", fixture: "four-space.yml", opts: EditOptions{Backend: "cpu"}},
+		{name: "crlf-openvino-inline", fixture: "crlf.yml", opts: EditOptions{Backend: "openvino", Inline: true}},
+		{name: "crlf-cuda", fixture: "crlf.yml", opts: EditOptions{Backend: "cuda"}},
+		{name: "anchors-rknn-inline", fixture: "anchors.yml", opts: EditOptions{Backend: "rknn", Inline: true}},
+		{name: "anchors-cuda", fixture: "anchors.yml", opts: EditOptions{Backend: "cuda"}},
+		{name: "flow-rknn-inline", fixture: "flow.yml", opts: EditOptions{Backend: "rknn", Inline: true}},
+		{name: "flow-cuda", fixture: "flow.yml", opts: EditOptions{Backend: "cuda"}},
+		{name: "compact-rocm-inline", fixture: "compact.yml", opts: EditOptions{Backend: "rocm", Inline: true}},
+		{name: "compact-cuda-gpus-inline", fixture: "compact.yml", opts: EditOptions{Backend: "cuda", Inline: true, GPUs: []string{"0", "1"}}},
+		{name: "digest-cuda", fixture: "digest.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrManual, errHas: "pinned by digest"},
+		{name: "digest-cuda-drop", fixture: "digest.yml", opts: EditOptions{Backend: "cuda", DropDigest: true}},
+		{name: "inline-openvino-to-cuda", fixture: "inline-openvino.yml", opts: EditOptions{Backend: "cuda", Inline: true}},
+		{name: "inline-openvino-to-rocm", fixture: "inline-openvino.yml", opts: EditOptions{Backend: "rocm", Inline: true}},
+		{name: "inline-openvino-to-cpu", fixture: "inline-openvino.yml", opts: EditOptions{Backend: "cpu", Inline: true}},
+		{name: "inline-openvino-to-extends", fixture: "inline-openvino.yml", opts: EditOptions{Backend: "openvino"}},
+		{name: "swarm-cuda-inline", fixture: "swarm.yml", opts: EditOptions{Backend: "cuda", Inline: true}},
+		{name: "unicode-armnn-inline", fixture: "unicode.yml", opts: EditOptions{Backend: "armnn", Inline: true}},
+		{name: "unicode-rocm", fixture: "unicode.yml", opts: EditOptions{Backend: "rocm"}},
+		{name: "hwaccel-var-inline", fixture: "hwaccel-var.yml", opts: EditOptions{Backend: "cuda", Inline: true}},
+		{name: "hwaccel-var", fixture: "hwaccel-var.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrManual, errHas: "comes from a variable"},
+		{name: "env-suffix", fixture: "env-suffix.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrManual, errHas: "suffix"},
+		{name: "build", fixture: "build.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrManual, errHas: "DEVICE=cpu"},
+		{name: "k8s", fixture: "k8s.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNotCompose, errHas: "Kubernetes manifest (kind: Deployment)"},
+		{name: "jinja", fixture: "jinja.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNotCompose, errHas: "Jinja template"},
+		{name: "override", fixture: "override.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNoMLService, errHas: "override file"},
+		{name: "two-ml", fixture: "two-ml.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrSeveralMLServices, errHas: "ml-a, ml-b"},
+		{name: "two-ml-service", fixture: "two-ml.yml", opts: EditOptions{Backend: "cuda", Service: "ml-b"}},
+		{name: "bad-backend", fixture: "basic.yml", opts: EditOptions{Backend: "tpu"}, wantErr: ErrManual, errHas: "unknown backend"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := readFixture(t, tt.fixture)
+			res, err := Edit(src, tt.opts)
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatalf("want error %v, got none", tt.wantErr)
+				}
+				if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.errHas) {
+					t.Fatalf("want %v containing %q, got %v", tt.wantErr, tt.errHas, err)
+				}
+				var e *Error
+				if !errors.As(err, &e) || e.Fix == "" {
+					t.Errorf("error has no fix: %#v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, filepath.Join(fixtures, tt.name+".golden.yml"), res.Output)
+			// Idempotent: the same command again changes nothing.
+			again, err := Edit(res.Output, tt.opts)
+			if err != nil {
+				t.Fatalf("second run: %v", err)
+			}
+			if again.Changed {
+				t.Errorf("second run changes the output:\n%s", UnifiedDiff("first", "second", res.Output, again.Output))
+			}
+			checkPreserved(t, src, res.Output)
+			// The result validates with compose-go.
+			plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: tt.opts}, nil)
+			if err != nil {
+				t.Fatalf("prepare: %v", err)
+			}
+			if plan.Validation == nil || !plan.Validation.Checked {
+				t.Errorf("not validated: %+v", plan.Validation)
+			}
+		})
+	}
+}
+
+// checkPreserved checks what the edit must keep: line endings, the final
+// newline, every comment line and every line outside the ML changes.
+func checkPreserved(t *testing.T, src, out []byte) {
+	t.Helper()
+	if bytes.Contains(src, []byte("\r\n")) {
+		if n := bytes.Count(out, []byte("\n")) - bytes.Count(out, []byte("\r\n")); n != 0 {
+			t.Errorf("%d lines lost their CRLF ending", n)
+		}
+	}
+	if (len(src) > 0 && src[len(src)-1] == '\n') != (len(out) > 0 && out[len(out)-1] == '\n') {
+		t.Errorf("final newline changed")
+	}
+	// Every comment of the original is still there, possibly uncommented
+	// (Immich's extends block).
+	for _, l := range strings.Split(string(src), "\n") {
+		tr := strings.TrimSpace(l)
+		if strings.HasPrefix(tr, "#") && !bytes.Contains(out, []byte(strings.TrimRight(l, "\r"))) {
+			c, _ := commentText(tr)
+			if !strings.HasPrefix(c, "extends:") && !strings.HasPrefix(c, "file:") && !strings.HasPrefix(c, "service:") {
+				t.Errorf("comment line lost: %q", l)
+			}
+		}
+	}
+}
+
+func TestWritesHwaccelFileWhenMissing(t *testing.T) {
+	src := readFixture(t, "basic.yml")
+	plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "rocm"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 2 || !plan.Changes[1].Create || filepath.Base(plan.Changes[1].Path) != "hwaccel.ml.yml" {
+		t.Fatalf("want the compose change and a new hwaccel.ml.yml, got %+v", plan.Changes)
+	}
+	if !strings.HasPrefix(plan.Changes[1].Diff, "--- /dev/null\n+++ b/hwaccel.ml.yml\n") {
+		t.Errorf("diff of the new file: %q", firstLine(plan.Changes[1].Diff))
+	}
+	if _, err := plan.Write(WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(plan.Changes[1].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secs, err := loadSections(got)
+	if err != nil || secs.get("rocm") == nil {
+		t.Fatalf("written hwaccel.ml.yml has no rocm section: %v", err)
+	}
+	// Second run: nothing to change, the existing file is kept.
+	plan2, err := Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "rocm"}, File: plan.File})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan2.Changed() {
+		t.Errorf("second run wants changes: %+v", plan2.Changes)
+	}
+}
+
+func TestKeepsUsersHwaccelFile(t *testing.T) {
+	src := readFixture(t, "basic.yml")
+	old := []byte("services:\n  cpu: {}\n  cuda:\n    deploy:\n      resources:\n        reservations:\n          devices:\n            - driver: nvidia\n              count: all\n              capabilities: [gpu]\n")
+	plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "cuda"}}, map[string][]byte{"hwaccel.ml.yml": old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 1 {
+		t.Fatalf("the user's hwaccel.ml.yml must not be rewritten: %+v", plan.Changes)
+	}
+	if !strings.Contains(strings.Join(plan.Notes, "\n"), "kept your hwaccel.ml.yml") {
+		t.Errorf("notes do not say the file was kept: %q", plan.Notes)
+	}
+	// A section the user's file lacks is a clear error.
+	_, err = prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "rocm"}}, map[string][]byte{"hwaccel.ml.yml": old})
+	if !errors.Is(err, ErrManual) || !strings.Contains(err.Error(), "no rocm section") {
+		t.Errorf("want a missing-section error, got %v", err)
+	}
+}
+
+func TestWriteAtomicBackupModeSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "stacks", "immich.yml")
+	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := readFixture(t, "basic.yml")
+	if err := os.WriteFile(real, src, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "docker-compose.yml")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "cuda", Inline: true}, File: link})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := plan.Write(WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the symlink was replaced: %v", err)
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want 0640", st.Mode().Perm())
+	}
+	got, _ := os.ReadFile(real)
+	if !bytes.Contains(got, []byte("-cuda")) {
+		t.Errorf("target not written")
+	}
+	bak, err := os.ReadFile(real + ".bak")
+	if err != nil || !bytes.Equal(bak, src) || w.Backup != real+".bak" {
+		t.Errorf("backup %q: %v", w.Backup, err)
+	}
+	// A second write keeps the first backup and makes a timestamped one.
+	plan2, err := Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "cpu", Inline: true}, File: link})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, err := plan2.Write(WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w2.Backup == real+".bak" || !strings.HasSuffix(w2.Backup, ".bak") {
+		t.Errorf("second backup %q overwrote the first", w2.Backup)
+	}
+	after, _ := os.ReadFile(real)
+	if !bytes.Equal(after, src) {
+		t.Errorf("cuda then cpu inline does not give back the original:\n%s", UnifiedDiff("orig", "after", src, after))
+	}
+	// No temporary files left behind.
+	ents, _ := os.ReadDir(filepath.Dir(real))
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
+	}
+}
+
+func TestWriteRefusesWhenChangedOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "compose.yaml")
+	src := readFixture(t, "basic.yml")
+	if err := os.WriteFile(p, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "cuda", Inline: true}, File: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := append(append([]byte{}, src...), []byte("# edited meanwhile\n")...)
+	if err := os.WriteFile(p, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plan.Write(WriteOptions{}); !errors.Is(err, ErrChangedOnDisk) {
+		t.Fatalf("want ErrChangedOnDisk, got %v", err)
+	}
+	got, _ := os.ReadFile(p)
+	if !bytes.Equal(got, edited) {
+		t.Errorf("the file was overwritten")
+	}
+	if _, err := os.Stat(p + ".bak"); err == nil {
+		t.Errorf("a backup was written although nothing was")
+	}
+}
+
+func TestFindFile(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := FindFile(dir); !errors.Is(err, ErrNoComposeFile) {
+		t.Fatalf("empty dir: %v", err)
+	}
+	for _, n := range []string{"docker-compose.yml", "compose.yml"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("services: {}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := FindFile(dir)
+	if err != nil || filepath.Base(got) != "compose.yml" {
+		t.Errorf("FindFile = %q, %v; want compose.yml (Compose's order)", got, err)
+	}
+}
+
+func TestInspect(t *testing.T) {
+	tests := []struct {
+		fixture string
+		want    Inspection
+		problem string
+	}{
+		{"basic.yml", Inspection{Service: "immich-machine-learning", Mode: "none", ExtendsCommented: true}, ""},
+		{"four-space.yml", Inspection{Service: "immich-machine-learning", Mode: "extends", Backend: "rocm", ImageSuffix: "rocm", ExtendsFile: "hwaccel.ml.yml"}, ""},
+		{"inline-openvino.yml", Inspection{Service: "immich-machine-learning", Mode: "inline", Backend: "openvino", ImageSuffix: "openvino"}, ""},
+		{"env-suffix.yml", Inspection{Service: "immich-machine-learning", Mode: "none", SuffixFromEnv: true}, ""},
+		{"hwaccel-var.yml", Inspection{Service: "immich-machine-learning", Mode: "extends", BackendFromEnv: true, ExtendsFile: "hwaccel.ml.yml"}, ""},
+		{"digest.yml", Inspection{Service: "immich-machine-learning", Mode: "none"}, "image-digest-pinned"},
+		{"two-ml.yml", Inspection{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			in, err := InspectFile(filepath.Join(fixtures, tt.fixture))
+			if tt.want.Service == "" {
+				if !errors.Is(err, ErrSeveralMLServices) {
+					t.Fatalf("want ErrSeveralMLServices, got %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.Service != tt.want.Service || in.Mode != tt.want.Mode || in.Backend != tt.want.Backend ||
+				in.ImageSuffix != tt.want.ImageSuffix || in.SuffixFromEnv != tt.want.SuffixFromEnv ||
+				in.BackendFromEnv != tt.want.BackendFromEnv || in.ExtendsFile != tt.want.ExtendsFile ||
+				in.ExtendsCommented != tt.want.ExtendsCommented {
+				t.Errorf("got %+v\nwant %+v", *in, tt.want)
+			}
+			if tt.problem != "" {
+				found := false
+				for _, p := range in.Problems {
+					found = found || p.ID == tt.problem
+				}
+				if !found {
+					t.Errorf("problem %s not reported: %+v", tt.problem, in.Problems)
+				}
+			}
+		})
+	}
+}
+
+func TestInspectProblems(t *testing.T) {
+	// A -cuda tag without any section, and a missing extends file.
+	dir := t.TempDir()
+	p := filepath.Join(dir, "compose.yaml")
+	src := "services:\n  immich-machine-learning:\n    image: ghcr.io/immich-app/immich-machine-learning:release-cuda\n"
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := InspectFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Problems) != 1 || in.Problems[0].ID != "suffix-without-section" {
+		t.Errorf("problems: %+v", in.Problems)
+	}
+	src = "services:\n  immich-machine-learning:\n    image: ghcr.io/immich-app/immich-machine-learning:release\n    extends:\n      file: hwaccel.ml.yml\n      service: cuda\n"
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err = InspectFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, pr := range in.Problems {
+		ids[pr.ID] = true
+	}
+	if !ids["section-without-suffix"] || !ids["extends-file-missing"] || in.ExtendsFileFound {
+		t.Errorf("problems: %+v", in.Problems)
+	}
+}
+
+func TestImageSuffix(t *testing.T) {
+	tests := []struct {
+		in, backend, want string
+	}{
+		{"ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release}", "cuda", "ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release}-cuda"},
+		{"ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release}-cuda", "openvino-wsl", "ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release}-openvino"},
+		{"ghcr.io/immich-app/immich-machine-learning:v2.7.5-openvino", "cpu", "ghcr.io/immich-app/immich-machine-learning:v2.7.5"},
+		{"ghcr.io/immich-app/immich-machine-learning:$IMMICH_VERSION", "rocm", "ghcr.io/immich-app/immich-machine-learning:$IMMICH_VERSION-rocm"},
+		{"${ML_IMAGE:-ghcr.io/immich-app/immich-machine-learning}:${ML_TAG:-release}", "rknn", "${ML_IMAGE:-ghcr.io/immich-app/immich-machine-learning}:${ML_TAG:-release}-rknn"},
+		{"localhost:5000/immich-machine-learning:v3", "armnn", "localhost:5000/immich-machine-learning:v3-armnn"},
+		{"ghcr.io/immich-app/immich-machine-learning:release-openvinowsl", "openvino", "ghcr.io/immich-app/immich-machine-learning:release-openvino"},
+	}
+	for _, tt := range tests {
+		r := parseImage(tt.in)
+		if got := r.withSuffix(imageSuffix[tt.backend], false); got != tt.want {
+			t.Errorf("%s + %s = %s, want %s", tt.in, tt.backend, got, tt.want)
+		}
+	}
+	if r := parseImage("x/immich-machine-learning:${V:-release}${S:-}"); !r.fromEnv {
+		t.Errorf("suffix from env not recognised")
+	}
+	if r := parseImage("x/immich-machine-learning:v1@sha256:abc"); r.digest != "@sha256:abc" || r.tag != "v1" {
+		t.Errorf("digest: %+v", r)
+	}
+}
+
+func TestNotComposeFiles(t *testing.T) {
+	tests := []struct{ src, has string }{
+		{"", "empty"},
+		{"- a\n- b\n", "without a top-level services"},
+		{"services: [a]\n", "not a mapping"},
+		{"services:\n  ml:\n    image: ghcr.io/immich-app/immich-machine-learning:release\n#@ if x:\n", "ytt"},
+		{"image:\n  repository: ghcr.io/immich-app/immich-machine-learning\n  tag: release\n", "Helm"},
+		{"services:\n  a: {\n", "not valid YAML"},
+	}
+	for _, tt := range tests {
+		_, err := Edit([]byte(tt.src), EditOptions{Backend: "cuda"})
+		if !errors.Is(err, ErrNotCompose) || !strings.Contains(err.Error(), tt.has) {
+			t.Errorf("%q: want ErrNotCompose with %q, got %v", tt.src, tt.has, err)
+		}
+	}
+}
+
+// yamlEqualExceptML is used by tests to compare documents structurally.
+func decodeAny(t testing.TB, b []byte) any {
+	var v any
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

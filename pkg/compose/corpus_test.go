@@ -1,0 +1,95 @@
+package compose
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestRealCorpus walks every file of ../shared/testdata-real/compose: each
+// gives a correct, validated, idempotent edit or a clear error of a known
+// kind, for every backend in both modes.
+func TestRealCorpus(t *testing.T) {
+	dir := sharedDir(t, "testdata-real", "compose")
+	if dir == "" {
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ent := range entries {
+		name := ent.Name()
+		if ent.IsDir() || !(strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".yaml")) {
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(name, func(t *testing.T) {
+			outcomes := map[string][]string{}
+			for _, inline := range []bool{false, true} {
+				for _, b := range Backends {
+					mode := "extends"
+					if inline {
+						mode = "inline"
+					}
+					plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: b, Inline: inline}}, nil)
+					if err != nil {
+						checkCleanError(t, err)
+						outcomes["error: "+firstLine(err.Error())] = append(outcomes["error: "+firstLine(err.Error())], mode+"/"+b)
+						continue
+					}
+					if plan.Validation == nil || !plan.Validation.Checked {
+						t.Logf("%s/%s: not validated: %+v", mode, b, plan.Validation)
+					}
+					out := newContent(plan, src)
+					// Idempotent.
+					res2, err := Edit(out, EditOptions{Backend: plan.Backend, Inline: inline})
+					if err != nil {
+						t.Errorf("%s/%s: second run fails: %v", mode, b, err)
+					} else if res2.Changed {
+						t.Errorf("%s/%s: second run changes the file again:\n%s", mode, b, UnifiedDiff("first", "second", out, res2.Output))
+					}
+					outcomes["ok"] = append(outcomes["ok"], mode+"/"+b)
+				}
+			}
+			var keys []string
+			for k := range outcomes {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				t.Logf("%s: %s", k, strings.Join(outcomes[k], " "))
+			}
+		})
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// checkCleanError fails unless err is one of the package's input errors
+// with a message and a fix.
+func checkCleanError(t *testing.T, err error) {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Errorf("error is not a compose.Error: %v", err)
+		return
+	}
+	if errors.Is(err, ErrValidation) {
+		t.Errorf("validation failed: %v", err)
+	}
+	if e.Message == "" || (e.Fix == "" && !errors.Is(err, ErrValidation)) {
+		t.Errorf("error without message or fix: %#v", e)
+	}
+}

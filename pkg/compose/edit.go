@@ -1,0 +1,428 @@
+package compose
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/templates"
+)
+
+// Host is what the caller knows about the machine the stack runs on. The
+// editor never probes; it only tailors sections from these facts.
+type Host struct {
+	Known        bool   // the facts below were detected
+	WSL          bool   // running under WSL2
+	LibMaliPath  string // where this host has libmali.so ("" when not found)
+	MaliFirmware bool   // /lib/firmware/mali_csffw.bin exists
+	NVIDIAGPUs   int    // number of NVIDIA GPUs
+}
+
+// EditOptions says what to change in a compose file.
+type EditOptions struct {
+	Backend    string // a section of hwaccel.ml.yml (see Backends)
+	Inline     bool   // merge the section into the service instead of extends
+	Service    string // ML service name; "" finds it
+	DropDigest bool   // allow dropping an @sha256 digest pin from the image
+	// Host tailors sections to this machine when Host.Known.
+	Host Host
+	// GPUs selects NVIDIA GPUs by index or UUID for cuda (device_ids
+	// instead of count: 1).
+	GPUs []string
+	// Sections is the hwaccel.ml.yml content to take sections from; nil
+	// means the embedded copy.
+	Sections []byte
+	// HwaccelName is the file a new extends block points at; "" means
+	// hwaccel.ml.yml.
+	HwaccelName string
+}
+
+// EditResult is the outcome of Edit.
+type EditResult struct {
+	Output  []byte
+	Changed bool
+	Service string
+	// Backend is the section applied; it can differ from the one asked for
+	// (openvino becomes openvino-wsl on WSL2).
+	Backend string
+	// ExtendsFile is the hwaccel file the service extends after the edit,
+	// as written ("" in inline mode or for cpu without extends).
+	ExtendsFile string
+	// Sections is the hwaccel.ml.yml content the edit is based on, tailored
+	// to the host; this is what a missing hwaccel file is written from.
+	Sections []byte
+	// Tailored is true when Sections differs from the source because of
+	// host tailoring.
+	Tailored bool
+	Notes    []string
+	Before   *Inspection
+}
+
+// Edit applies the backend to a compose file's ML service and returns the
+// new content. Only the lines that must change are changed.
+func Edit(src []byte, opts EditOptions) (*EditResult, error) {
+	if !ValidBackend(opts.Backend) {
+		return nil, newError(ErrManual, "Use one of: "+strings.Join(Backends, ", ")+".",
+			"unknown backend %q", opts.Backend)
+	}
+	secSrc := opts.Sections
+	if secSrc == nil {
+		secSrc = templates.HwaccelML
+	}
+	res := &EditResult{Backend: opts.Backend}
+	backend := opts.Backend
+	if backend == "openvino" && opts.Host.Known && opts.Host.WSL {
+		backend = "openvino-wsl"
+		res.Notes = append(res.Notes, "this host runs WSL2, so openvino-wsl is used instead of openvino (it adds /dev/dxg and the WSL libraries)")
+	}
+	res.Backend = backend
+	tailored, tnotes, err := tailorSections(secSrc, backend, opts)
+	if err != nil {
+		return nil, err
+	}
+	res.Sections = tailored
+	res.Tailored = !bytes.Equal(tailored, secSrc)
+	res.Notes = append(res.Notes, tnotes...)
+	secs, err := loadSections(tailored)
+	if err != nil {
+		return nil, err
+	}
+	section := secs.get(backend)
+	if section == nil {
+		return nil, newError(ErrManual,
+			"Update the hwaccel file to Immich's current hwaccel.ml.yml (https://github.com/immich-app/immich/releases/latest/download/hwaccel.ml.yml).",
+			"the hwaccel file has no %q section (it has: %s)", backend, strings.Join(secs.names(), ", "))
+	}
+
+	p, err := parse(src)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.findService(opts.Service); err != nil {
+		return nil, err
+	}
+	res.Service = p.name
+	res.Before = p.inspect()
+	if err := checkDuplicateKeys(p.svc, p.name); err != nil {
+		return nil, err
+	}
+
+	e := &editor{p: p, pt: &patch{t: p.t}, opts: opts, backend: backend, secs: secs, section: section}
+	if err := e.run(res); err != nil {
+		return nil, err
+	}
+	out, err := e.pt.apply()
+	if err != nil {
+		return nil, err
+	}
+	if e.uncommented {
+		// Immich's commented block may sit where uncommenting it does not
+		// give the mapping we want; check, and fall back to a new block.
+		if ok := checkExtends(out, p.name, backend); !ok {
+			e2 := &editor{p: p, pt: &patch{t: p.t}, opts: opts, backend: backend, secs: secs, section: section, noUncomment: true}
+			res.Notes = nil
+			if err := e2.run(res); err != nil {
+				return nil, err
+			}
+			if out, err = e2.pt.apply(); err != nil {
+				return nil, err
+			}
+			e = e2
+		}
+	}
+	res.Notes = append(res.Notes, e.notes...)
+	res.ExtendsFile = e.extendsFile
+	res.Output = out
+	res.Changed = !bytes.Equal(out, src)
+	// The result must parse and still name the same service.
+	p2, err := parse(out)
+	if err != nil {
+		return nil, fmt.Errorf("internal error: the edited file does not parse: %w", err)
+	}
+	if err := p2.findService(p.name); err != nil {
+		return nil, fmt.Errorf("internal error: the edited file lost service %q: %w", p.name, err)
+	}
+	return res, nil
+}
+
+func checkExtends(out []byte, name, backend string) bool {
+	p, err := parse(out)
+	if err != nil {
+		return false
+	}
+	if err := p.findService(name); err != nil {
+		return false
+	}
+	ext := mapGet(p.svc, "extends")
+	return ext != nil && ext.Kind == yaml.MappingNode && mapGet(ext, "service") != nil && mapGet(ext, "service").Value == backend
+}
+
+func checkDuplicateKeys(m *yaml.Node, name string) error {
+	var err error
+	var visit func(n *yaml.Node)
+	visit = func(n *yaml.Node) {
+		if n == nil || err != nil {
+			return
+		}
+		if n.Kind == yaml.MappingNode {
+			seen := map[string]int{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				if l, ok := seen[k.Value]; ok && k.Value != "<<" {
+					err = newError(ErrNotCompose, "Remove one of the two keys (a template tool may have left both in place).",
+						"service %q has the key %q twice (lines %d and %d); Compose rejects duplicate keys", name, k.Value, l, k.Line)
+					return
+				}
+				seen[k.Value] = k.Line
+			}
+		}
+		for _, c := range n.Content {
+			visit(c)
+		}
+	}
+	visit(m)
+	return err
+}
+
+type editor struct {
+	p           *parsed
+	pt          *patch
+	opts        EditOptions
+	backend     string
+	secs        *sectionSet
+	section     *yaml.Node
+	notes       []string
+	extendsFile string
+	uncommented bool
+	noUncomment bool
+	removed     map[*yaml.Node]bool
+}
+
+func (e *editor) note(format string, args ...any) {
+	e.notes = append(e.notes, sprintf(format, args...))
+}
+
+// isHwaccelExtends reports whether an extends mapping points at a
+// hwaccel.ml-style file.
+func isHwaccelExtends(ext *yaml.Node) (file string, ok bool) {
+	ext = resolve(ext)
+	if ext == nil || ext.Kind != yaml.MappingNode {
+		return "", false
+	}
+	f := mapGet(ext, "file")
+	if f == nil {
+		return "", false
+	}
+	base := strings.ToLower(path.Base(strings.ReplaceAll(f.Value, "\\", "/")))
+	return f.Value, strings.Contains(base, "hwaccel") || strings.Contains(base, "mlaccel")
+}
+
+func (e *editor) run(res *EditResult) error {
+	p := e.p
+	if err := e.image(); err != nil {
+		return err
+	}
+	extKey, ext := mapEntry(p.svc, "extends")
+	hwFile, hwExt := isHwaccelExtends(ext)
+	if ext != nil && !hwExt {
+		if !e.opts.Inline && e.backend != "cpu" {
+			return newError(ErrManual, "Use --inline to merge the section into the service instead.",
+				"service %q already extends something else (line %d); a service can extend only one other service", p.name, extKey.Line)
+		}
+	}
+	old := inlinedBackends(p.svc)
+	// Remove what earlier inlined sections added.
+	var keep *yaml.Node
+	if e.opts.Inline {
+		keep = e.section
+	}
+	for _, b := range old {
+		sec := e.secs.get(b)
+		if sec == nil {
+			sec = defaultSections().get(b)
+		}
+		if sec == nil {
+			continue
+		}
+		if e.opts.Inline && b == e.backend {
+			continue
+		}
+		if _, err := e.removeSection(p.svc, sec, keep, ""); err != nil {
+			return err
+		}
+	}
+	if e.opts.Inline {
+		if hwExt {
+			e.removeKeepingComments(extKey.Line-1, e.entryEnd(extKey.Line-1, extKey.Column-1, ext)+1)
+		}
+		if err := e.merge(p.svc, e.section, ""); err != nil {
+			return err
+		}
+		return nil
+	}
+	// Extends mode.
+	if hwExt {
+		e.extendsFile = hwFile
+		svcNode := mapGet(ext, "service")
+		if svcNode == nil {
+			return newError(ErrManual, "Add service: to the extends block.", "the extends block of %q has no service: (line %d)", p.name, extKey.Line)
+		}
+		if isVar(strings.TrimSpace(svcNode.Value)) || strings.Contains(svcNode.Value, "${") {
+			return newError(ErrManual,
+				fmt.Sprintf("Set the variable to %s in your .env file (and the image suffix to match), or replace %s with %s.", e.backend, svcNode.Value, e.backend),
+				"the hwaccel section of %q comes from a variable (service: %s, line %d), so immich-accel cannot set it here", p.name, svcNode.Value, svcNode.Line)
+		}
+		if svcNode.Value != e.backend {
+			return e.replaceScalar(svcNode, e.backend)
+		}
+		return nil
+	}
+	if e.backend == "cpu" {
+		return nil
+	}
+	e.extendsFile = e.opts.HwaccelName
+	if e.extendsFile == "" {
+		e.extendsFile = templates.HwaccelMLName
+	}
+	if !e.noUncomment {
+		done, err := e.uncomment()
+		if err != nil || done {
+			return err
+		}
+	}
+	return e.insertExtends()
+}
+
+// serviceRegion returns the 0-based line range [start, end) of the ML
+// service, up to the next service key or the end of services.
+func (e *editor) serviceRegion() (int, int) {
+	p := e.p
+	start := p.svcKey.Line - 1
+	end := len(p.t.lines)
+	keyIndent := p.svcKey.Column - 1
+	for i := start + 1; i < len(p.t.lines); i++ {
+		l := p.t.lines[i]
+		if isBlankOrComment(l) {
+			continue
+		}
+		if indentOf(l) <= keyIndent {
+			end = i
+			break
+		}
+	}
+	return start, end
+}
+
+// uncomment turns Immich's commented extends block in the service into a
+// live one.
+func (e *editor) uncomment() (bool, error) {
+	p := e.p
+	start, end := e.serviceRegion()
+	bodyIndent := p.svc.Content[0].Column - 1
+	for i := start + 1; i < end; i++ {
+		c, ok := commentText(p.t.lines[i])
+		if !ok || !strings.HasPrefix(c, "extends:") {
+			continue
+		}
+		var fileLine, svcLine = -1, -1
+		for j := i + 1; j < end && j <= i+3; j++ {
+			cj, ok := commentText(p.t.lines[j])
+			if !ok {
+				break
+			}
+			switch {
+			case strings.HasPrefix(cj, "file:"):
+				fileLine = j
+			case strings.HasPrefix(cj, "service:"):
+				svcLine = j
+			}
+		}
+		if fileLine < 0 || svcLine < 0 {
+			continue
+		}
+		fc, _ := commentText(p.t.lines[fileLine])
+		file := strings.TrimSpace(strings.TrimPrefix(fc, "file:"))
+		if k := strings.Index(file, " #"); k >= 0 {
+			file = strings.TrimSpace(file[:k])
+		}
+		file = strings.Trim(file, `'"`)
+		if !strings.Contains(strings.ToLower(file), "hwaccel") {
+			continue
+		}
+		ind := strings.Repeat(" ", bodyIndent)
+		sub := strings.Repeat(" ", bodyIndent+p.indentUnit)
+		e.pt.setLine(i, ind+c)
+		fcText, _ := commentText(p.t.lines[fileLine])
+		e.pt.setLine(fileLine, sub+fcText)
+		scText, _ := commentText(p.t.lines[svcLine])
+		e.pt.setLine(svcLine, sub+setServiceValue(scText, e.backend))
+		e.extendsFile = file
+		e.uncommented = true
+		return true, nil
+	}
+	return false, nil
+}
+
+// commentText returns the text of a comment-only line after '#' and the
+// spaces that follow it.
+func commentText(line string) (string, bool) {
+	tr := strings.TrimLeft(line, " \t")
+	if !strings.HasPrefix(tr, "#") {
+		return "", false
+	}
+	return strings.TrimRight(strings.TrimLeft(tr[1:], " \t"), " \t"), true
+}
+
+// setServiceValue replaces the value in "service: X # comment".
+func setServiceValue(s, backend string) string {
+	rest := strings.TrimPrefix(s, "service:")
+	comment := ""
+	if k := strings.Index(rest, " #"); k >= 0 {
+		comment = rest[k:]
+	}
+	return "service: " + backend + comment
+}
+
+func (e *editor) insertExtends() error {
+	p := e.p
+	bodyIndent := p.svc.Content[0].Column - 1
+	at := p.svcKey.Line // after the service key line
+	if k, v := mapEntry(p.svc, "image"); k != nil {
+		at = e.entryEnd(k.Line-1, k.Column-1, v) + 1
+	}
+	ind := strings.Repeat(" ", bodyIndent)
+	sub := strings.Repeat(" ", bodyIndent+p.indentUnit)
+	e.pt.insert(at, []string{
+		ind + "extends:",
+		sub + "file: " + e.extendsFile,
+		sub + "service: " + e.backend,
+	})
+	return nil
+}
+
+// entryEnd returns the last line (0-based) that belongs to the entry that
+// starts on line start at indentation indent: the lines after it that are
+// indented deeper (or, for a sequence written at the key's own indentation,
+// its "- " items), stopping before trailing comments and blank lines.
+func (e *editor) entryEnd(start, indent int, val *yaml.Node) int {
+	t := e.p.t
+	last := start
+	compactSeq := val != nil && val.Kind == yaml.SequenceNode && val.Style&yaml.FlowStyle == 0
+	for i := start + 1; i < len(t.lines); i++ {
+		l := t.lines[i]
+		if isBlankOrComment(l) {
+			continue
+		}
+		ind := indentOf(l)
+		tr := strings.TrimLeft(l, " ")
+		if ind > indent || (compactSeq && ind == indent && (strings.HasPrefix(tr, "- ") || tr == "-")) {
+			last = i
+			continue
+		}
+		break
+	}
+	return last
+}

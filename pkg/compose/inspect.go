@@ -1,0 +1,268 @@
+package compose
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Inspection is what a compose file says about the ML deployment, read
+// statically (no variables resolved, no host probed).
+type Inspection struct {
+	File    string `json:"file"`
+	Service string `json:"service"` // ML service key, "" when none found
+
+	Image         string `json:"image"`         // raw image string as written
+	ImageSuffix   string `json:"imageSuffix"`   // "cuda","openvino","armnn","rocm","rknn" or ""
+	SuffixFromEnv bool   `json:"suffixFromEnv"` // the tag suffix comes from a variable
+	ImageDigest   string `json:"imageDigest,omitempty"`
+
+	Backend        string `json:"backend"`        // cuda, openvino, openvino-wsl, armnn, rocm, rknn, cpu, or ""
+	BackendFromEnv bool   `json:"backendFromEnv"` // e.g. service: ${HWACCEL_ML:-cpu}
+	Mode           string `json:"mode"`           // "extends", "inline" or "none"
+
+	ExtendsFile      string `json:"extendsFile,omitempty"` // as written
+	ExtendsFileFound bool   `json:"extendsFileFound"`      // exists next to the compose file
+	// ExtendsCommented: Immich's commented-out extends block is present.
+	ExtendsCommented bool `json:"extendsCommented"`
+
+	Devices []string `json:"devices"` // the ML service's, as written
+	Volumes []string `json:"volumes"`
+
+	StackKind string    `json:"stackKind"` // "portainer", "unraid", "casaos", "runtipi" or ""
+	Problems  []Problem `json:"problems"`
+}
+
+// Problem is a static mistake in the ML deployment.
+type Problem struct {
+	ID      string `json:"id"`
+	Message string `json:"message"`
+	Fix     string `json:"fix"`
+}
+
+// InspectFile parses a compose file through the same loader the editor uses
+// and reports the ML deployment. An error means the file cannot be read or
+// is not a compose file with an ML service; the Inspection is still
+// returned with what was found (File, StackKind) when possible.
+func InspectFile(path string) (*Inspection, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading compose file: %w", err)
+	}
+	in, err := Inspect(src, "")
+	if in != nil {
+		in.File = path
+		if in.ExtendsFile != "" {
+			ef := in.ExtendsFile
+			if !filepath.IsAbs(ef) {
+				ef = filepath.Join(filepath.Dir(path), ef)
+			}
+			if _, serr := os.Stat(ef); serr == nil {
+				in.ExtendsFileFound = true
+			}
+			in.addExtendsProblems(ef)
+		}
+	}
+	return in, err
+}
+
+// Inspect reads compose file content. service names the ML service ("" to
+// find it). The extends file is not looked at (see InspectFile).
+func Inspect(src []byte, service string) (*Inspection, error) {
+	p, err := parse(src)
+	if err != nil {
+		in := &Inspection{Mode: "none", StackKind: stackKindText(src)}
+		return in, err
+	}
+	if err := p.findService(service); err != nil {
+		in := &Inspection{Mode: "none", StackKind: stackKindText(src)}
+		return in, err
+	}
+	return p.inspect(), nil
+}
+
+func stackKindText(src []byte) string {
+	s := string(src)
+	switch {
+	case strings.Contains(s, "x-casaos"):
+		return "casaos"
+	case strings.Contains(s, "runtipi"):
+		return "runtipi"
+	case strings.Contains(s, "net.unraid.docker"):
+		return "unraid"
+	case strings.Contains(s, "stack.env"):
+		return "portainer"
+	}
+	return ""
+}
+
+func (p *parsed) stackKind() string {
+	if mapGet(p.root, "x-casaos") != nil {
+		return "casaos"
+	}
+	return stackKindText(p.src)
+}
+
+func (p *parsed) inspect() *Inspection {
+	in := &Inspection{Service: p.name, Mode: "none", StackKind: p.stackKind(), Devices: []string{}, Volumes: []string{}, Problems: []Problem{}}
+	if img, _ := mergedGet(p.svc, "image"); img != nil && img.Kind == yaml.ScalarNode {
+		in.Image = img.Value
+		ref := parseImage(img.Value)
+		in.ImageSuffix = ref.suffix
+		in.SuffixFromEnv = ref.fromEnv || ref.onlyVar
+		in.ImageDigest = ref.digest
+		if ref.written != "" && ref.written != ref.suffix {
+			in.Problems = append(in.Problems, Problem{ID: "image-suffix-unknown",
+				Message: fmt.Sprintf("the image tag ends in -%s, which Immich does not publish", ref.written),
+				Fix:     fmt.Sprintf("Use -%s (for every OpenVINO section, WSL2 included).", ref.suffix)})
+		}
+		if ref.digest != "" {
+			in.Problems = append(in.Problems, Problem{ID: "image-digest-pinned",
+				Message: "the ML image is pinned by digest, so changing the backend needs a new digest",
+				Fix:     "immich-accel compose --drop-digest drops the pin when it changes the suffix."})
+		}
+		if ref.legacy {
+			in.Problems = append(in.Problems, Problem{ID: "image-legacy",
+				Message: "the ML image is the legacy altran1502 image, which has no accelerated variants",
+				Fix:     "Use ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release}."})
+		}
+	}
+	collect := func(key string) []string {
+		out := []string{}
+		v, _ := mergedGet(p.svc, key)
+		v = resolve(v)
+		if v == nil || v.Kind != yaml.SequenceNode {
+			return out
+		}
+		for _, it := range v.Content {
+			it = resolve(it)
+			switch it.Kind {
+			case yaml.ScalarNode:
+				out = append(out, it.Value)
+			case yaml.MappingNode:
+				s, t := mapGet(it, "source"), mapGet(it, "target")
+				if s != nil && t != nil {
+					out = append(out, s.Value+":"+t.Value)
+				} else if t != nil {
+					out = append(out, t.Value)
+				}
+			}
+		}
+		return out
+	}
+	in.Devices = collect("devices")
+	in.Volumes = collect("volumes")
+
+	ext := resolve(mapGet(p.svc, "extends"))
+	if file, ok := isHwaccelExtends(ext); ok {
+		in.Mode = "extends"
+		in.ExtendsFile = file
+		if s := mapGet(ext, "service"); s != nil {
+			if strings.Contains(s.Value, "$") {
+				in.BackendFromEnv = true
+			} else {
+				in.Backend = s.Value
+			}
+		}
+	} else {
+		start, end := p.region()
+		for i := start + 1; i < end; i++ {
+			if c, ok := commentText(p.t.lines[i]); ok && strings.HasPrefix(c, "extends:") {
+				in.ExtendsCommented = true
+			}
+		}
+	}
+	if inl := inlinedBackends(p.svc); len(inl) > 0 {
+		if in.Mode == "none" {
+			in.Mode = "inline"
+			in.Backend = inl[0]
+		}
+		if len(inl) > 1 {
+			in.Problems = append(in.Problems, Problem{ID: "several-sections",
+				Message: "the ML service carries entries of several backends: " + strings.Join(inl, ", "),
+				Fix:     "Keep one: immich-accel compose --inline --backend X removes the others."})
+		}
+	}
+	if b, _ := mergedGet(p.svc, "build"); b != nil {
+		in.Problems = append(in.Problems, Problem{ID: "image-built-locally",
+			Message: "the ML image is built locally; the backend is chosen by the DEVICE build argument, not a tag suffix",
+			Fix:     "Set build.args DEVICE to the backend and rebuild."})
+	}
+	in.addStaticProblems()
+	return in
+}
+
+// region is the service's line range, as for the editor.
+func (p *parsed) region() (int, int) {
+	e := &editor{p: p}
+	return e.serviceRegion()
+}
+
+func (in *Inspection) addStaticProblems() {
+	accel := in.Backend != "" && in.Backend != "cpu"
+	wantSuffix := imageSuffix[in.Backend]
+	switch {
+	case in.SuffixFromEnv || in.BackendFromEnv:
+		// cannot be checked statically
+	case accel && in.ImageSuffix == "":
+		in.Problems = append(in.Problems, Problem{ID: "section-without-suffix",
+			Message: fmt.Sprintf("the %s section is set but the image tag has no -%s suffix, so the CPU-only image runs", in.Backend, wantSuffix),
+			Fix:     fmt.Sprintf("immich-accel compose --backend %s adds the suffix.", in.Backend)})
+	case accel && in.ImageSuffix != wantSuffix:
+		in.Problems = append(in.Problems, Problem{ID: "suffix-section-mismatch",
+			Message: fmt.Sprintf("the image tag suffix -%s does not match the %s section (needs -%s)", in.ImageSuffix, in.Backend, wantSuffix),
+			Fix:     fmt.Sprintf("immich-accel compose --backend %s sets both.", in.Backend)})
+	case !accel && in.ImageSuffix != "":
+		b := in.ImageSuffix
+		msg := fmt.Sprintf("the image tag has the -%s suffix but the service gets no %s devices (no hwaccel section)", b, b)
+		if in.ExtendsCommented {
+			msg += "; the extends block is still commented out"
+		}
+		in.Problems = append(in.Problems, Problem{ID: "suffix-without-section",
+			Message: msg,
+			Fix:     fmt.Sprintf("immich-accel compose --backend %s adds the section (or --inline to merge it).", b)})
+	}
+	if in.Mode == "inline" && in.Backend == "openvino" {
+		hasDRI := false
+		for _, d := range in.Devices {
+			if strings.HasPrefix(d, "/dev/dri") {
+				hasDRI = true
+			}
+		}
+		if !hasDRI {
+			in.Problems = append(in.Problems, Problem{ID: "section-incomplete",
+				Message: "the inlined openvino section lacks the /dev/dri device",
+				Fix:     "immich-accel compose --inline --backend openvino adds the missing entries."})
+		}
+	}
+}
+
+func (in *Inspection) addExtendsProblems(path string) {
+	if !in.ExtendsFileFound {
+		in.Problems = append(in.Problems, Problem{ID: "extends-file-missing",
+			Message: fmt.Sprintf("the service extends %s, which is not next to the compose file; docker compose will fail", in.ExtendsFile),
+			Fix:     "immich-accel compose --backend " + orCPU(in.Backend) + " writes it, or download hwaccel.ml.yml from the Immich release."})
+		return
+	}
+	if in.Backend == "" {
+		return
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	secs, err := loadSections(src)
+	if err != nil {
+		in.Problems = append(in.Problems, Problem{ID: "extends-file-invalid", Message: fmt.Sprintf("%s: %v", in.ExtendsFile, err),
+			Fix: "Replace it with Immich's current hwaccel.ml.yml."})
+		return
+	}
+	if secs.get(in.Backend) == nil {
+		in.Problems = append(in.Problems, Problem{ID: "extends-section-missing",
+			Message: fmt.Sprintf("%s has no %s section (it is older than that backend)", in.ExtendsFile, in.Backend),
+			Fix:     "Replace it with Immich's current hwaccel.ml.yml."})
+	}
+}

@@ -1,0 +1,359 @@
+package compose
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/template"
+	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v3"
+)
+
+// Validation reports how the edited file was checked with compose-go.
+type Validation struct {
+	// Checked: the edited file was loaded with compose-go (extends
+	// resolved) and its effective configuration compared with the original.
+	Checked bool `json:"checked"`
+	// Interpolated: variables were substituted (unset ones with their
+	// defaults or empty); false when the file only loads uninterpolated.
+	Interpolated bool `json:"interpolated"`
+	// Skipped says why the comparison could not be made (the original
+	// itself does not load).
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// validate loads the original and the edited file with compose-go and
+// checks that the ML service's effective configuration is the original's
+// plus the section (the same whether the section comes by extends or
+// inline), that its image gained the right suffix, and that no other
+// service changed. sections is the hwaccel.ml.yml content the result uses.
+func validate(ctx context.Context, orig, edited []byte, res *EditResult, sections []byte, workDir string) (*Validation, error) {
+	v := &Validation{}
+	tmp, err := os.MkdirTemp("", "immich-accel-check-")
+	if err != nil {
+		return nil, fmt.Errorf("validating: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	hw := filepath.Join(tmp, "hwaccel.ml.yml")
+	if err := os.WriteFile(hw, sections, 0o600); err != nil {
+		return nil, fmt.Errorf("validating: %w", err)
+	}
+	origMap, err := decodeModel(orig)
+	if err != nil {
+		return nil, err
+	}
+	editMap, err := decodeModel(edited)
+	if err != nil {
+		return nil, newError(ErrValidation, "", "the edited file does not decode: %v", err)
+	}
+	oracle := deepCopyAny(origMap).(map[string]any)
+	name := res.Service
+	prepare := func(m map[string]any, ml func(svc map[string]any)) {
+		delete(m, "include")
+		svcs, _ := m["services"].(map[string]any)
+		for n, s := range svcs {
+			sm, ok := s.(map[string]any)
+			if !ok {
+				continue
+			}
+			if n == name {
+				ml(sm)
+				continue
+			}
+			if ext, ok := sm["extends"].(map[string]any); ok {
+				if f, ok := ext["file"].(string); ok {
+					p := f
+					if !filepath.IsAbs(p) {
+						p = filepath.Join(workDir, f)
+					}
+					if _, err := os.Stat(p); err != nil {
+						delete(sm, "extends")
+					}
+				}
+			}
+		}
+	}
+	isHw := func(sm map[string]any) bool {
+		ext, ok := sm["extends"].(map[string]any)
+		if !ok {
+			return false
+		}
+		f, _ := ext["file"].(string)
+		b := strings.ToLower(filepath.Base(f))
+		return strings.Contains(b, "hwaccel") || strings.Contains(b, "mlaccel")
+	}
+	prepare(origMap, func(sm map[string]any) {
+		if isHw(sm) {
+			delete(sm, "extends")
+		}
+	})
+	prepare(editMap, func(sm map[string]any) {
+		if isHw(sm) {
+			sm["extends"].(map[string]any)["file"] = hw
+		}
+	})
+	old := []string{}
+	if res.Before != nil {
+		p, perr := parse(orig)
+		if perr == nil && p.findService(name) == nil {
+			old = inlinedBackends(p.svc)
+		}
+	}
+	prepare(oracle, func(sm map[string]any) {
+		delete(sm, "extends")
+		for _, b := range old {
+			if sec := defaultSections().get(b); sec != nil {
+				var secMap map[string]any
+				_ = sec.Decode(&secMap)
+				removeEntries(sm, secMap, "")
+			}
+		}
+		sm["extends"] = map[string]any{"file": hw, "service": res.Backend}
+	})
+
+	// Variables: first unset (defaults apply, others are empty); when the
+	// original does not load that way (a port or path from a variable
+	// without default), every variable set to "10"; then no interpolation.
+	type attempt struct {
+		interp bool
+		env    bool
+	}
+	var errs []error
+	for _, a := range []attempt{{true, false}, {true, true}, {false, false}} {
+		po, err := loadModel(ctx, origMap, workDir, a.interp, a.env)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		pe, err := loadModel(ctx, editMap, workDir, a.interp, a.env)
+		if err != nil {
+			return nil, newError(ErrValidation, "Nothing was written. Please report this with the file attached.",
+				"the edited file does not load with compose-go: %v", err)
+		}
+		px, err := loadModel(ctx, oracle, workDir, a.interp, a.env)
+		if err != nil {
+			return nil, newError(ErrValidation, "Nothing was written. Please report this with the file attached.",
+				"the original plus the %s section does not load with compose-go: %v", res.Backend, err)
+		}
+		v.Checked, v.Interpolated = true, a.interp
+		return v, compareProjects(po, pe, px, name, res.Backend)
+	}
+	v.Skipped = fmt.Sprintf("the original file does not load with compose-go: %v", errs[0])
+	if len(errs) > 1 && errs[1].Error() != errs[0].Error() {
+		v.Skipped += fmt.Sprintf(" (with every variable set: %v)", errs[1])
+	}
+	return v, nil
+}
+
+func decodeModel(src []byte) (map[string]any, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	for {
+		var m map[string]any
+		err := dec.Decode(&m)
+		if errors.Is(err, io.EOF) {
+			return nil, newError(ErrNotCompose, "", "no YAML document has services:")
+		}
+		if err != nil {
+			return nil, newError(ErrNotCompose, "Fix the YAML, then run again.", "the file does not decode: %v", err)
+		}
+		if _, ok := m["services"]; ok {
+			return m, nil
+		}
+	}
+}
+
+func loadModel(ctx context.Context, m map[string]any, workDir string, interp, setAll bool) (*types.Project, error) {
+	m = deepCopyAny(m).(map[string]any)
+	cd := types.ConfigDetails{
+		WorkingDir:  workDir,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(workDir, "compose.yaml"), Config: m}},
+		Environment: types.Mapping{},
+	}
+	return loader.LoadWithContext(ctx, cd, func(o *loader.Options) {
+		o.SetProjectName("immich-accel-check", true)
+		o.SkipResolveEnvironment = true
+		o.SkipConsistencyCheck = true
+		o.SkipInclude = true
+		o.Profiles = []string{"*"}
+		if !interp {
+			o.SkipInterpolation = true
+			return
+		}
+		if setAll {
+			o.Interpolate.LookupValue = func(string) (string, bool) { return "10", true }
+		}
+		o.Interpolate.Substitute = func(s string, mp template.Mapping) (string, error) {
+			r, err := template.Substitute(s, mp)
+			if err != nil {
+				// ${VAR:?message} and friends: keep the text as written.
+				return s, nil
+			}
+			return r, nil
+		}
+	})
+}
+
+// removeEntries removes from a service map the list entries that sec (an
+// inlined section) adds, and empty containers left behind.
+func removeEntries(m map[string]any, sec map[string]any, path string) {
+	for k, sv := range sec {
+		kp := joinPath(path, k)
+		switch s := sv.(type) {
+		case map[string]any:
+			if mm, ok := m[k].(map[string]any); ok {
+				removeEntries(mm, s, kp)
+				if len(mm) == 0 {
+					delete(m, k)
+				}
+			}
+		case []any:
+			l, ok := m[k].([]any)
+			if !ok {
+				continue
+			}
+			drop := map[string]bool{}
+			for _, it := range s {
+				drop[anyKey(kp, it)] = true
+			}
+			var keep []any
+			for _, it := range l {
+				if !drop[anyKey(kp, it)] {
+					keep = append(keep, it)
+				}
+			}
+			if len(keep) == 0 {
+				delete(m, k)
+			} else {
+				m[k] = keep
+			}
+		}
+	}
+}
+
+func anyKey(path string, v any) string {
+	var n yaml.Node
+	if err := n.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return itemKey(path, &n)
+}
+
+func deepCopyAny(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		c := make(map[string]any, len(t))
+		for k, x := range t {
+			c[k] = deepCopyAny(x)
+		}
+		return c
+	case []any:
+		c := make([]any, len(t))
+		for i, x := range t {
+			c[i] = deepCopyAny(x)
+		}
+		return c
+	}
+	return v
+}
+
+// normalizeService sorts the lists whose order a merge may change.
+func normalizeService(s types.ServiceConfig) types.ServiceConfig {
+	s.Devices = append([]types.DeviceMapping(nil), s.Devices...)
+	sort.Slice(s.Devices, func(i, j int) bool { return s.Devices[i].Target < s.Devices[j].Target })
+	s.Volumes = append([]types.ServiceVolumeConfig(nil), s.Volumes...)
+	sort.Slice(s.Volumes, func(i, j int) bool { return s.Volumes[i].Target < s.Volumes[j].Target })
+	for _, l := range []*[]string{&s.GroupAdd, &s.SecurityOpt} {
+		c := append([]string(nil), (*l)...)
+		sort.Strings(c)
+		*l = c
+	}
+	s.DeviceCgroupRules = append([]string(nil), s.DeviceCgroupRules...)
+	sort.Strings(s.DeviceCgroupRules)
+	return s
+}
+
+func baseImage(img string) string {
+	if i := strings.Index(img, "@"); i >= 0 {
+		img = img[:i]
+	}
+	for _, s := range knownSuffixes {
+		if strings.HasSuffix(img, "-"+s.written) {
+			return strings.TrimSuffix(img, "-"+s.written)
+		}
+	}
+	return img
+}
+
+func compareProjects(orig, edited, oracle *types.Project, name, backend string) error {
+	fail := func(format string, args ...any) error {
+		return newError(ErrValidation, "Nothing was written. Please report this with the file attached.", format, args...)
+	}
+	if len(orig.Services) != len(edited.Services) {
+		return fail("the edited file has %d services, the original %d", len(edited.Services), len(orig.Services))
+	}
+	for n, s := range orig.Services {
+		if n == name {
+			continue
+		}
+		es, ok := edited.Services[n]
+		if !ok {
+			return fail("service %q is missing after the edit", n)
+		}
+		if !reflect.DeepEqual(s, es) {
+			return fail("service %q changed: %s", n, firstDiff(s, es))
+		}
+	}
+	got, ok := edited.Services[name]
+	if !ok {
+		return fail("service %q is missing after the edit", name)
+	}
+	want := oracle.Services[name]
+	// The image: the same image with the backend's suffix.
+	suffix := imageSuffix[backend]
+	origImg := orig.Services[name].Image
+	if baseImage(got.Image) != baseImage(origImg) {
+		return fail("the image changed beyond its suffix: %s -> %s", origImg, got.Image)
+	}
+	if suffix != "" && !strings.HasSuffix(strings.SplitN(got.Image, "@", 2)[0], "-"+suffix) {
+		return fail("the image %s does not end in -%s", got.Image, suffix)
+	}
+	if suffix == "" && baseImage(got.Image) != strings.SplitN(got.Image, "@", 2)[0] {
+		return fail("the image %s still has a backend suffix", got.Image)
+	}
+	got.Image, want.Image = "", ""
+	got, want = normalizeService(got), normalizeService(want)
+	if !reflect.DeepEqual(got, want) {
+		return fail("the effective %q service is not the original plus the %s section: %s", name, backend, firstDiff(want, got))
+	}
+	return nil
+}
+
+// firstDiff describes the first difference between two values' JSON forms.
+func firstDiff(a, b any) string {
+	ja, _ := json.MarshalIndent(a, "", " ")
+	jb, _ := json.MarshalIndent(b, "", " ")
+	la, lb := strings.Split(string(ja), "\n"), strings.Split(string(jb), "\n")
+	for i := 0; i < len(la) || i < len(lb); i++ {
+		var x, y string
+		if i < len(la) {
+			x = la[i]
+		}
+		if i < len(lb) {
+			y = lb[i]
+		}
+		if x != y {
+			return fmt.Sprintf("expected %s, got %s", strings.TrimSpace(x), strings.TrimSpace(y))
+		}
+	}
+	return "values differ"
+}

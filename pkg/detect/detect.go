@@ -1,0 +1,354 @@
+// Package detect finds out what a host can do for Immich's machine-learning
+// container: which accelerators are present, whether the drivers, device
+// nodes, libraries and container runtime pieces each backend needs are in
+// place, and which backend to use. It reads every host file under a root
+// directory, talks to NVML, Docker and external commands only through small
+// interfaces, and never prints: Run returns a Report.
+package detect
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+
+	"github.com/immich-accel/immich-accel/internal/docker"
+)
+
+// Status is the outcome of one check.
+type Status string
+
+// Check statuses, from good to bad. Skip means the check does not apply to
+// this host (for example the NVIDIA checks on a host without an NVIDIA GPU).
+const (
+	StatusOK   Status = "ok"
+	StatusWarn Status = "warn"
+	StatusFail Status = "fail"
+	StatusSkip Status = "skip"
+)
+
+func (s Status) rank() int {
+	switch s {
+	case StatusFail:
+		return 3
+	case StatusWarn:
+		return 2
+	case StatusOK:
+		return 1
+	}
+	return 0
+}
+
+// Worse returns the worse of two statuses (fail > warn > ok > skip).
+func Worse(a, b Status) Status {
+	if b.rank() > a.rank() {
+		return b
+	}
+	return a
+}
+
+// Area groups checks in the report, one line per area in the text view.
+type Area string
+
+// The areas, in report order.
+const (
+	AreaPlatform   Area = "platform"
+	AreaDocker     Area = "docker"
+	AreaNVIDIA     Area = "nvidia"
+	AreaIntel      Area = "intel"
+	AreaAMD        Area = "amd"
+	AreaMali       Area = "mali"
+	AreaRKNN       Area = "rknn"
+	AreaCPU        Area = "cpu"
+	AreaDeployment Area = "deployment"
+	AreaContainer  Area = "container"
+)
+
+// Areas lists every area in report order.
+var Areas = []Area{AreaPlatform, AreaDocker, AreaNVIDIA, AreaIntel, AreaAMD, AreaMali, AreaRKNN, AreaCPU, AreaDeployment, AreaContainer}
+
+// Title is the human name of an area.
+func (a Area) Title() string {
+	switch a {
+	case AreaPlatform:
+		return "Platform"
+	case AreaDocker:
+		return "Docker"
+	case AreaNVIDIA:
+		return "NVIDIA (CUDA)"
+	case AreaIntel:
+		return "Intel (OpenVINO)"
+	case AreaAMD:
+		return "AMD (ROCm)"
+	case AreaMali:
+		return "ARM Mali (ARM NN)"
+	case AreaRKNN:
+		return "Rockchip NPU (RKNN)"
+	case AreaCPU:
+		return "CPU"
+	case AreaDeployment:
+		return "Immich deployment"
+	case AreaContainer:
+		return "Immich ML container"
+	}
+	return string(a)
+}
+
+// Check is the result of one check. ID is stable across releases.
+type Check struct {
+	ID      string   `json:"id"`
+	Area    Area     `json:"area"`
+	Status  Status   `json:"status"`
+	Finding string   `json:"finding"`
+	Detail  []string `json:"detail,omitempty"`
+	Fix     string   `json:"fix,omitempty"`
+}
+
+// Report is everything Run found.
+type Report struct {
+	// Root is the directory host files were read under ("/" normally).
+	Root           string          `json:"root"`
+	Checks         []Check         `json:"checks"`
+	Host           HostFacts       `json:"host"`
+	Backends       []BackendStatus `json:"backends"`
+	Recommendation Recommendation  `json:"recommendation"`
+	// Summary counts checks by status.
+	Summary Summary `json:"summary"`
+}
+
+// Summary counts checks by status.
+type Summary struct {
+	OK   int `json:"ok"`
+	Warn int `json:"warn"`
+	Fail int `json:"fail"`
+	Skip int `json:"skip"`
+}
+
+// Check returns the check with the given ID, or nil.
+func (r *Report) Check(id string) *Check {
+	for i := range r.Checks {
+		if r.Checks[i].ID == id {
+			return &r.Checks[i]
+		}
+	}
+	return nil
+}
+
+// HardwareReady reports whether some hardware (non-CPU) backend is ready
+// to use, even when a more capable one needs fixes first.
+func (r *Report) HardwareReady() bool {
+	for _, b := range r.Backends {
+		if b.Name != BackendCPU && b.State == BackendReady {
+			return true
+		}
+	}
+	return false
+}
+
+// Backend names, as used by Immich's hwaccel.ml.yml services.
+const (
+	BackendCUDA        = "cuda"
+	BackendOpenVINO    = "openvino"
+	BackendOpenVINOWSL = "openvino-wsl"
+	BackendARMNN       = "armnn"
+	BackendROCm        = "rocm"
+	BackendRKNN        = "rknn"
+	BackendCPU         = "cpu"
+)
+
+// BackendState says how far a backend is from usable on this host.
+type BackendState string
+
+// Backend states.
+const (
+	// BackendReady: everything the backend needs is in place.
+	BackendReady BackendState = "ready"
+	// BackendNeedsFixes: the hardware is there, something else is missing.
+	BackendNeedsFixes BackendState = "needs-fixes"
+	// BackendUnavailable: this host cannot serve the backend.
+	BackendUnavailable BackendState = "unavailable"
+)
+
+// BackendStatus is the verdict for one backend.
+type BackendStatus struct {
+	Name   string       `json:"name"`
+	State  BackendState `json:"state"`
+	Reason string       `json:"reason"`
+	// Blockers are the IDs of the failed checks that keep it from ready.
+	Blockers []string `json:"blockers,omitempty"`
+}
+
+// Backend returns the status of the named backend, or nil.
+func (r *Report) Backend(name string) *BackendStatus {
+	for i := range r.Backends {
+		if r.Backends[i].Name == name {
+			return &r.Backends[i]
+		}
+	}
+	return nil
+}
+
+// Recommendation is the backend to use and how to enable it.
+type Recommendation struct {
+	Backend        string `json:"backend"`
+	Ready          bool   `json:"ready"`
+	Reason         string `json:"reason"`
+	RunnerUp       string `json:"runnerUp,omitempty"`
+	RunnerUpReason string `json:"runnerUpReason,omitempty"`
+	// Command is the exact next command to run.
+	Command string `json:"command"`
+}
+
+// Logger is where the detector writes debug notes; a *slog.Logger.
+type Logger = *slog.Logger
+
+// Execer runs an external command and returns its standard output.
+type Execer interface {
+	Output(ctx context.Context, name string, args ...string) ([]byte, error)
+}
+
+// ExecFunc adapts a function to Execer.
+type ExecFunc func(ctx context.Context, name string, args ...string) ([]byte, error)
+
+// Output calls f.
+func (f ExecFunc) Output(ctx context.Context, name string, args ...string) ([]byte, error) {
+	return f(ctx, name, args...)
+}
+
+// Detector probes one host. Build it with New.
+type Detector struct {
+	root        string
+	nvml        nvml.Interface
+	nvmlSet     bool
+	docker      docker.API
+	dockerSet   bool
+	exec        Execer
+	log         *slog.Logger
+	getenv      func(string) string
+	composeFile string
+	workDir     string
+	timeout     time.Duration
+	goos        string
+	access      func(path string) error
+	inspect     InspectFunc
+}
+
+// Option configures a Detector.
+type Option func(*Detector)
+
+// WithRoot reads host files under root instead of "/". NVML is not loaded
+// and commands are not run when root is not "/", unless given with
+// WithNVML and WithExec.
+func WithRoot(root string) Option { return func(d *Detector) { d.root = root } }
+
+// WithNVML uses n instead of the host's libnvidia-ml. A nil n disables NVML.
+func WithNVML(n nvml.Interface) Option {
+	return func(d *Detector) { d.nvml, d.nvmlSet = n, true }
+}
+
+// WithDocker uses api to talk to the Docker daemon. A nil api means no daemon.
+func WithDocker(api docker.API) Option {
+	return func(d *Detector) { d.docker, d.dockerSet = api, true }
+}
+
+// WithExec runs external commands through e.
+func WithExec(e Execer) Option { return func(d *Detector) { d.exec = e } }
+
+// WithLogger sends debug notes to l.
+func WithLogger(l *slog.Logger) Option { return func(d *Detector) { d.log = l } }
+
+// WithGetenv reads environment variables (DOCKER_HOST, HOME) through getenv.
+func WithGetenv(getenv func(string) string) Option { return func(d *Detector) { d.getenv = getenv } }
+
+// WithComposeFile inspects the Immich compose file at path (check 9).
+func WithComposeFile(path string) Option { return func(d *Detector) { d.composeFile = path } }
+
+// WithWorkDir looks for a compose file in dir when none is given.
+func WithWorkDir(dir string) Option { return func(d *Detector) { d.workDir = dir } }
+
+// WithTimeout bounds each probe that talks to something outside the
+// process (Docker, NVML, commands). The default is 1.5 s.
+func WithTimeout(t time.Duration) Option { return func(d *Detector) { d.timeout = t } }
+
+// WithGOOS overrides the operating system the detector believes it runs on
+// (tests of the non-Linux path).
+func WithGOOS(goos string) Option { return func(d *Detector) { d.goos = goos } }
+
+// WithAccess replaces the check for read-write access to device nodes.
+func WithAccess(access func(path string) error) Option {
+	return func(d *Detector) { d.access = access }
+}
+
+// New returns a Detector with real defaults: root "/", the host's NVML
+// library, the Docker daemon at DOCKER_HOST or the standard socket, real
+// command execution and a discarding logger.
+func New(opts ...Option) *Detector {
+	d := &Detector{root: "/", timeout: 1500 * time.Millisecond, goos: runtime.GOOS}
+	for _, o := range opts {
+		o(d)
+	}
+	if d.root == "" {
+		d.root = "/"
+	}
+	if abs, err := filepath.Abs(d.root); err == nil {
+		d.root = abs
+	}
+	if d.getenv == nil {
+		d.getenv = os.Getenv
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if d.exec == nil {
+		d.exec = defaultExec{hostRoot: d.isHostRoot()}
+	}
+	if d.access == nil {
+		d.access = accessRW
+	}
+	return d
+}
+
+func (d *Detector) isHostRoot() bool { return d.root == "/" }
+
+// Run probes the host and returns the report. Probes run concurrently; each
+// one that talks to something outside the process is bounded by the
+// detector's timeout, so Run returns in bounded time whatever the host does.
+func (d *Detector) Run(ctx context.Context) *Report {
+	fs := fsys{root: d.root}
+	var f facts
+	var wg sync.WaitGroup
+	run := func(name string, fn func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					d.log.Error("probe panicked", "probe", name, "panic", fmt.Sprint(r))
+					f.addPanic(name, r)
+				}
+			}()
+			start := time.Now()
+			fn()
+			d.log.Debug("probe done", "probe", name, "took", time.Since(start))
+		}()
+	}
+	run("platform", func() { f.platform = d.probePlatform(fs) })
+	run("pci", func() { f.pci = d.probePCI(fs) })
+	run("nvml", func() { f.nvml = d.probeNVML(ctx, fs) })
+	run("docker", func() { f.docker = d.probeDocker(ctx, fs) })
+	run("toolkit", func() { f.toolkit = d.probeToolkit(fs) })
+	run("cpu", func() { f.cpu = d.probeCPU(fs) })
+	run("mali", func() { f.mali = d.probeMali(fs) })
+	run("rknn", func() { f.rknn = d.probeRKNN(fs) })
+	run("groups", func() { f.groups = probeGroups(fs) })
+	run("deployment", func() { f.deploy = d.probeDeployment(fs) })
+	wg.Wait()
+	return d.evaluate(&f)
+}

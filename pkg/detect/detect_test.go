@@ -1,0 +1,422 @@
+package detect_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
+
+	"github.com/immich-accel/immich-accel/internal/docker"
+	"github.com/immich-accel/immich-accel/pkg/detect"
+	"github.com/immich-accel/immich-accel/pkg/detect/detecttest"
+)
+
+const hostsDir = "../../testdata/hosts"
+
+func load(t testing.TB, name string) *detecttest.Scenario {
+	t.Helper()
+	sc, err := detecttest.Load(filepath.Join(hostsDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+func run(t testing.TB, sc *detecttest.Scenario, extra ...detect.Option) *detect.Report {
+	t.Helper()
+	opts := append(sc.Options(), detect.WithTimeout(200*time.Millisecond))
+	return detect.New(append(opts, extra...)...).Run(context.Background())
+}
+
+func TestScenarios(t *testing.T) {
+	tests := []struct {
+		host     string
+		backend  string
+		ready    bool
+		runnerUp string
+		hwReady  bool
+		checks   map[string]detect.Status
+		facts    func(t *testing.T, h detect.HostFacts)
+	}{
+		{host: "no-gpu-server", backend: "cpu", ready: true, checks: map[string]detect.Status{
+			"nvidia-driver": detect.StatusSkip, "intel-gpu": detect.StatusSkip, "docker-daemon": detect.StatusOK, "cpu": detect.StatusOK}},
+		{host: "nvidia-desktop", backend: "cuda", ready: true, runnerUp: "cpu", hwReady: true, checks: map[string]detect.Status{
+			"nvidia-driver": detect.StatusOK, "nvidia-gpu": detect.StatusOK, "nvidia-toolkit": detect.StatusOK,
+			"ml-providers": detect.StatusOK, "compose-backend": detect.StatusOK},
+			facts: func(t *testing.T, h detect.HostFacts) {
+				if h.NVIDIAGPUs != 1 || h.NVIDIADriver != "550.120" || h.CUDADriver != "12.4" {
+					t.Errorf("NVIDIA facts = %d GPUs, driver %q, CUDA %q", h.NVIDIAGPUs, h.NVIDIADriver, h.CUDADriver)
+				}
+			}},
+		{host: "nvidia-no-toolkit", backend: "cuda", ready: false, runnerUp: "openvino", hwReady: true, checks: map[string]detect.Status{
+			"nvidia-toolkit": detect.StatusFail, "nvidia-driver": detect.StatusOK, "intel-gpu": detect.StatusOK,
+			"ml-container": detect.StatusWarn, "compose-backend": detect.StatusWarn}},
+		{host: "nvidia-old-driver", backend: "cuda", ready: false, checks: map[string]detect.Status{
+			"nvidia-driver": detect.StatusFail, "nvidia-gpu": detect.StatusOK}},
+		{host: "nvidia-gt710", backend: "cpu", ready: true, checks: map[string]detect.Status{
+			"nvidia-gpu": detect.StatusFail, "nvidia-driver": detect.StatusFail}},
+		{host: "nvidia-rtx5090", backend: "cuda", ready: true, hwReady: true, checks: map[string]detect.Status{
+			"nvidia-gpu": detect.StatusWarn, "nvidia-toolkit": detect.StatusOK}},
+		{host: "nvidia-no-driver", backend: "cuda", ready: false, checks: map[string]detect.Status{
+			"nvidia-driver": detect.StatusFail, "nvidia-gpu": detect.StatusSkip},
+			facts: func(t *testing.T, h detect.HostFacts) {
+				if h.NVIDIAGPUs != 1 {
+					t.Errorf("NVIDIAGPUs = %d, want 1 counted from PCI", h.NVIDIAGPUs)
+				}
+			}},
+		{host: "wsl2-nvidia", backend: "cuda", ready: true, hwReady: true, checks: map[string]detect.Status{
+			"platform-os": detect.StatusOK, "nvidia-toolkit": detect.StatusOK, "nvidia-driver": detect.StatusOK},
+			facts: func(t *testing.T, h detect.HostFacts) {
+				if !h.WSL || !h.Docker.Desktop {
+					t.Errorf("WSL=%v Desktop=%v, want both", h.WSL, h.Docker.Desktop)
+				}
+			}},
+		{host: "wsl2-intel", backend: "openvino-wsl", ready: true, hwReady: true, checks: map[string]detect.Status{
+			"intel-gpu": detect.StatusOK, "docker-daemon": detect.StatusFail, "compose-backend": detect.StatusFail},
+			facts: func(t *testing.T, h detect.HostFacts) {
+				if !h.WSL || h.RenderGID != 109 || h.VideoGID != 44 {
+					t.Errorf("WSL=%v render=%d video=%d", h.WSL, h.RenderGID, h.VideoGID)
+				}
+			}},
+		{host: "intel-n100", backend: "openvino", ready: true, hwReady: true, checks: map[string]detect.Status{
+			"intel-gpu": detect.StatusOK, "ml-providers": detect.StatusOK, "compose-backend": detect.StatusOK}},
+		{host: "intel-arc", backend: "openvino", ready: true, hwReady: true, checks: map[string]detect.Status{
+			"intel-gpu": detect.StatusOK, "ml-providers": detect.StatusFail, "compose-suffix-without-section": detect.StatusFail}},
+		{host: "amd-rocm", backend: "rocm", ready: false, checks: map[string]detect.Status{
+			"amd-gpu": detect.StatusOK, "amd-gfx": detect.StatusWarn},
+			facts: func(t *testing.T, h detect.HostFacts) {
+				if !h.KFD || len(h.GFXTargets) != 1 || h.GFXTargets[0] != "gfx1031" {
+					t.Errorf("KFD=%v targets=%v, want gfx1031", h.KFD, h.GFXTargets)
+				}
+			}},
+		{host: "rk3588-mali", backend: "rknn", ready: true, runnerUp: "armnn", hwReady: true, checks: map[string]detect.Status{
+			"rknn-soc": detect.StatusOK, "rknn-driver": detect.StatusOK, "mali-device": detect.StatusOK,
+			"mali-libmali": detect.StatusOK, "mali-firmware": detect.StatusOK},
+			facts: func(t *testing.T, h detect.HostFacts) {
+				if h.Arch != "arm64" || h.LibMaliPath != "/usr/lib/libmali.so" || !h.MaliFirmware || h.SoC != "rk3588" || h.RKNPUDriver != "0.9.8" {
+					t.Errorf("facts = %+v", h)
+				}
+			}},
+		{host: "mali-libmali-elsewhere", backend: "armnn", ready: true, hwReady: true, checks: map[string]detect.Status{
+			"mali-libmali": detect.StatusWarn, "mali-firmware": detect.StatusOK, "rknn-soc": detect.StatusSkip,
+			"compose-backend": detect.StatusFail, "ml-providers": detect.StatusFail},
+			facts: func(t *testing.T, h detect.HostFacts) {
+				if h.LibMaliPath != "/usr/lib/aarch64-linux-gnu/libmali.so.1" || h.MaliFirmware {
+					t.Errorf("LibMaliPath=%q MaliFirmware=%v", h.LibMaliPath, h.MaliFirmware)
+				}
+			}},
+		{host: "mali-panfrost", backend: "armnn", ready: false, checks: map[string]detect.Status{
+			"mali-device": detect.StatusFail, "rknn-soc": detect.StatusFail}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			r := run(t, load(t, tt.host))
+			rec := r.Recommendation
+			if rec.Backend != tt.backend || rec.Ready != tt.ready {
+				t.Errorf("recommendation = %s (ready %v), want %s (ready %v): %s", rec.Backend, rec.Ready, tt.backend, tt.ready, rec.Reason)
+			}
+			if tt.runnerUp != "" && rec.RunnerUp != tt.runnerUp {
+				t.Errorf("runner-up = %q, want %q", rec.RunnerUp, tt.runnerUp)
+			}
+			if r.HardwareReady() != tt.hwReady {
+				t.Errorf("HardwareReady = %v, want %v", r.HardwareReady(), tt.hwReady)
+			}
+			for id, want := range tt.checks {
+				c := r.Check(id)
+				if c == nil {
+					t.Errorf("no check %s", id)
+					continue
+				}
+				if c.Status != want {
+					t.Errorf("%s = %s (%s), want %s", id, c.Status, c.Finding, want)
+				}
+				if (c.Status == detect.StatusFail || c.Status == detect.StatusWarn) && c.Fix == "" && id != "ml-container" {
+					t.Logf("%s has no fix: %s", id, c.Finding)
+				}
+			}
+			for _, c := range r.Checks {
+				if c.ID == "" || c.Finding == "" {
+					t.Errorf("check without id or finding: %+v", c)
+				}
+				if c.Status == detect.StatusFail && c.Fix == "" {
+					t.Errorf("failed check %s has no fix: %s", c.ID, c.Finding)
+				}
+			}
+			if tt.facts != nil {
+				tt.facts(t, r.Host)
+			}
+		})
+	}
+}
+
+// A daemon that accepts connections but never answers must not hang doctor.
+func TestHangingDockerIsBounded(t *testing.T) {
+	sc := load(t, "broken-proc")
+	start := time.Now()
+	r := detect.New(append(sc.Options(), detect.WithTimeout(100*time.Millisecond))...).Run(context.Background())
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Run took %s with a hanging daemon and a 100ms timeout", d)
+	}
+	c := r.Check("docker-daemon")
+	if c == nil || c.Status != detect.StatusFail {
+		t.Fatalf("docker-daemon = %+v, want fail", c)
+	}
+	if r.Check("ml-container").Status != detect.StatusSkip {
+		t.Errorf("ml-container should be skipped when the daemon does not answer")
+	}
+}
+
+// Malformed and unreadable /proc files give clear results, not panics.
+func TestMalformedHost(t *testing.T) {
+	r := run(t, load(t, "broken-proc"))
+	for id, want := range map[string]detect.Status{
+		"platform-os": detect.StatusWarn, "platform-arch": detect.StatusWarn, "cpu": detect.StatusWarn,
+		"docker-runtimes": detect.StatusWarn, "rknn-soc": detect.StatusSkip,
+	} {
+		if c := r.Check(id); c == nil || c.Status != want {
+			t.Errorf("%s = %+v, want %s", id, c, want)
+		}
+	}
+	if c := r.Check("internal-error"); c != nil {
+		t.Errorf("a probe panicked: %s", c.Finding)
+	}
+	if r.Recommendation.Backend != "cpu" {
+		t.Errorf("recommendation %q, want cpu", r.Recommendation.Backend)
+	}
+}
+
+func TestUnreadableCPUInfo(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads files whatever their mode")
+	}
+	root := t.TempDir()
+	p := filepath.Join(root, "proc", "cpuinfo")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("processor\t: 0\n"), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	r := detect.New(detect.WithRoot(root), detect.WithNVML(nil), detect.WithDocker(nil)).Run(context.Background())
+	c := r.Check("cpu")
+	if c.Status != detect.StatusWarn || c.Finding != "cannot read /proc/cpuinfo: permission denied" {
+		t.Errorf("cpu = %+v", c)
+	}
+}
+
+func TestEmptyRoot(t *testing.T) {
+	r := detect.New(detect.WithRoot(t.TempDir()), detect.WithDocker(nil)).Run(context.Background())
+	if c := r.Check("nvidia-driver"); c.Status != detect.StatusSkip {
+		t.Errorf("nvidia-driver on an empty root = %+v", c)
+	}
+	if r.Recommendation.Backend != "cpu" {
+		t.Errorf("recommendation %q, want cpu", r.Recommendation.Backend)
+	}
+	if len(r.Checks) < 20 {
+		t.Errorf("only %d checks", len(r.Checks))
+	}
+}
+
+// Under another root, NVML is not loaded: the report says so instead.
+func TestNoNVMLUnderAnotherRoot(t *testing.T) {
+	sc := load(t, "nvidia-desktop")
+	r := detect.New(detect.WithRoot(sc.Root), detect.WithDocker(nil)).Run(context.Background())
+	c := r.Check("nvidia-driver")
+	if c.Status != detect.StatusSkip || c.Finding != "driver not queried: NVML is not loaded when host files are read under another root" {
+		t.Errorf("nvidia-driver = %+v", c)
+	}
+	if b := r.Backend("cuda"); b.State == detect.BackendReady {
+		t.Errorf("cuda is ready without a driver check: %+v", b)
+	}
+}
+
+func TestNVMLMissingLibrary(t *testing.T) {
+	sc := load(t, "nvidia-desktop")
+	m, _ := detecttest.NewNVML(detecttest.NVMLHost{Init: "ERROR_LIBRARY_NOT_FOUND"})
+	r := run(t, sc, detect.WithNVML(m))
+	c := r.Check("nvidia-driver")
+	if c.Status != detect.StatusFail || c.Fix == "" {
+		t.Errorf("nvidia-driver = %+v, want fail with a fix", c)
+	}
+	if r.Recommendation.Backend != "cuda" || r.Recommendation.Ready {
+		t.Errorf("recommendation = %+v, want cuda, not ready", r.Recommendation)
+	}
+}
+
+func TestNVMLThatHangsIsBounded(t *testing.T) {
+	sc := load(t, "nvidia-desktop")
+	block := make(chan struct{})
+	defer close(block)
+	m := &mock.Interface{InitFunc: func() nvml.Return { <-block; return nvml.SUCCESS }}
+	start := time.Now()
+	r := detect.New(append(sc.Options(), detect.WithNVML(m), detect.WithTimeout(100*time.Millisecond))...).Run(context.Background())
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Run took %s", d)
+	}
+	if c := r.Check("nvidia-driver"); c.Status != detect.StatusFail {
+		t.Errorf("nvidia-driver = %+v, want fail", c)
+	}
+}
+
+func TestNVMLPanicIsContained(t *testing.T) {
+	sc := load(t, "nvidia-desktop")
+	m := &mock.Interface{InitFunc: func() nvml.Return { panic("boom") }}
+	r := run(t, sc, detect.WithNVML(m))
+	if c := r.Check("nvidia-driver"); c.Status != detect.StatusFail {
+		t.Errorf("nvidia-driver = %+v, want fail", c)
+	}
+}
+
+// ghw must never load or fetch pci.ids: IDs and drivers are enough.
+func TestPCIWithoutDatabase(t *testing.T) {
+	t.Setenv("PCIDB_ENABLE_NETWORK_FETCH", "1")
+	t.Setenv("PCIDB_PATH", filepath.Join(t.TempDir(), "missing-pci.ids"))
+	r := run(t, load(t, "intel-arc"))
+	if c := r.Check("intel-gpu"); c.Status != detect.StatusOK {
+		t.Errorf("intel-gpu = %+v", c)
+	}
+}
+
+func TestNonLinux(t *testing.T) {
+	r := detect.New(detect.WithGOOS("darwin"), detect.WithRoot("/"), detect.WithNVML(nil), detect.WithDocker(nil)).Run(context.Background())
+	if c := r.Check("platform-os"); c.Status != detect.StatusFail {
+		t.Errorf("platform-os = %+v", c)
+	}
+}
+
+func TestThisHost(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("linux only")
+	}
+	r := detect.New(detect.WithTimeout(500 * time.Millisecond)).Run(context.Background())
+	if r.Check("cpu") == nil || r.Recommendation.Backend == "" {
+		t.Errorf("incomplete report: %+v", r.Recommendation)
+	}
+	t.Logf("this host: %s (ready %v): %s", r.Recommendation.Backend, r.Recommendation.Ready, r.Recommendation.Reason)
+}
+
+// BenchmarkReport measures a full report on fake hosts; BenchmarkReadTree
+// reads every file of the same tree once, as the peer to compare with.
+func BenchmarkReport(b *testing.B) {
+	for _, name := range []string{"nvidia-desktop", "rk3588-mali", "no-gpu-server"} {
+		sc := load(b, name)
+		d := detect.New(sc.Options()...)
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				d.Run(context.Background())
+			}
+		})
+	}
+}
+
+func BenchmarkReadTree(b *testing.B) {
+	sc := load(b, "nvidia-desktop")
+	var files []string
+	_ = filepath.Walk(sc.Root, func(p string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, f := range files {
+			_, _ = os.ReadFile(f)
+		}
+	}
+}
+
+// Without --compose, a compose file in the working directory is inspected.
+func TestComposeFileFromWorkDir(t *testing.T) {
+	sc := load(t, "nvidia-desktop")
+	wd := filepath.Dir(sc.Compose)
+	opts := []detect.Option{detect.WithRoot(sc.Root), detect.WithNVML(sc.NVML), detect.WithDocker(sc.Docker),
+		detect.WithWorkDir(wd), detect.WithTimeout(200 * time.Millisecond)}
+	r := detect.New(opts...).Run(context.Background())
+	c := r.Check("compose-file")
+	if c == nil || c.Status != detect.StatusOK || c.Finding[:len(wd)] != wd {
+		t.Fatalf("compose-file = %+v", c)
+	}
+	if b := r.Check("compose-backend"); b.Status != detect.StatusOK {
+		t.Errorf("compose-backend = %+v", b)
+	}
+	// An empty directory: nothing to inspect.
+	r = detect.New(detect.WithRoot(sc.Root), detect.WithNVML(sc.NVML), detect.WithDocker(sc.Docker), detect.WithWorkDir(t.TempDir())).Run(context.Background())
+	if c := r.Check("compose-file"); c.Status != detect.StatusSkip {
+		t.Errorf("compose-file in an empty directory = %+v", c)
+	}
+}
+
+// A --compose path that does not exist is a failed check with a fix.
+func TestComposeFileMissing(t *testing.T) {
+	sc := load(t, "no-gpu-server")
+	r := run(t, sc, detect.WithComposeFile(filepath.Join(t.TempDir(), "docker-compose.yml")))
+	c := r.Check("compose-file")
+	if c.Status != detect.StatusFail || c.Fix == "" {
+		t.Errorf("compose-file = %+v", c)
+	}
+}
+
+// With DOCKER_HOST set and no fake, the detector talks HTTP to the daemon
+// through the real client.
+func TestRealDockerClientThroughDockerHost(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/_ping", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("OK")) })
+	mux.HandleFunc("/info", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"ServerVersion":"27.3.1","OperatingSystem":"Ubuntu 24.04.1 LTS","OSType":"linux","Architecture":"x86_64",
+"DefaultRuntime":"runc","Runtimes":{"nvidia":{"path":"nvidia-container-runtime"},"runc":{"path":"runc"}}}`))
+	})
+	mux.HandleFunc("/containers/json", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`[{"Id":"abc123","Names":["/immich_machine_learning"],"Image":"ghcr.io/immich-app/immich-machine-learning:release-cuda","State":"running","Status":"Up 2 minutes"}]`))
+	})
+	mux.HandleFunc("/containers/abc123/logs", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("[11/20/25 09:31:45] INFO     Setting execution providers to ['CUDAExecutionProvider', 'CPUExecutionProvider'], in descending order of preference\n"))
+	})
+	srv := &http.Server{Handler: mux}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	sc := load(t, "nvidia-desktop")
+	env := map[string]string{"DOCKER_HOST": "unix://" + sock, "HOME": "/root"}
+	r := detect.New(detect.WithRoot(sc.Root), detect.WithNVML(sc.NVML), detect.WithGetenv(func(k string) string { return env[k] }),
+		detect.WithTimeout(time.Second)).Run(context.Background())
+	if c := r.Check("docker-daemon"); c.Status != detect.StatusOK || c.Finding != "Docker Engine 27.3.1 at unix://"+sock+" (native engine)" {
+		t.Errorf("docker-daemon = %+v", c)
+	}
+	if c := r.Check("ml-providers"); c.Status != detect.StatusOK {
+		t.Errorf("ml-providers = %+v", c)
+	}
+	if !r.Host.Docker.Reachable || len(r.Host.Docker.Runtimes) != 2 {
+		t.Errorf("docker facts = %+v", r.Host.Docker)
+	}
+}
+
+// Docker Engine installed inside a WSL2 distribution needs the toolkit
+// like native Linux; Docker Desktop does not.
+func TestWSLNativeEngineNeedsToolkit(t *testing.T) {
+	sc := load(t, "wsl2-nvidia")
+	fake := *sc.Docker.(*detecttest.Docker)
+	info := *fake.H.Info
+	info.OperatingSystem = "Ubuntu 24.04.1 LTS"
+	info.Runtimes = map[string]docker.Runtime{"runc": {Path: "runc"}}
+	fake.H.Info = &info
+	r := run(t, sc, detect.WithDocker(&fake))
+	if c := r.Check("nvidia-toolkit"); c.Status != detect.StatusFail {
+		t.Errorf("nvidia-toolkit with a native engine in WSL2 = %+v, want fail", c)
+	}
+	if r.Check("nvidia-toolkit").Status == detect.StatusFail && r.Recommendation.Ready {
+		t.Errorf("cuda ready without the toolkit: %+v", r.Recommendation)
+	}
+}

@@ -1,0 +1,397 @@
+package detect
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// evaluator turns facts into checks, backend verdicts and a recommendation.
+// It does no I/O except the render-node access test.
+type evaluator struct {
+	d      *Detector
+	f      *facts
+	fs     fsys
+	root   string
+	checks []Check
+	// inline: the compose file is an app-store/Portainer/Unraid stack.
+	inline bool
+}
+
+func (e *evaluator) add(cs ...Check) { e.checks = append(e.checks, cs...) }
+
+func (d *Detector) evaluate(f *facts) *Report {
+	e := &evaluator{d: d, f: f, fs: fsys{root: d.root}, root: d.root}
+	e.platformChecks()
+	e.dockerChecks()
+	e.nvidiaChecks()
+	e.intelChecks()
+	e.amdChecks()
+	e.maliChecks()
+	e.rknnChecks()
+	e.cpuCheck()
+	for _, p := range f.panics {
+		e.add(Check{ID: "internal-error", Area: AreaPlatform, Status: StatusWarn,
+			Finding: "a probe failed unexpectedly: " + p,
+			Fix:     "Please report this with `immich-accel doctor --json`."})
+	}
+	backends := e.backends()
+	host := e.hostFacts()
+	e.deploymentChecks(host, backends)
+	e.containerChecks(backends)
+
+	r := &Report{Root: d.root, Host: host, Backends: backends}
+	r.Checks = orderChecks(e.checks)
+	r.Recommendation = e.recommend(backends)
+	for _, c := range r.Checks {
+		switch c.Status {
+		case StatusOK:
+			r.Summary.OK++
+		case StatusWarn:
+			r.Summary.Warn++
+		case StatusFail:
+			r.Summary.Fail++
+		default:
+			r.Summary.Skip++
+		}
+	}
+	return r
+}
+
+// orderChecks sorts checks by area, keeping each area's own order.
+func orderChecks(cs []Check) []Check {
+	idx := map[Area]int{}
+	for i, a := range Areas {
+		idx[a] = i
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return idx[cs[i].Area] < idx[cs[j].Area] })
+	return cs
+}
+
+func (e *evaluator) status(id string) Status {
+	for _, c := range e.checks {
+		if c.ID == id {
+			return c.Status
+		}
+	}
+	return StatusSkip
+}
+
+// backendOrder is the preference among backends a host can serve.
+var backendOrder = []string{BackendCUDA, BackendROCm, BackendOpenVINO, BackendOpenVINOWSL, BackendRKNN, BackendARMNN, BackendCPU}
+
+func (e *evaluator) backends() []BackendStatus {
+	var out []BackendStatus
+	for _, name := range backendOrder {
+		out = append(out, e.backend(name))
+	}
+	return out
+}
+
+// verdict builds a status from the checks a backend needs. A failed check
+// blocks it; so does a warning from a check listed in strict, and a skipped
+// check listed in strict (something that could not be verified).
+func (e *evaluator) verdict(name, readyReason string, must []string, strict ...string) BackendStatus {
+	b := BackendStatus{Name: name, State: BackendReady, Reason: readyReason}
+	for _, id := range must {
+		st := e.status(id)
+		if st == StatusFail || ((st == StatusWarn || st == StatusSkip) && contains(strict, id)) {
+			b.Blockers = append(b.Blockers, id)
+		}
+	}
+	if len(b.Blockers) > 0 {
+		b.State = BackendNeedsFixes
+		var fs []string
+		for _, id := range b.Blockers {
+			fs = append(fs, e.finding(id))
+		}
+		b.Reason = strings.Join(fs, "; ")
+	}
+	return b
+}
+
+func unavailable(name, why string) BackendStatus {
+	return BackendStatus{Name: name, State: BackendUnavailable, Reason: why}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *evaluator) backend(name string) BackendStatus {
+	p := e.f.platform
+	archOK := e.status("platform-arch") != StatusFail && e.status("platform-os") != StatusFail
+	switch name {
+	case BackendCUDA:
+		if !e.nvidiaPresent() {
+			return unavailable(name, "no NVIDIA GPU")
+		}
+		if p.Arch != "amd64" && p.Arch != "arm64" {
+			return unavailable(name, "architecture "+p.Arch)
+		}
+		usable := false
+		n := e.f.nvml
+		for _, g := range n.GPUs {
+			if st, _, _ := judgeCC(g); st != StatusFail {
+				usable = true
+			}
+		}
+		if len(n.GPUs) > 0 && !usable {
+			return unavailable(name, firstProblem(n.GPUs))
+		}
+		reason := "NVIDIA GPU"
+		if len(n.GPUs) > 0 {
+			g := n.GPUs[0]
+			reason = fmt.Sprintf("%s (compute %d.%d, %s) with driver %s", g.Name, g.Major, g.Minor, gib(g.MemoryBytes), n.Driver)
+			if st, why, _ := judgeCC(g); st == StatusWarn {
+				reason += "; but " + why
+			}
+		}
+		b := e.verdict(name, reason, []string{"platform-os", "nvidia-driver", "nvidia-gpu", "nvidia-toolkit"}, "nvidia-driver")
+		return b
+	case BackendOpenVINO:
+		if p.WSL {
+			if e.wslDriver("iigd") {
+				return unavailable(name, "on WSL2 use openvino-wsl")
+			}
+			return unavailable(name, "no Intel GPU")
+		}
+		if e.status("intel-gpu") == StatusSkip {
+			return unavailable(name, "no Intel GPU")
+		}
+		return e.verdict(name, e.finding("intel-gpu"), []string{"platform-os", "intel-gpu"})
+	case BackendOpenVINOWSL:
+		if !p.WSL {
+			return unavailable(name, "not WSL2")
+		}
+		if !e.wslDriver("iigd") {
+			return unavailable(name, "no Intel GPU driver shared with WSL2")
+		}
+		return e.verdict(name, "Intel GPU through WSL2's /dev/dxg", []string{"platform-os", "intel-gpu"})
+	case BackendROCm:
+		if e.status("amd-gpu") == StatusSkip {
+			return unavailable(name, "no AMD GPU")
+		}
+		if p.Arch != "amd64" {
+			return unavailable(name, "ROCm images are amd64 only")
+		}
+		return e.verdict(name, e.finding("amd-gpu")+"; "+e.finding("amd-gfx"), []string{"platform-os", "amd-gpu", "amd-gfx"}, "amd-gfx")
+	case BackendRKNN:
+		if e.f.rknn.SoC == "" {
+			return unavailable(name, "not a Rockchip SoC")
+		}
+		if e.status("rknn-soc") == StatusFail {
+			return unavailable(name, e.finding("rknn-soc"))
+		}
+		return e.verdict(name, strings.ToUpper(e.f.rknn.SoC)+" NPU, "+e.finding("rknn-driver"), []string{"platform-os", "rknn-soc", "rknn-driver"})
+	case BackendARMNN:
+		if e.status("mali-device") == StatusSkip {
+			return unavailable(name, "no Mali GPU")
+		}
+		if p.Arch != "arm64" {
+			return unavailable(name, "not an arm64 host")
+		}
+		if !e.f.mali.Mali0 {
+			return BackendStatus{Name: name, State: BackendNeedsFixes, Reason: e.finding("mali-device"), Blockers: []string{"mali-device"}}
+		}
+		reason := "Mali GPU via /dev/mali0, libmali at " + e.f.mali.LibMali
+		if e.f.mali.GPUName != "" {
+			reason = e.f.mali.GPUName + " via /dev/mali0, libmali at " + e.f.mali.LibMali
+		}
+		return e.verdict(name, reason, []string{"platform-os", "mali-device", "mali-libmali"})
+	case BackendCPU:
+		if !archOK {
+			return unavailable(name, "platform not supported")
+		}
+		return BackendStatus{Name: name, State: BackendReady, Reason: "the CPU always works: " + e.finding("cpu")}
+	}
+	return unavailable(name, "unknown backend")
+}
+
+func (e *evaluator) finding(id string) string {
+	for _, c := range e.checks {
+		if c.ID == id {
+			return c.Finding
+		}
+	}
+	return ""
+}
+
+// recommend picks the most capable backend that is ready or can be made
+// ready, and the runner-up.
+func (e *evaluator) recommend(bs []BackendStatus) Recommendation {
+	var cands []BackendStatus
+	for _, b := range bs {
+		if b.State != BackendUnavailable {
+			cands = append(cands, b)
+		}
+	}
+	if len(cands) == 0 {
+		return Recommendation{Backend: BackendCPU, Reason: "this platform cannot run Immich's machine-learning image", Command: ""}
+	}
+	best := cands[0]
+	r := Recommendation{Backend: best.Name, Ready: best.State == BackendReady}
+	switch {
+	case best.Name == BackendCPU:
+		r.Reason = "no usable accelerator found; " + best.Reason
+	case r.Ready:
+		r.Reason = best.Reason
+	default:
+		r.Reason = "best hardware here, once fixed: " + best.Reason
+	}
+	if len(cands) > 1 {
+		ru := cands[1]
+		r.RunnerUp = ru.Name
+		r.RunnerUpReason = ru.Reason
+		if ru.State == BackendNeedsFixes {
+			r.RunnerUpReason = "needs fixes: " + ru.Reason
+		}
+	}
+	r.Command = "immich-accel compose --backend " + best.Name
+	if e.inline {
+		r.Command += " --inline"
+	}
+	return r
+}
+
+// hostFacts summarises the host for other commands (compose, bench).
+func (e *evaluator) hostFacts() HostFacts {
+	f := e.f
+	h := HostFacts{
+		OS:           "linux",
+		Kernel:       f.platform.Kernel,
+		Arch:         f.platform.Arch,
+		Machine:      f.platform.Machine,
+		WSL:          f.platform.WSL,
+		DXG:          f.platform.DXG,
+		CPUModel:     f.cpu.Model,
+		CPUCores:     f.cpu.Cores,
+		LibMaliPath:  f.mali.LibMali,
+		MaliFirmware: f.mali.Firmware,
+		Mali0:        f.mali.Mali0,
+		KFD:          f.pci.KFD,
+		SoC:          f.rknn.SoC,
+		RKNPUDriver:  f.rknn.DriverVersion,
+		RenderGID:    f.groups.RenderGID,
+		VideoGID:     f.groups.VideoGID,
+		NVIDIADriver: f.nvml.Driver,
+		CUDADriver:   "",
+		NVIDIAGPUs:   len(f.nvml.GPUs),
+		GFXTargets:   append([]string{}, f.pci.GFXTargets...),
+		CPUFlags:     []string{},
+		GPUs:         []GPU{},
+		RenderNodes:  []RenderNode{},
+	}
+	if f.platform.GOOS != "linux" && e.d.isHostRoot() {
+		h.OS = f.platform.GOOS
+	}
+	if f.nvml.CUDA > 0 {
+		h.CUDADriver = cudaString(f.nvml.CUDA)
+	}
+	if h.NVIDIAGPUs == 0 && e.nvidiaPresent() {
+		// NVML not usable: count the PCI devices.
+		h.NVIDIAGPUs = len(e.pciDevices(vendorNVIDIA))
+	}
+	for _, fl := range []string{"avx2", "avx512f", "avx512_vnni", "avx_vnni", "asimd", "asimddp", "i8mm", "sve"} {
+		if f.cpu.Flags[fl] {
+			h.CPUFlags = append(h.CPUFlags, fl)
+		}
+	}
+	for _, rn := range f.pci.Render {
+		if rn.DevExists {
+			h.RenderNodes = append(h.RenderNodes, RenderNode{Path: rn.DevPath, Vendor: rn.Vendor, Device: rn.Device, Driver: rn.Driver})
+		}
+	}
+	for _, g := range f.nvml.GPUs {
+		h.GPUs = append(h.GPUs, GPU{Vendor: "nvidia", Name: g.Name, MemoryBytes: g.MemoryBytes,
+			ComputeCapability: fmt.Sprintf("%d.%d", g.Major, g.Minor), PCIBusID: g.BusID})
+	}
+	df := f.docker
+	h.Docker = DockerFacts{
+		CLI:            df.CLIPath,
+		Reachable:      df.Info != nil,
+		Endpoint:       df.Endpoint,
+		Desktop:        e.dockerDesktop(),
+		ComposeVersion: df.ComposeVersion,
+	}
+	if df.Info != nil {
+		h.Docker.ServerVersion = df.Info.ServerVersion
+		for k := range df.Info.Runtimes {
+			h.Docker.Runtimes = append(h.Docker.Runtimes, k)
+		}
+		sort.Strings(h.Docker.Runtimes)
+	}
+	h.Docker.CDISpecs = append([]string{}, f.toolkit.CDISpecs...)
+	if h.Docker.Runtimes == nil {
+		h.Docker.Runtimes = []string{}
+	}
+	return h
+}
+
+// HostFacts are the facts other commands need, with stable JSON names.
+type HostFacts struct {
+	OS      string `json:"os"`
+	Kernel  string `json:"kernel"`
+	Arch    string `json:"arch"`
+	Machine string `json:"machine"`
+	WSL     bool   `json:"wsl"`
+	DXG     bool   `json:"dxg"`
+
+	CPUModel string   `json:"cpuModel"`
+	CPUCores int      `json:"cpuCores"`
+	CPUFlags []string `json:"cpuFlags"`
+
+	NVIDIAGPUs   int    `json:"nvidiaGPUs"`
+	NVIDIADriver string `json:"nvidiaDriver"`
+	CUDADriver   string `json:"cudaDriver"`
+	GPUs         []GPU  `json:"gpus"`
+
+	RenderNodes []RenderNode `json:"renderNodes"`
+	RenderGID   int          `json:"renderGID"`
+	VideoGID    int          `json:"videoGID"`
+	KFD         bool         `json:"kfd"`
+	GFXTargets  []string     `json:"gfxTargets"`
+
+	Mali0        bool   `json:"mali0"`
+	LibMaliPath  string `json:"libMaliPath"`
+	MaliFirmware bool   `json:"maliFirmware"`
+
+	SoC         string `json:"soc"`
+	RKNPUDriver string `json:"rknpuDriver"`
+
+	Docker DockerFacts `json:"docker"`
+}
+
+// GPU is one GPU NVML reported.
+type GPU struct {
+	Vendor            string `json:"vendor"`
+	Name              string `json:"name"`
+	MemoryBytes       uint64 `json:"memoryBytes"`
+	ComputeCapability string `json:"computeCapability"`
+	PCIBusID          string `json:"pciBusID"`
+}
+
+// RenderNode is a /dev/dri render node and the device behind it.
+type RenderNode struct {
+	Path   string `json:"path"`
+	Vendor string `json:"vendor"`
+	Device string `json:"device"`
+	Driver string `json:"driver"`
+}
+
+// DockerFacts is what doctor learned about Docker.
+type DockerFacts struct {
+	CLI            string   `json:"cli"`
+	Reachable      bool     `json:"reachable"`
+	Endpoint       string   `json:"endpoint"`
+	Desktop        bool     `json:"desktop"`
+	ServerVersion  string   `json:"serverVersion"`
+	ComposeVersion string   `json:"composeVersion"`
+	Runtimes       []string `json:"runtimes"`
+	CDISpecs       []string `json:"cdiSpecs"`
+}
