@@ -2,7 +2,7 @@ package cli
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -46,16 +46,41 @@ type ComponentVersion struct {
 
 // NewFactory returns a Factory wired to the real host.
 func NewFactory() *Factory {
-	return &Factory{
+	f := &Factory{
 		IOStreams:         iostreams.System(),
 		Getenv:            os.Getenv,
 		Getwd:             os.Getwd,
 		ComponentVersions: defaultComponentVersions,
 		NewDetector:       detect.New,
-		ComposeHost: func(context.Context) (ComposeHostInfo, error) {
-			return ComposeHostInfo{}, errors.New("host detection is not available in this build")
-		},
 	}
+	f.ComposeHost = func(ctx context.Context) (ComposeHostInfo, error) {
+		return composeHostFromDetector(ctx, f.NewDetector, f.Getenv("IMMICH_ACCEL_HOST_ROOT"))
+	}
+	return f
+}
+
+// composeHostFromDetector runs the host detector and keeps what compose
+// needs: the facts for tailoring sections and the recommended backend.
+func composeHostFromDetector(ctx context.Context, newDet func(...detect.Option) *detect.Detector, root string) (ComposeHostInfo, error) {
+	opts := []detect.Option{detect.WithTimeout(2 * time.Second)}
+	if root != "" {
+		opts = append(opts, detect.WithRoot(root))
+	}
+	r := newDet(opts...).Run(ctx)
+	if err := ctx.Err(); err != nil {
+		return ComposeHostInfo{}, fmt.Errorf("detecting host: %w", err)
+	}
+	return ComposeHostInfo{
+		Host: compose.Host{
+			Known:        true,
+			WSL:          r.Host.WSL,
+			LibMaliPath:  r.Host.LibMaliPath,
+			MaliFirmware: r.Host.MaliFirmware,
+			NVIDIAGPUs:   r.Host.NVIDIAGPUs,
+		},
+		Recommended: r.Recommendation.Backend,
+		Why:         r.Recommendation.Reason,
+	}, nil
 }
 
 // defaultComponentVersions reports the NVIDIA driver through NVML (best

@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/immich-accel/immich-accel/pkg/detect"
+	"github.com/immich-accel/immich-accel/pkg/detect/detecttest"
+)
+
+// TestComposeHostFromDetector checks that compose receives the detector's
+// host facts and recommendation, for hosts whose answers differ.
+func TestComposeHostFromDetector(t *testing.T) {
+	cases := []struct {
+		scenario    string
+		recommended string
+		wsl         bool
+		libMali     bool
+		firmware    bool
+		gpus        int
+	}{
+		{scenario: "no-gpu-server", recommended: "cpu"},
+		{scenario: "nvidia-desktop", recommended: "cuda", gpus: 1},
+		{scenario: "wsl2-intel", recommended: "openvino-wsl", wsl: true},
+		{scenario: "rk3588-mali", recommended: "rknn", libMali: true, firmware: true},
+		{scenario: "mali-libmali-elsewhere", recommended: "armnn", libMali: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.scenario, func(t *testing.T) {
+			sc, err := detecttest.Load(filepath.Join(hostsDir, tc.scenario))
+			if err != nil {
+				t.Fatal(err)
+			}
+			newDet := func(opts ...detect.Option) *detect.Detector {
+				return detect.New(append(opts, append(sc.Options(), detect.WithTimeout(300*time.Millisecond))...)...)
+			}
+			info, err := composeHostFromDetector(context.Background(), newDet, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !info.Host.Known {
+				t.Error("Host.Known = false, want true")
+			}
+			if info.Recommended != tc.recommended {
+				t.Errorf("Recommended = %q, want %q (why: %s)", info.Recommended, tc.recommended, info.Why)
+			}
+			if info.Why == "" {
+				t.Error("Why is empty")
+			}
+			if info.Host.WSL != tc.wsl {
+				t.Errorf("WSL = %v, want %v", info.Host.WSL, tc.wsl)
+			}
+			if (info.Host.LibMaliPath != "") != tc.libMali {
+				t.Errorf("LibMaliPath = %q, want set=%v", info.Host.LibMaliPath, tc.libMali)
+			}
+			if info.Host.MaliFirmware != tc.firmware {
+				t.Errorf("MaliFirmware = %v, want %v", info.Host.MaliFirmware, tc.firmware)
+			}
+			if info.Host.NVIDIAGPUs != tc.gpus {
+				t.Errorf("NVIDIAGPUs = %d, want %d", info.Host.NVIDIAGPUs, tc.gpus)
+			}
+		})
+	}
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := composeHostFromDetector(ctx, detect.New, ""); err == nil {
+			t.Error("cancelled context: want an error")
+		}
+	})
+}
