@@ -1,0 +1,310 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/immich-accel/immich-accel/internal/ortlib"
+)
+
+// testRT is the process's ONNX Runtime, opened once in TestMain (ONNX
+// Runtime's environment is process-wide).
+var testRT *Runtime
+var testRTErr error
+
+func TestMain(m *testing.M) {
+	if p := os.Getenv(ortlib.EnvVar); p != "" {
+		testRT, testRTErr = OpenRuntime(p)
+	} else {
+		testRTErr = fmt.Errorf("%s is not set", ortlib.EnvVar)
+	}
+	code := m.Run()
+	if testRT != nil {
+		testRT.Close()
+	}
+	os.Exit(code)
+}
+
+// needRT returns the runtime. Without one the test fails under CI and is
+// skipped (loudly) elsewhere: `make test` installs the runtime and sets
+// IMMICH_ACCEL_ORT_LIB.
+func needRT(t *testing.T) *Runtime {
+	t.Helper()
+	if testRT != nil {
+		return testRT
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("no ONNX Runtime under CI: %v; `make test` installs it", testRTErr)
+	}
+	t.Skipf("SKIPPED: needs ONNX Runtime (%v). Run `make test`, which installs it and sets %s", testRTErr, ortlib.EnvVar)
+	return nil
+}
+
+func quick() []Option {
+	return []Option{WithRuns(3), WithTempDir(os.TempDir())}
+}
+
+func cpuOnly(t *testing.T) Option {
+	ps, err := SelectProviders([]string{"cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return WithProviders(ps)
+}
+
+func TestRunTinyModelOnCPU(t *testing.T) {
+	rt := needRT(t)
+	r := NewRunner(rt, append(quick(), cpuOnly(t))...)
+	rep, err := r.Run(context.Background(), []Model{{Name: "mlp", Data: mlpModel(16, 32, 8, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Models) != 1 || rep.Models[0].Error != "" {
+		t.Fatalf("model report: %+v", rep.Models)
+	}
+	mr := rep.Models[0]
+	if len(mr.Results) != 1 {
+		t.Fatalf("results: %d", len(mr.Results))
+	}
+	cpu := mr.Results[0]
+	if cpu.Outcome != OutcomeRan {
+		t.Fatalf("cpu outcome %s: %s", cpu.Outcome, cpu.Detail)
+	}
+	if cpu.Latency.Count != 3 || len(cpu.SamplesMs) != 3 {
+		t.Errorf("warm runs = %d, want 3", cpu.Latency.Count)
+	}
+	if cpu.Throughput <= 0 || cpu.SessionCreateMs <= 0 || cpu.FirstRunMs <= 0 {
+		t.Errorf("missing timings: %+v", cpu)
+	}
+	if cpu.PeakHostBytes == 0 {
+		t.Error("no peak memory")
+	}
+	if got := mr.Inputs[0].Shape; len(got) != 2 || got[0] != 1 || got[1] != 16 {
+		t.Errorf("dynamic batch filled as %v, want [1 16]", got)
+	}
+	if rep.Runtime.Version != ortlib.Version {
+		t.Logf("runtime version %s (pinned %s)", rep.Runtime.Version, ortlib.Version)
+	}
+}
+
+// runCPU runs m on the CPU and returns its provider run.
+func runCPU(t *testing.T, m Model, opts ...Option) *ProviderRun {
+	t.Helper()
+	r := NewRunner(needRT(t), append(append(quick(), cpuOnly(t)), opts...)...)
+	rep, err := r.Run(context.Background(), []Model{m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Models[0].Error != "" {
+		t.Fatal(rep.Models[0].Error)
+	}
+	pr := rep.Models[0].Results[0]
+	if pr.Outcome != OutcomeRan {
+		t.Fatalf("%s: %s", pr.Outcome, pr.Detail)
+	}
+	// outputs are cleared after a run; take the first-run outputs again.
+	return pr
+}
+
+func TestThreadCountsAgreeAndPerturbedDiffers(t *testing.T) {
+	rt := needRT(t)
+	base := Model{Name: "mlp", Data: mlpModel(64, 256, 32, 0)}
+	perturbed := Model{Name: "mlp-perturbed", Data: mlpModel(64, 256, 32, 0.01)}
+	runOne := func(m Model, threads int) *ProviderRun {
+		po := DefaultProviderOptions()
+		po.Threads = threads
+		r := NewRunner(rt, append(quick(), cpuOnly(t), WithProviderOptions(po))...)
+		mr := r.runModel(context.Background(), m, r.providers)
+		if mr.Error != "" || mr.Results[0].Outcome != OutcomeRan {
+			t.Fatalf("%s with %d threads: %s %+v", m.Name, threads, mr.Error, mr.Results[0])
+		}
+		return mr.Results[0]
+	}
+	one, two := runOne(base, 1), runOne(base, 2)
+	for _, a := range CompareRuns(one, two, []string{"y"}, FP32) {
+		if !a.Agrees {
+			t.Errorf("1 vs 2 threads: %+v", a)
+		}
+	}
+	bad := runOne(perturbed, 1)
+	ag := CompareRuns(one, bad, []string{"y"}, FP32)
+	if len(ag) != 1 || ag[0].Agrees {
+		t.Fatalf("perturbed model not flagged: %+v", ag)
+	}
+	if ag[0].MaxAbsDiff == 0 {
+		t.Error("perturbed model gave identical outputs")
+	}
+}
+
+func TestAbsentProvidersGetOutcomeAndRunContinues(t *testing.T) {
+	rt := needRT(t)
+	ps, err := SelectProviders([]string{"cpu", "cuda", "xnnpack", "rocm", "armnn", "openvino"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRunner(rt, append(quick(), WithProviders(ps))...)
+	rep, err := r.Run(context.Background(), []Model{
+		{Name: "a", Data: mlpModel(8, 8, 4, 0)},
+		{Name: "b", Data: mlpModel(8, 8, 4, 0.5)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Models) != 2 {
+		t.Fatalf("%d models", len(rep.Models))
+	}
+	for _, mr := range rep.Models {
+		got := map[string]*ProviderRun{}
+		for _, pr := range mr.Results {
+			got[pr.Provider.Key] = pr
+			t.Logf("%s/%s: %s: %s", mr.Model.Name, pr.Provider.Key, pr.Outcome, pr.Detail)
+			if pr.Outcome != OutcomeRan && pr.Detail == "" {
+				t.Errorf("%s/%s: outcome %s without detail", mr.Model.Name, pr.Provider.Key, pr.Outcome)
+			}
+		}
+		if got["cpu"].Outcome != OutcomeRan {
+			t.Errorf("cpu: %s %s", got["cpu"].Outcome, got["cpu"].Detail)
+		}
+		if got["armnn"].Outcome != OutcomeNotORT {
+			t.Errorf("armnn: %s", got["armnn"].Outcome)
+		}
+		// This runtime (the CPU build) has none of these; whatever the
+		// reason, each must have a non-"ran" outcome of its own kind.
+		for _, k := range []string{"cuda", "xnnpack", "rocm", "openvino"} {
+			pr := got[k]
+			if pr == nil {
+				t.Fatalf("no row for %s", k)
+			}
+			if _, err := os.Stat(filepath.Join(rt.Dir(), "libonnxruntime_providers_cuda.so")); k == "cuda" && err == nil {
+				continue // a GPU install; the outcome depends on the host
+			}
+			if pr.Outcome != OutcomeNotInBuild {
+				t.Errorf("%s: outcome %s (%s), want %s", k, pr.Outcome, pr.Detail, OutcomeNotInBuild)
+			}
+		}
+	}
+}
+
+func TestCorruptModelFile(t *testing.T) {
+	rt := needRT(t)
+	p := filepath.Join(t.TempDir(), "model.onnx")
+	good := mlpModel(8, 8, 4, 0)
+	if err := os.WriteFile(p, good[:len(good)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := NewRunner(rt, append(quick(), cpuOnly(t))...)
+	rep, err := r.Run(context.Background(), []Model{{Name: "broken", Path: p}, {Name: "fine", Data: good}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := rep.Models[0].Error; !strings.Contains(e, "broken") || !strings.Contains(e, "cannot read it") {
+		t.Errorf("error = %q", e)
+	}
+	if rep.Models[1].Error != "" || rep.Models[1].Results[0].Outcome != OutcomeRan {
+		t.Errorf("the next model did not run: %+v", rep.Models[1])
+	}
+}
+
+func TestShapes(t *testing.T) {
+	rt := needRT(t)
+	r := NewRunner(rt, append(quick(), cpuOnly(t))...)
+	img := imageModel()
+	tests := []struct {
+		name    string
+		shapes  []string
+		wantErr string
+		want    []int64
+	}{
+		{"no shape for dynamic H and W", nil, "--shape x=1x3xNxN", nil},
+		{"given", []string{"x=1x3x32x48"}, "", []int64{1, 3, 32, 48}},
+		{"wrong rank", []string{"x=1x3x32"}, "has 3 dimensions", nil},
+		{"contradicts static dim", []string{"x=1x4x32x32"}, "contradicts", nil},
+		{"unknown input", []string{"pixels=1x3x32x32"}, "not an input", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			shapes, err := ParseShapes(tt.shapes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := r.Run(context.Background(), []Model{{Name: "img", Data: img, Shapes: shapes}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mr := rep.Models[0]
+			if tt.wantErr != "" {
+				if !strings.Contains(mr.Error, tt.wantErr) {
+					t.Fatalf("error = %q, want %q", mr.Error, tt.wantErr)
+				}
+				return
+			}
+			if mr.Error != "" {
+				t.Fatal(mr.Error)
+			}
+			if fmt.Sprint(mr.Inputs[0].Shape) != fmt.Sprint(tt.want) || mr.Results[0].Outcome != OutcomeRan {
+				t.Errorf("shape %v outcome %s", mr.Inputs[0].Shape, mr.Results[0].Outcome)
+			}
+		})
+	}
+}
+
+func TestParseShapesErrors(t *testing.T) {
+	for _, s := range []string{"x", "x=", "=1x2", "x=1xax3", "x=0x3", "x=-1"} {
+		if _, err := ParseShapes([]string{s}); err == nil {
+			t.Errorf("%q: no error", s)
+		}
+	}
+	if _, err := ParseShapes([]string{"x=1", "x=2"}); err == nil {
+		t.Error("duplicate: no error")
+	}
+}
+
+func TestTextTokensInput(t *testing.T) {
+	pr := runCPU(t, Model{Name: "text", Data: textModel(clipVocab, 4)})
+	if pr.Latency.Count == 0 {
+		t.Fatal("no runs")
+	}
+}
+
+func TestConcurrencyAndDuration(t *testing.T) {
+	rt := needRT(t)
+	r := NewRunner(rt, cpuOnly(t), WithConcurrency(3), WithDuration(150*time.Millisecond, 7))
+	rep, err := r.Run(context.Background(), []Model{{Name: "mlp", Data: mlpModel(16, 16, 4, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := rep.Models[0].Results[0]
+	if pr.Outcome != OutcomeRan || pr.Latency.Count < 7 {
+		t.Fatalf("%s: %d runs", pr.Outcome, pr.Latency.Count)
+	}
+	if rep.Settings.Concurrency != 3 {
+		t.Errorf("settings concurrency = %d", rep.Settings.Concurrency)
+	}
+}
+
+func TestCanceledContext(t *testing.T) {
+	rt := needRT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := NewRunner(rt, quick()...)
+	rep, err := r.Run(ctx, []Model{{Name: "mlp", Data: mlpModel(4, 4, 4, 0)}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if rep == nil || rep.Models[0].Results[0].Outcome != OutcomeCanceled {
+		t.Fatalf("report: %+v", rep)
+	}
+}
+
+func TestOpenRuntimeTwice(t *testing.T) {
+	rt := needRT(t)
+	if _, err := OpenRuntime(rt.Path()); !errors.Is(err, ErrRuntimeOpen) {
+		t.Fatalf("err = %v, want ErrRuntimeOpen", err)
+	}
+}
