@@ -14,16 +14,18 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 )
 
-// Model is one ONNX model to benchmark: serialized bytes (Data) or a file
-// (Path).
+// Model is one ONNX model to benchmark: serialized bytes (Data), a file
+// (Path), or bytes made on demand (Load, for generated models: they are
+// built just before they run and dropped after).
 type Model struct {
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
 	// Params and FLOPs per inference, when known (built-in models).
-	Params int64  `json:"params,omitempty"`
-	FLOPs  int64  `json:"flops,omitempty"`
-	Path   string `json:"path,omitempty"`
-	Data   []byte `json:"-"`
+	Params int64                  `json:"params,omitempty"`
+	FLOPs  int64                  `json:"flops,omitempty"`
+	Path   string                 `json:"path,omitempty"`
+	Data   []byte                 `json:"-"`
+	Load   func() ([]byte, error) `json:"-"`
 	// Shapes fixes dynamic input dimensions, by input name.
 	Shapes map[string][]int64 `json:"shapes,omitempty"`
 	// DefaultDim fills dynamic dimensions other than the first (batch)

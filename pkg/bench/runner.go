@@ -228,6 +228,14 @@ func (r *Runner) runModel(ctx context.Context, m Model, provs []Provider) *Model
 		r.step += len(provs)
 		return mr
 	}
+	if m.Data == nil && m.Path == "" && m.Load != nil {
+		r.emit(m.Name, "", "building")
+		data, err := m.Load()
+		if err != nil {
+			return fail(fmt.Errorf("model %s: %w", m.Name, err))
+		}
+		m.Data = data
+	}
 	ins, outs, err := m.ioInfo()
 	if err != nil {
 		return fail(err)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	ort "github.com/yalue/onnxruntime_go"
+
 	"github.com/immich-accel/immich-accel/internal/ortlib"
 )
 
@@ -306,5 +308,105 @@ func TestOpenRuntimeTwice(t *testing.T) {
 	rt := needRT(t)
 	if _, err := OpenRuntime(rt.Path()); !errors.Is(err, ErrRuntimeOpen) {
 		t.Fatalf("err = %v, want ErrRuntimeOpen", err)
+	}
+}
+
+func TestProfilePlacementOnCPU(t *testing.T) {
+	rt := needRT(t)
+	r := NewRunner(rt, append(quick(), cpuOnly(t), WithTempDir(t.TempDir()))...)
+	m := Model{Name: "mlp", Data: mlpModel(8, 8, 4, 0)}
+	ins, outs, err := m.ioInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := &ModelReport{}
+	if mr.Inputs, err = m.resolveInputs(ins); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range outs {
+		mr.Outputs = append(mr.Outputs, TensorSpec{Name: o.Name, Declared: o.Dimensions, elem: o.DataType})
+	}
+	in, err := newInput(mr.Inputs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Destroy()
+	pl, err := r.profile(m, Providers()[0], mr, []ort.Value{in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl.Nodes == 0 || pl.NodeShare != 1 || pl.TimeShare != 1 || pl.ByProvider["CPUExecutionProvider"] != pl.Nodes {
+		t.Errorf("placement %+v", pl)
+	}
+}
+
+func TestParseProfileFallback(t *testing.T) {
+	trace := `[
+ {"cat":"Session","name":"model_loading_array","dur":10,"args":{}},
+ {"cat":"Node","name":"conv_kernel_time","dur":300,"args":{"op_name":"Conv","provider":"CUDAExecutionProvider"}},
+ {"cat":"Node","name":"conv_fence_before","dur":1,"args":{"op_name":"Conv"}},
+ {"cat":"Node","name":"nms_kernel_time","dur":100,"args":{"op_name":"NonMaxSuppression","provider":"CPUExecutionProvider"}},
+ {"cat":"Node","name":"conv_kernel_time","dur":300,"args":{"op_name":"Conv","provider":"CUDAExecutionProvider"}},
+ {"cat":"Node","name":"topk_kernel_time","dur":0,"args":{"op_name":"TopK","provider":"CPUExecutionProvider"}}
+]`
+	pl, err := parseProfile([]byte(trace), "CUDAExecutionProvider")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl.Nodes != 3 || pl.NodesOnProvider != 1 {
+		t.Errorf("nodes %d on provider %d", pl.Nodes, pl.NodesOnProvider)
+	}
+	if pl.TimeShare != 600.0/700.0 {
+		t.Errorf("time share %v", pl.TimeShare)
+	}
+	if strings.Join(pl.CPUOps, ",") != "NonMaxSuppression,TopK" {
+		t.Errorf("cpu ops %v", pl.CPUOps)
+	}
+	if _, err := parseProfile([]byte(`[]`), "X"); err == nil {
+		t.Error("empty profile: no error")
+	}
+	if _, err := parseProfile([]byte(`{`), "X"); err == nil {
+		t.Error("bad JSON: no error")
+	}
+}
+
+func TestReportTextJSONAndPlot(t *testing.T) {
+	rt := needRT(t)
+	ps, err := SelectProviders([]string{"cpu", "xnnpack", "rknn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRunner(rt, append(quick(), WithProviders(ps))...)
+	rep, err := r.Run(context.Background(), []Model{{Name: "mlp", Data: mlpModel(8, 8, 4, 0), FLOPs: 1000, Params: 100}, {Name: "broken", Data: []byte("nope")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	if err := rep.WriteText(&buf, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"ONNX Runtime " + rt.Version(), "mlp", "cpu", "reference", "broken", "cannot read it",
+		"xnnpack", "not in this ONNX Runtime build", "rknn", "not an ONNX Runtime provider", "GFLOP/s", "p99"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text output lacks %q:\n%s", want, out)
+		}
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"lat.svg", "lat.png"} {
+		p := filepath.Join(dir, f)
+		if err := rep.WritePlot(p); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(p); err != nil || fi.Size() < 500 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if err := rep.WritePlot(filepath.Join(dir, "lat.gif")); err == nil {
+		t.Error("gif accepted")
+	}
+	empty := &Report{Models: []*ModelReport{{Error: "x"}}}
+	if err := empty.WritePlot(filepath.Join(dir, "e.svg")); !errors.Is(err, ErrNothingToPlot) {
+		t.Errorf("err = %v", err)
 	}
 }
