@@ -3,7 +3,7 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 BIN := bin/immich-accel
 
-.PHONY: all build demo test lint vet staticcheck unit clean
+.PHONY: all build demo test lint vet staticcheck unit test-deps clean
 
 all: build
 
@@ -13,6 +13,8 @@ build:
 ## demo: the main job on built-in defaults, on this host.
 demo: build
 	./$(BIN) --version
+	./$(BIN) runtime install
+	./$(BIN) bench --quick
 
 ## test: everything CI runs: formatting, vet, staticcheck and all tests.
 test: lint unit
@@ -26,8 +28,14 @@ vet:
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-unit:
-	$(GO) test -count=1 ./...
+## test-deps: the real ONNX Runtime the tests run against (installed the way
+## users install it), and the published models they run (.cache/, ignored).
+test-deps:
+	$(GO) run ./cmd/immich-accel runtime install
+	./scripts/fetch-test-models.sh
+
+unit: test-deps
+	IMMICH_ACCEL_ORT_LIB="$$($(GO) run ./cmd/immich-accel runtime path)" $(GO) test -count=1 ./...
 
 clean:
 	rm -rf bin dist

@@ -4,6 +4,7 @@ import (
 	"os"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/bench"
 )
 
 // Factory holds what commands need from the outside world. NewFactory wires
@@ -17,6 +18,9 @@ type Factory struct {
 	// ComponentVersions lists the versions of runtime libraries found on
 	// this host (ONNX Runtime, NVML), for --version. Best effort.
 	ComponentVersions func() []ComponentVersion
+	// ModelCache finds Immich's model-cache Docker volume for
+	// `bench --immich-cache`; nil when Docker is not wired in.
+	ModelCache bench.VolumeFinder
 }
 
 // ComponentVersion is one line of the version report.
@@ -32,6 +36,6 @@ func NewFactory() *Factory {
 		IOStreams:         iostreams.System(),
 		Getenv:            os.Getenv,
 		Getwd:             os.Getwd,
-		ComponentVersions: func() []ComponentVersion { return nil },
+		ComponentVersions: withORTVersion(os.Getenv, func() []ComponentVersion { return nil }),
 	}
 }

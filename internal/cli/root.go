@@ -70,5 +70,6 @@ Environment:
 	cmd.SetVersionTemplate("{{.Version}}\n")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &FlagError{Err: err} })
 	cmd.AddCommand(newCmdVersion(f))
+	cmd.AddCommand(NewCmdBench(f, nil), newCmdRuntime(f))
 	return cmd
 }

@@ -97,6 +97,8 @@ type InstallOptions struct {
 	SHA256 string
 	// GPU also installs the CUDA and TensorRT provider libraries.
 	GPU bool
+	// Force reinstalls even when the pinned files are already in place.
+	Force bool
 }
 
 // Installed describes a finished install.
@@ -124,6 +126,12 @@ func (in *Installer) Install(ctx context.Context, o InstallOptions) (Installed, 
 		return Installed{}, fmt.Errorf("runtime install --gpu: the CUDA/TensorRT provider libraries are published for linux x64 only, not %s", in.Arch)
 	}
 	final := InstallDir(in.CacheRoot, in.Arch)
+	if !o.Force && o.From == "" {
+		if got, ok := in.installed(final, o.GPU); ok {
+			in.logf("ONNX Runtime %s is already installed in %s (checked against the pinned hashes; --force reinstalls)", Version, final)
+			return got, nil
+		}
+	}
 	parent := filepath.Dir(final)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return Installed{}, fmt.Errorf("runtime install: creating %s: %w", parent, err)
@@ -181,6 +189,30 @@ func (in *Installer) Install(ctx context.Context, o InstallOptions) (Installed, 
 	sort.Strings(files)
 	in.logf("installed ONNX Runtime %s in %s", v, final)
 	return Installed{Dir: final, Library: filepath.Join(final, LibName), Version: v, Files: files}, nil
+}
+
+// installed reports whether final already holds the pinned files (and,
+// with gpu, the pinned provider libraries).
+func (in *Installer) installed(final string, gpu bool) (Installed, bool) {
+	want := map[string]string{}
+	for _, f := range cpuPackage(in.Arch).Files {
+		want[f.Name] = f.SHA256
+	}
+	if gpu {
+		for _, f := range gpuPackage.Files {
+			want[f.Name] = f.SHA256
+		}
+	}
+	var files []string
+	for name, sum := range want {
+		got, err := fileSHA256(filepath.Join(final, name))
+		if err != nil || got != sum {
+			return Installed{}, false
+		}
+		files = append(files, name)
+	}
+	sort.Strings(files)
+	return Installed{Dir: final, Library: filepath.Join(final, LibName), Version: Version, Files: files}, true
 }
 
 func contains(ss []string, s string) bool {

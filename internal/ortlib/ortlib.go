@@ -54,10 +54,13 @@ func (s Step) String() string {
 	if s.Found {
 		mark = "found"
 	}
-	out := fmt.Sprintf("%-20s %s: %s", s.Source, s.Path, mark)
 	if s.Path == "" {
-		out = fmt.Sprintf("%-20s %s", s.Source, mark)
+		if s.Detail != "" {
+			return fmt.Sprintf("%-20s %s", s.Source, s.Detail)
+		}
+		return fmt.Sprintf("%-20s %s", s.Source, mark)
 	}
+	out := fmt.Sprintf("%-20s %s: %s", s.Source, s.Path, mark)
 	if s.Detail != "" {
 		out += " (" + s.Detail + ")"
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -168,8 +167,8 @@ func Providers() []Provider {
 		{Key: "webgpu", Name: "WebGpuExecutionProvider", Precision: FP16, appendTo: generic("WebGPU", nil)},
 		{Key: "qnn", Name: "QNNExecutionProvider", Precision: FP16, appendTo: generic("QNN", nil)},
 		{Key: "vitisai", Name: "VitisAIExecutionProvider", Precision: FP16, appendTo: generic("VitisAI", nil)},
-		{Key: "armnn", Name: "ARM NN", NotORT: "not an ONNX Runtime provider: Immich's -armnn image runs ARM NN through its own library, not ONNX Runtime"},
-		{Key: "rknn", Name: "RKNN", NotORT: "not an ONNX Runtime provider: Immich's -rknn image runs Rockchip NPUs through rknn-toolkit-lite2 with .rknn models"},
+		{Key: "armnn", Name: "ARM NN", NotORT: "Immich's -armnn image runs ARM NN through its own library, not ONNX Runtime"},
+		{Key: "rknn", Name: "RKNN", NotORT: "Immich's -rknn image runs Rockchip NPUs through rknn-toolkit-lite2 with .rknn models"},
 	}
 }
 
@@ -308,6 +307,8 @@ func hintFor(lib string) string {
 		return "install TensorRT 10"
 	case strings.HasPrefix(lib, "libcuda.so"):
 		return "no NVIDIA driver: install it, or run inside a container with the NVIDIA runtime"
+	case strings.HasPrefix(lib, "libvulkan"):
+		return "install the Vulkan loader (libvulkan1) and a GPU driver with Vulkan support"
 	case strings.HasPrefix(lib, "libopenvino"):
 		return "install OpenVINO"
 	case strings.HasPrefix(lib, "libmigraphx"), strings.HasPrefix(lib, "libamdhip"):
@@ -318,7 +319,7 @@ func hintFor(lib string) string {
 
 // classifyAppend maps an error from appending a provider to an outcome.
 func classifyAppend(err error, log string) *providerError {
-	msg := err.Error()
+	msg := cleanORTError(err.Error())
 	lower := strings.ToLower(msg + " " + log)
 	switch {
 	case strings.Contains(lower, "not supported in this build"), strings.Contains(lower, "unknown provider name"),
@@ -342,20 +343,21 @@ func classifyAppend(err error, log string) *providerError {
 	return &providerError{outcome: OutcomeLoadFailed, detail: shorten(msg, 200)}
 }
 
+// cleanORTError drops the source location and assertion text ONNX Runtime
+// puts before some messages ("/onnxruntime_src/...cc:100 f() x was false.").
+func cleanORTError(msg string) string {
+	if strings.HasPrefix(msg, "/") {
+		if i := strings.LastIndex(msg, " was false. "); i >= 0 {
+			return msg[i+len(" was false. "):]
+		}
+	}
+	return msg
+}
+
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndex(s, "\n"); i >= 0 {
 		return s[i+1:]
 	}
 	return s
-}
-
-// providerKeys lists keys, sorted, for messages.
-func providerKeys(ps []Provider) string {
-	var ks []string
-	for _, p := range ps {
-		ks = append(ks, p.Key)
-	}
-	sort.Strings(ks)
-	return strings.Join(ks, ", ")
 }

@@ -91,6 +91,9 @@ type Runner struct {
 	capture   stderrCapture
 	step      int
 	steps     int
+	// unusable remembers providers that failed before any model was
+	// involved (missing library, no device), so they are not retried.
+	unusable map[string]*providerError
 }
 
 // NewRunner returns a Runner on rt. Defaults: every provider, 2 s of warm
@@ -341,7 +344,12 @@ func (r *Runner) runProvider(ctx context.Context, m Model, p Provider, mr *Model
 		ctx, cancel = context.WithTimeout(ctx, r.set.Timeout)
 		defer cancel()
 	}
+	if pe := r.unusable[p.Key]; pe != nil {
+		pr.Outcome, pr.Detail = pe.outcome, pe.detail
+		return pr
+	}
 	if err := preflight(p, r.rt.Dir()); err != nil {
+		r.remember(p, err)
 		setOutcome(pr, err)
 		return pr
 	}
@@ -349,6 +357,7 @@ func (r *Runner) runProvider(ctx context.Context, m Model, p Provider, mr *Model
 	sess, log, err := r.newSession(m, p, mr, "")
 	pr.Log = trimLog(log)
 	if err != nil {
+		r.remember(p, err)
 		setOutcome(pr, err)
 		return pr
 	}
@@ -403,6 +412,18 @@ func (r *Runner) runProvider(ctx context.Context, m Model, p Provider, mr *Model
 		pr.Placement = pl
 	}
 	return pr
+}
+
+// remember records a provider-level failure (not one about the model).
+func (r *Runner) remember(p Provider, err error) {
+	var pe *providerError
+	if !errors.As(err, &pe) || pe.outcome == OutcomeModelFailed {
+		return
+	}
+	if r.unusable == nil {
+		r.unusable = map[string]*providerError{}
+	}
+	r.unusable[p.Key] = pe
 }
 
 func setOutcome(pr *ProviderRun, err error) {

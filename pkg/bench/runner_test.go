@@ -410,3 +410,54 @@ func TestReportTextJSONAndPlot(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestFindImmichModels(t *testing.T) {
+	dir := t.TempDir()
+	write := func(rel string, data []byte) {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("clip/ViT-B-32__openai/textual/model.onnx", textModel(clipVocab, 4))
+	write("clip/ViT-B-32__openai/visual/model.onnx", mlpModel(8, 8, 4, 0))
+	write("facial-recognition/buffalo_l/detection/model.onnx", imageModel())
+	write("facial-recognition/buffalo_l/detection/model.armnn", []byte("not onnx"))
+	write("clip/ViT-B-32__openai/textual/tokenizer.json", []byte("{}"))
+	write("stray/model.onnx", []byte("wrong depth"))
+	ms, err := FindImmichModels(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range ms {
+		names = append(names, m.Name)
+	}
+	want := "clip/ViT-B-32__openai/textual clip/ViT-B-32__openai/visual facial-recognition/buffalo_l/detection"
+	if strings.Join(names, " ") != want {
+		t.Fatalf("found %v, want %s", names, want)
+	}
+	if _, err := FindImmichModels(t.TempDir()); !errors.Is(err, ErrNoImmichModels) {
+		t.Errorf("empty dir: %v", err)
+	}
+	rt := needRT(t)
+	r := NewRunner(rt, append(quick(), cpuOnly(t))...)
+	rep, err := r.Run(context.Background(), ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mr := range rep.Models {
+		if mr.Error != "" || mr.Results[0].Outcome != OutcomeRan {
+			t.Errorf("%s: %s %+v", mr.Model.Name, mr.Error, mr.Results[0])
+		}
+	}
+	if got := dimString(rep.Models[2].Inputs[0].Shape); got != "1x3x640x640" {
+		t.Errorf("detection input %s, want 1x3x640x640", got)
+	}
+	if rep.Models[0].Inputs[0].Type != "int32" {
+		t.Errorf("textual input type %s", rep.Models[0].Inputs[0].Type)
+	}
+}
