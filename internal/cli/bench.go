@@ -323,7 +323,7 @@ func progressPrinter(w io.Writer) func(bench.Progress) {
 		const width = 24
 		done := 0
 		if p.Steps > 0 {
-			done = (p.Step - 1) * width / p.Steps
+			done = min(width, max(0, (p.Step-1)*width/p.Steps))
 		}
 		what := p.Model
 		if p.Provider != "" {

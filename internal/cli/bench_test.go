@@ -268,3 +268,18 @@ func TestVersionListsORT(t *testing.T) {
 		t.Errorf("missing: %+v", missing)
 	}
 }
+
+func TestBenchProgressOnTTYOnly(t *testing.T) {
+	env := ortEnv(t)
+	f, out, errOut := testFactory(env)
+	f.IOStreams.SetStderrTTY(true)
+	if code := Run(context.Background(), f, []string{"bench", "--quick", "--runs", "2", "--providers", "cpu"}); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut.String(), "1/1 tiny · cpu") {
+		t.Errorf("no progress on a terminal: %q", errOut)
+	}
+	if strings.Contains(out.String(), "\r") {
+		t.Error("progress leaked into stdout")
+	}
+}

@@ -232,7 +232,9 @@ func (r *Runner) runModel(ctx context.Context, m Model, provs []Provider) *Model
 		return mr
 	}
 	if m.Data == nil && m.Path == "" && m.Load != nil {
+		r.step++
 		r.emit(m.Name, "", "building")
+		r.step--
 		data, err := m.Load()
 		if err != nil {
 			return fail(fmt.Errorf("model %s: %w", m.Name, err))
