@@ -270,7 +270,11 @@ func (in *Installer) runNpm(ctx context.Context, dir string, args ...string) err
 }
 
 func (in *Installer) installNpm(ctx context.Context, p npmPackage, dl, stage string) ([]string, error) {
-	in.logf("fetching %s with npm pack (no install scripts)", p.spec())
+	size := ""
+	if p.Name == gpuPackage.Name {
+		size = ", about 180 MB"
+	}
+	in.logf("fetching %s with npm pack (no install scripts%s)", p.spec(), size)
 	dir, err := os.MkdirTemp(dl, "pack-")
 	if err != nil {
 		return nil, err

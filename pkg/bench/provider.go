@@ -265,7 +265,7 @@ func preflight(p Provider, rtDir string) error {
 	}
 	lib := filepath.Join(rtDir, p.Library)
 	if _, err := os.Stat(lib); err != nil {
-		d := p.Library + " is not next to libonnxruntime (" + rtDir + ")"
+		d := p.Library + " is not installed next to libonnxruntime"
 		if p.NotInBuildHint != "" {
 			d += "; " + p.NotInBuildHint
 		}

@@ -164,7 +164,7 @@ func (rep *Report) WriteText(w io.Writer, st Styler, verbose bool) error {
 			}
 		}
 		for _, pr := range others {
-			if pr.Outcome == OutcomeNotInBuild || pr.Outcome == OutcomeNotORT {
+			if providerLevel(pr.Outcome) {
 				continue // listed once, below
 			}
 			fmt.Fprintf(w, "  %s %s: %s: %s\n", st.Red("✗"), pr.Provider.Key, pr.Outcome.Label(), pr.Detail)
@@ -234,7 +234,7 @@ func writeUnavailable(w io.Writer, rep *Report, st Styler) {
 	rows := map[string]*row{}
 	for _, mr := range rep.Models {
 		for _, pr := range mr.Results {
-			if pr.Outcome != OutcomeNotInBuild && pr.Outcome != OutcomeNotORT {
+			if !providerLevel(pr.Outcome) {
 				continue
 			}
 			if rows[pr.Provider.Key] == nil {
@@ -253,9 +253,21 @@ func writeUnavailable(w io.Writer, rep *Report, st Styler) {
 	for _, k := range order {
 		pr := rows[k].pr
 		icon := st.Gray("-")
+		if pr.Outcome == OutcomeLoadFailed || pr.Outcome == OutcomeNoDevice {
+			icon = st.Red("✗")
+		}
 		fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", icon, k, pr.Outcome.Label(), st.Gray(pr.Detail))
 	}
 	tw.Flush()
+}
+
+// providerLevel outcomes do not depend on the model: they are listed once.
+func providerLevel(o Outcome) bool {
+	switch o {
+	case OutcomeNotInBuild, OutcomeNotORT, OutcomeLoadFailed, OutcomeNoDevice:
+		return true
+	}
+	return false
 }
 
 func indent(s, prefix string) string {
