@@ -20,12 +20,12 @@ type Settings struct {
 	// Runs is the number of warm runs; 0 runs for Duration instead.
 	Runs int `json:"runs,omitempty"`
 	// Duration is how long warm runs last when Runs is 0 (at least MinRuns).
-	Duration time.Duration `json:"duration,omitempty"`
+	Duration time.Duration `json:"durationNs,omitempty"`
 	MinRuns  int           `json:"minRuns,omitempty"`
 	// Concurrency is the number of runs in flight at once on one session.
 	Concurrency int `json:"concurrency"`
 	// Timeout bounds each provider on each model (0: none).
-	Timeout time.Duration `json:"timeout,omitempty"`
+	Timeout time.Duration `json:"timeoutNs,omitempty"`
 	// Profile runs a short profiled session per non-CPU provider to find
 	// nodes that silently fell back to the CPU.
 	Profile         bool            `json:"profile"`

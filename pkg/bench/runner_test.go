@@ -461,3 +461,20 @@ func TestFindImmichModels(t *testing.T) {
 		t.Errorf("textual input type %s", rep.Models[0].Inputs[0].Type)
 	}
 }
+
+func TestProviderTimeoutStopsWarmRuns(t *testing.T) {
+	rt := needRT(t)
+	r := NewRunner(rt, cpuOnly(t), WithDuration(time.Minute, 1), WithTimeout(300*time.Millisecond))
+	start := time.Now()
+	rep, err := r.Run(context.Background(), []Model{{Name: "mlp", Data: mlpModel(64, 64, 8, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("took %s despite a 300ms timeout", d)
+	}
+	pr := rep.Models[0].Results[0]
+	if pr.Outcome != OutcomeRan || !strings.Contains(pr.Detail, "stopped early") || pr.Latency.Count == 0 {
+		t.Errorf("%s %q %d runs", pr.Outcome, pr.Detail, pr.Latency.Count)
+	}
+}
