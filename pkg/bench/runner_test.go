@@ -13,6 +13,7 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/immich-accel/immich-accel/internal/ortlib"
+	"github.com/immich-accel/immich-accel/pkg/bench/models"
 )
 
 // testRT is the process's ONNX Runtime, opened once in TestMain (ONNX
@@ -476,5 +477,35 @@ func TestProviderTimeoutStopsWarmRuns(t *testing.T) {
 	pr := rep.Models[0].Results[0]
 	if pr.Outcome != OutcomeRan || !strings.Contains(pr.Detail, "stopped early") || pr.Latency.Count == 0 {
 		t.Errorf("%s %q %d runs", pr.Outcome, pr.Detail, pr.Latency.Count)
+	}
+}
+
+func TestBuiltinTinyPerturbedIsFlagged(t *testing.T) {
+	rt := needRT(t)
+	tiny, ok := models.ByName("tiny")
+	if !ok {
+		t.Fatal("no built-in tiny model")
+	}
+	orig, err := tiny.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, err := tiny.Build(models.WithPerturbation(models.DefaultPerturbation))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRunner(rt, append(quick(), cpuOnly(t))...)
+	a := r.runModel(context.Background(), Model{Name: "tiny", Data: orig}, r.providers)
+	b := r.runModel(context.Background(), Model{Name: "tiny-perturbed", Data: bad}, r.providers)
+	again := r.runModel(context.Background(), Model{Name: "tiny", Data: orig}, r.providers)
+	names := []string{tiny.Outputs[0].Name}
+	for _, ag := range CompareRuns(a.Results[0], again.Results[0], names, FP32) {
+		if !ag.Agrees || ag.MaxAbsDiff != 0 {
+			t.Errorf("same model twice: %+v", ag)
+		}
+	}
+	ag := CompareRuns(a.Results[0], b.Results[0], names, FP32)
+	if len(ag) != 1 || ag[0].Agrees {
+		t.Errorf("perturbed built-in not flagged: %+v", ag)
 	}
 }
