@@ -509,3 +509,42 @@ func TestBuiltinTinyPerturbedIsFlagged(t *testing.T) {
 		t.Errorf("perturbed built-in not flagged: %+v", ag)
 	}
 }
+
+// TestSecondProviderComparedAndFallbackDetected runs a stand-in
+// "accelerator" that is really the CPU provider under another name: its
+// results must agree with the CPU, get a speedup, and its placement must
+// show that none of the nodes ran on the provider it claims to be (a
+// silent CPU fallback).
+func TestSecondProviderComparedAndFallbackDetected(t *testing.T) {
+	rt := needRT(t)
+	fake := Provider{Key: "fakeaccel", Name: "FakeAccelExecutionProvider", Precision: FP16}
+	r := NewRunner(rt, append(quick(), WithProviders([]Provider{Providers()[0], fake}), WithTempDir(t.TempDir()))...)
+	rep, err := r.Run(context.Background(), []Model{{Name: "mlp", Data: mlpModel(32, 64, 16, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := rep.Models[0].Results[1]
+	if pr.Outcome != OutcomeRan {
+		t.Fatalf("%s: %s", pr.Outcome, pr.Detail)
+	}
+	if pr.Agrees == nil || !*pr.Agrees || len(pr.Agreement) != 1 || pr.Agreement[0].Precision != FP16 {
+		t.Errorf("agreement %+v", pr.Agreement)
+	}
+	if pr.Speedup <= 0 || rep.Models[0].Results[0].Speedup != 1 {
+		t.Errorf("speedups %v / %v", pr.Speedup, rep.Models[0].Results[0].Speedup)
+	}
+	pl := pr.Placement
+	if pl == nil {
+		t.Fatalf("no placement: %s", pr.Detail)
+	}
+	if pl.NodeShare != 0 || pl.Nodes == 0 || pl.ByProvider["CPUExecutionProvider"] != pl.Nodes || len(pl.CPUOps) == 0 {
+		t.Errorf("fallback not detected: %+v", pl)
+	}
+	var buf strings.Builder
+	if err := rep.WriteText(&buf, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "0% nodes, 0% time") || !strings.Contains(buf.String(), "fakeaccel: all 2 nodes ran on the CPU") {
+		t.Errorf("text does not show the fallback:\n%s", buf.String())
+	}
+}

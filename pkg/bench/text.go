@@ -156,6 +156,15 @@ func (rep *Report) WriteText(w io.Writer, st Styler, verbose bool) error {
 		if verbose {
 			writeVerbose(w, mr, st)
 		}
+		for _, pr := range mr.Results {
+			if pl := pr.Placement; pl != nil && pl.NodesOnProvider < pl.Nodes {
+				what := fmt.Sprintf("%d of %d nodes (%.0f%% of the time) ran on the CPU instead", pl.Nodes-pl.NodesOnProvider, pl.Nodes, 100*(1-pl.TimeShare))
+				if pl.NodesOnProvider == 0 {
+					what = fmt.Sprintf("all %d nodes ran on the CPU: this provider did not accelerate anything", pl.Nodes)
+				}
+				fmt.Fprintf(w, "  %s %s: %s (%s)\n", st.Yellow("!"), pr.Provider.Key, what, strings.Join(pl.CPUOps, ", "))
+			}
+		}
 		if mr.Model.FLOPs > 0 {
 			for _, pr := range mr.Results {
 				if pr.Outcome == OutcomeRan && pr.Latency.P50 > 0 {
