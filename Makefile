@@ -3,7 +3,7 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 BIN := bin/immich-accel
 
-.PHONY: all build demo test lint vet staticcheck unit release-check clean
+.PHONY: all build demo test lint vet staticcheck unit test-deps release-check clean
 
 all: build
 
@@ -14,6 +14,8 @@ build:
 demo: build
 	./$(BIN) --version
 	./$(BIN) doctor || [ $$? -eq 3 ]
+	./$(BIN) runtime install
+	./$(BIN) bench --quick
 
 ## test: everything CI runs: formatting, vet, staticcheck and all tests.
 test: lint unit
@@ -27,8 +29,14 @@ vet:
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-unit:
-	$(GO) test -count=1 ./...
+## test-deps: the real ONNX Runtime the tests run against (installed the way
+## users install it), and the published models they run (.cache/, ignored).
+test-deps:
+	$(GO) run ./cmd/immich-accel runtime install
+	./scripts/fetch-test-models.sh
+
+unit: test-deps
+	IMMICH_ACCEL_ORT_LIB="$$($(GO) run ./cmd/immich-accel runtime path)" $(GO) test -count=1 ./...
 
 ## release-check: goreleaser check, a local snapshot release (archives, .deb/.rpm,
 ## checksums) and checks of it, the arm64 binary run under qemu. Installs its tools.

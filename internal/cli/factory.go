@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/bench"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 	"github.com/immich-accel/immich-accel/pkg/detect"
 )
@@ -28,6 +29,9 @@ type Factory struct {
 	ComposeHost func(ctx context.Context) (ComposeHostInfo, error)
 	// NewDetector builds the host detector for doctor; tests add fakes.
 	NewDetector func(opts ...detect.Option) *detect.Detector
+	// ModelCache finds Immich's model-cache Docker volume for
+	// `bench --immich-cache`; nil when Docker is not wired in.
+	ModelCache bench.VolumeFinder
 }
 
 // ComposeHostInfo is the host information compose uses.
@@ -50,7 +54,7 @@ func NewFactory() *Factory {
 		IOStreams:         iostreams.System(),
 		Getenv:            os.Getenv,
 		Getwd:             os.Getwd,
-		ComponentVersions: defaultComponentVersions,
+		ComponentVersions: withORTVersion(os.Getenv, defaultComponentVersions),
 		NewDetector:       detect.New,
 	}
 	f.ComposeHost = func(ctx context.Context) (ComposeHostInfo, error) {

@@ -72,6 +72,7 @@ Environment:
 	cmd.AddCommand(newCmdVersion(f))
 	cmd.AddCommand(NewCmdDoctor(f, nil))
 	cmd.AddCommand(NewCmdCompose(f, nil))
+	cmd.AddCommand(NewCmdBench(f, nil), newCmdRuntime(f))
 	cmd.AddCommand(NewCmdGenerate(f, nil))
 	return cmd
 }
