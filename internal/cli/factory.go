@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/immich-accel/immich-accel/internal/docker"
 	"github.com/immich-accel/immich-accel/internal/iostreams"
 	"github.com/immich-accel/immich-accel/pkg/bench"
 	"github.com/immich-accel/immich-accel/pkg/compose"
@@ -56,11 +57,24 @@ func NewFactory() *Factory {
 		Getwd:             os.Getwd,
 		ComponentVersions: withORTVersion(os.Getenv, defaultComponentVersions),
 		NewDetector:       detect.New,
+		ModelCache:        dockerModelCache{getenv: os.Getenv},
 	}
 	f.ComposeHost = func(ctx context.Context) (ComposeHostInfo, error) {
 		return composeHostFromDetector(ctx, f.NewDetector, f.Getenv("IMMICH_ACCEL_HOST_ROOT"))
 	}
 	return f
+}
+
+// dockerModelCache finds Immich's model-cache volume through the Docker
+// daemon at DOCKER_HOST or the standard socket, when bench asks for it.
+type dockerModelCache struct{ getenv func(string) string }
+
+func (d dockerModelCache) ModelCacheDir(ctx context.Context) (string, error) {
+	c, err := docker.New(d.getenv("DOCKER_HOST"))
+	if err != nil {
+		return "", fmt.Errorf("finding the model-cache volume: %w", err)
+	}
+	return docker.ModelCacheFinder{API: c}.ModelCacheDir(ctx)
 }
 
 // composeHostFromDetector runs the host detector and keeps what compose
