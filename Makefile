@@ -2,6 +2,8 @@
 GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 BIN := bin/immich-accel
+# go-nvml binds deprecated NVML calls too; their warnings are noise.
+export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
 .PHONY: all build demo test lint vet staticcheck unit test-deps release-check clean
 

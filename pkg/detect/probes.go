@@ -12,6 +12,7 @@ import (
 
 	"github.com/jaypipes/ghw"
 	"github.com/jaypipes/pcidb"
+	"golang.org/x/sys/unix"
 )
 
 // facts is what the probes found, before any judgement.
@@ -76,7 +77,15 @@ func (d *Detector) probePlatform(fs fsys) platformFacts {
 			}
 		}
 	}
-	p.Machine = fs.readTrim("/proc/sys/kernel/arch")
+	// On the real host, uname(2) answers for the machine this binary runs
+	// on (an emulator such as qemu-user answers for the emulated one);
+	// under a fake root the tree's /proc is the truth.
+	if d.isHostRoot() {
+		p.Machine = unameMachine()
+	}
+	if p.Machine == "" {
+		p.Machine = fs.readTrim("/proc/sys/kernel/arch")
+	}
 	if p.Machine == "" && d.isHostRoot() {
 		p.Machine = goarchToMachine()
 	}
@@ -112,6 +121,15 @@ func (d *Detector) probePlatform(fs fsys) platformFacts {
 
 // goarchToMachine names the machine this binary runs on, for hosts
 // without /proc/sys/kernel/arch (kernels before 5.x).
+// unameMachine returns uname(2)'s machine field, or "" when it fails.
+func unameMachine() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Machine[:])
+}
+
 func goarchToMachine() string {
 	switch runtime.GOARCH {
 	case "amd64":
