@@ -77,8 +77,29 @@ func sniffTemplate(t *text) (kind string, line int) {
 	return "", 0
 }
 
+// oddBreak finds line breaks YAML honours but line-based editing would
+// miscount: a carriage return not followed by a line feed, NEL, and the
+// Unicode line and paragraph separators.
+func oddBreak(t *text) (string, int) {
+	for i, l := range t.lines {
+		switch {
+		case strings.Contains(l, "\r"):
+			return "a carriage return without line feed", i + 1
+		case strings.Contains(l, "\u0085"):
+			return "a NEL (U+0085) line break", i + 1
+		case strings.Contains(l, "\u2028"), strings.Contains(l, "\u2029"):
+			return "a Unicode line/paragraph separator", i + 1
+		}
+	}
+	return "", 0
+}
+
 func parse(src []byte) (*parsed, error) {
 	p := &parsed{src: src, t: newText(src)}
+	if what, line := oddBreak(p.t); what != "" {
+		return nil, newError(ErrManual, "Convert the file to plain LF or CRLF line endings (for example with dos2unix), then run again.",
+			"line %d contains %s, which YAML reads as a line break", line, what)
+	}
 	tmplKind, tmplLine := sniffTemplate(p.t)
 	if tmplKind == "a ytt template (#@ directives)" || strings.HasPrefix(tmplKind, "a Jinja") {
 		return nil, newError(ErrNotCompose,
