@@ -13,6 +13,7 @@ build:
 ## demo: the main job on built-in defaults, on this host.
 demo: build
 	./$(BIN) --version
+	./$(BIN) compose --dry-run --file testdata/compose/basic.yml --backend cuda || [ $$? -eq 4 ]
 
 ## test: everything CI runs: formatting, vet, staticcheck and all tests.
 test: lint unit

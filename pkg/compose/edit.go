@@ -64,6 +64,24 @@ type EditResult struct {
 // Edit applies the backend to a compose file's ML service and returns the
 // new content. Only the lines that must change are changed.
 func Edit(src []byte, opts EditOptions) (*EditResult, error) {
+	res, err := editOnce(src, opts)
+	if err != nil || !res.Changed {
+		return res, err
+	}
+	// The edit must have landed where it was meant to: editing the result
+	// again must find nothing left to do.
+	again, err := editOnce(res.Output, opts)
+	if err != nil || again.Changed {
+		if err == nil {
+			err = fmt.Errorf("a second pass still finds changes to make")
+		}
+		return nil, newError(ErrValidation, "Nothing was written. Add the section by hand (see hwaccel.ml.yml), and please report the file's layout.",
+			"the edit did not land where intended (an unusual layout, such as a multi-line value, near the change): %v", err)
+	}
+	return res, nil
+}
+
+func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	if !ValidBackend(opts.Backend) {
 		return nil, newError(ErrManual, "Use one of: "+strings.Join(Backends, ", ")+".",
 			"unknown backend %q", opts.Backend)
@@ -138,12 +156,13 @@ func Edit(src []byte, opts EditOptions) (*EditResult, error) {
 	res.Output = out
 	res.Changed = !bytes.Equal(out, src)
 	// The result must parse and still name the same service.
+	const report = "Nothing was written. Add the section by hand (see hwaccel.ml.yml), and please report the file's layout."
 	p2, err := parse(out)
 	if err != nil {
-		return nil, fmt.Errorf("internal error: the edited file does not parse: %w", err)
+		return nil, newError(ErrValidation, report, "the edit would not give valid YAML (an unusual layout, such as a multi-line value, near the change): %v", err)
 	}
 	if err := p2.findService(p.name); err != nil {
-		return nil, fmt.Errorf("internal error: the edited file lost service %q: %w", p.name, err)
+		return nil, newError(ErrValidation, report, "the edit would lose service %q: %v", p.name, err)
 	}
 	return res, nil
 }

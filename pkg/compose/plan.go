@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/immich-accel/immich-accel/templates"
@@ -255,12 +254,8 @@ func atomicWrite(path string, data []byte, ref string, mode os.FileMode) (err er
 	if err = f.Chmod(mode.Perm()); err != nil {
 		return err
 	}
-	if st, serr := os.Stat(ref); serr == nil {
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			if cerr := f.Chown(int(sys.Uid), int(sys.Gid)); cerr != nil && !errors.Is(cerr, os.ErrPermission) {
-				return cerr
-			}
-		}
+	if err = keepOwner(f, ref); err != nil {
+		return err
 	}
 	if err = f.Sync(); err != nil {
 		return err
