@@ -93,3 +93,67 @@ func checkCleanError(t *testing.T, err error) {
 		t.Errorf("error without message or fix: %#v", e)
 	}
 }
+
+// TestRealCorpusInspect checks what InspectFile reports for the real files
+// whose mistakes SOURCES.md describes.
+func TestRealCorpusInspect(t *testing.T) {
+	dir := sharedDir(t, "testdata-real", "compose")
+	if dir == "" {
+		return
+	}
+	tests := []struct {
+		file, backend, mode, problem string
+	}{
+		{"plex-migration-homelab__compose-stack__cloud-immich-ml-compose.yml", "cuda", "inline", "section-without-suffix"},
+		{"NeoHuncho__rasbpian-docker-compose__immich-remote-ml-armnn.yml", "", "none", "suffix-without-section"},
+		{"formless63__wmc-stackshare__immich-compose.yml", "", "none", "suffix-without-section"},
+		{"jansauer__truenas-apps__immich-compose-ml-svc.yml", "", "none", "suffix-without-section"},
+		{"polivera__infra__swarm-immich-compose.yml", "cuda", "inline", "section-without-suffix"},
+		{"mikeage__docker-compose-files__immich-compose.yml", "openvino", "extends", "image-digest-pinned"},
+		{"Orion-zhen__self-hosted__immich-compose.yml", "cuda", "extends", ""},
+		{"Hudater__services__docker-immich-compose.yml", "rocm", "extends", ""},
+		{"ad5665__portainer-composes__immich-compose-portainer.yml", "cuda", "inline", ""},
+		{"immich-app__immich__docker-compose-official-2026.yml", "", "none", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			in, err := Inspect(mustRead(t, filepath.Join(dir, tt.file)), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.Backend != tt.backend || in.Mode != tt.mode {
+				t.Errorf("backend %q mode %q, want %q %q", in.Backend, in.Mode, tt.backend, tt.mode)
+			}
+			var ids []string
+			for _, p := range in.Problems {
+				ids = append(ids, p.ID)
+			}
+			if tt.problem == "" && len(ids) > 0 {
+				t.Errorf("unexpected problems: %+v", in.Problems)
+			}
+			if tt.problem != "" && !strings.Contains(strings.Join(ids, ","), tt.problem) {
+				t.Errorf("want %s, got %+v", tt.problem, in.Problems)
+			}
+		})
+	}
+	// The stack hints.
+	for file, kind := range map[string]string{
+		"IceWhaleTech__CasaOS-AppStore__casaos-apps-immich.yml":    "casaos",
+		"runtipi__runtipi-appstore__apps-immich-compose.yml":       "runtipi",
+		"ad5665__portainer-composes__immich-compose-portainer.yml": "portainer",
+	} {
+		in, err := Inspect(mustRead(t, filepath.Join(dir, file)), "")
+		if err != nil || in.StackKind != kind {
+			t.Errorf("%s: stack kind %q, want %q (%v)", file, in.StackKind, kind, err)
+		}
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -124,9 +124,6 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	}
 	res.Service = p.name
 	res.Before = p.inspect()
-	if err := checkDuplicateKeys(p.svc, p.name); err != nil {
-		return nil, err
-	}
 
 	e := &editor{p: p, pt: &patch{t: p.t}, opts: opts, backend: backend, secs: secs, section: section}
 	if err := e.run(res); err != nil {
@@ -179,7 +176,7 @@ func checkExtends(out []byte, name, backend string) bool {
 	return ext != nil && ext.Kind == yaml.MappingNode && mapGet(ext, "service") != nil && mapGet(ext, "service").Value == backend
 }
 
-func checkDuplicateKeys(m *yaml.Node, name string) error {
+func checkDuplicateKeys(m *yaml.Node) error {
 	var err error
 	var visit func(n *yaml.Node)
 	visit = func(n *yaml.Node) {
@@ -192,7 +189,7 @@ func checkDuplicateKeys(m *yaml.Node, name string) error {
 				k := n.Content[i]
 				if l, ok := seen[k.Value]; ok && k.Value != "<<" {
 					err = newError(ErrNotCompose, "Remove one of the two keys (a template tool may have left both in place).",
-						"service %q has the key %q twice (lines %d and %d); Compose rejects duplicate keys", name, k.Value, l, k.Line)
+						"the key %q appears twice in one mapping (lines %d and %d); Compose rejects duplicate keys", k.Value, l, k.Line)
 					return
 				}
 				seen[k.Value] = k.Line

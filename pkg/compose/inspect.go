@@ -2,6 +2,7 @@ package compose
 
 import (
 	"fmt"
+	"sort"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,7 +193,42 @@ func (p *parsed) inspect() *Inspection {
 			Fix:     "Set build.args DEVICE to the backend and rebuild."})
 	}
 	in.addStaticProblems()
+	if b := in.ImageSuffix; b != "" && in.Mode == "none" {
+		if sec := defaultSections().get(b); sec != nil {
+			if miss := missingEntries(p.svc, sec); len(miss) > 0 {
+				for i := range in.Problems {
+					if in.Problems[i].ID == "suffix-without-section" {
+						in.Problems[i].Message += "; missing: " + strings.Join(miss, ", ")
+					}
+				}
+			}
+		}
+	}
 	return in
+}
+
+// missingEntries lists the section's list entries the service lacks.
+func missingEntries(svc, sec *yaml.Node) []string {
+	var out []string
+	for path, items := range listEntries(sec) {
+		have := map[string]bool{}
+		if seq := pathGet(svc, path); seq != nil && seq.Kind == yaml.SequenceNode {
+			for _, it := range seq.Content {
+				have[itemKey(path, it)] = true
+			}
+		}
+		for _, it := range items {
+			if !have[itemKey(path, it)] {
+				v := it.Value
+				if it.Kind == yaml.MappingNode {
+					v = itemKey(path, it)
+				}
+				out = append(out, path+" "+v)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // region is the service's line range, as for the editor.
@@ -217,7 +253,7 @@ func (in *Inspection) addStaticProblems() {
 			Fix:     fmt.Sprintf("immich-accel compose --backend %s sets both.", in.Backend)})
 	case !accel && in.ImageSuffix != "":
 		b := in.ImageSuffix
-		msg := fmt.Sprintf("the image tag has the -%s suffix but the service gets no %s devices (no hwaccel section)", b, b)
+		msg := fmt.Sprintf("the image tag has the -%s suffix but the service does not have the %s section", b, b)
 		if in.ExtendsCommented {
 			msg += "; the extends block is still commented out"
 		}

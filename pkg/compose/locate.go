@@ -169,6 +169,9 @@ func parse(src []byte) (*parsed, error) {
 			"Render the template first and run immich-accel on the result, or edit the template by hand.",
 			"the file looks like %s (line %d); its values are not final", tmplKind, tmplLine)
 	}
+	if err := checkDuplicateKeys(p.root); err != nil {
+		return nil, err
+	}
 	p.detectStyle()
 	return p, nil
 }
