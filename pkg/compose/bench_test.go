@@ -72,7 +72,8 @@ func BenchmarkPrepare(b *testing.B) {
 }
 
 // BenchmarkComposeGoLoad is the peer for validation: one compose-go load
-// of the original file.
+// of the original file (every variable set, as validation does when the
+// file uses variables without defaults).
 func BenchmarkComposeGoLoad(b *testing.B) {
 	src := officialFile(b)
 	m, err := decodeModel(src)
@@ -81,7 +82,7 @@ func BenchmarkComposeGoLoad(b *testing.B) {
 	}
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := loadModel(ctx, m, "/srv/stack", true, false); err != nil {
+		if _, err := loadModel(ctx, m, "/srv/stack", true, true); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 )
 
 const fixtures = "../../testdata/compose"
@@ -434,13 +432,4 @@ func TestNotComposeFiles(t *testing.T) {
 			t.Errorf("%q: want ErrNotCompose with %q, got %v", tt.src, tt.has, err)
 		}
 	}
-}
-
-// yamlEqualExceptML is used by tests to compare documents structurally.
-func decodeAny(t testing.TB, b []byte) any {
-	var v any
-	if err := yaml.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
 }

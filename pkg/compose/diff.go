@@ -31,16 +31,7 @@ func UnifiedDiff(aName, bName string, a, b []byte) string {
 	fmt.Fprintf(&sb, "--- %s\n+++ %s\n", aName, bName)
 	const ctx = 3
 	// ops: ' ' equal, '-' delete, '+' insert, with indexes.
-	type hunkLine struct {
-		op   byte
-		text string
-		ai   int
-		bi   int
-	}
-	var all []hunkLine
-	for _, o := range ops {
-		all = append(all, hunkLine{o.op, o.text, o.ai, o.bi})
-	}
+	all := ops
 	for i := 0; i < len(all); {
 		if all[i].op == ' ' {
 			i++
