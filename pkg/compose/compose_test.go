@@ -84,6 +84,10 @@ func TestFixtures(t *testing.T) {
 		{name: "override", fixture: "override.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNoMLService, errHas: "override file"},
 		{name: "two-ml", fixture: "two-ml.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrSeveralMLServices, errHas: "ml-a, ml-b"},
 		{name: "two-ml-service", fixture: "two-ml.yml", opts: EditOptions{Backend: "cuda", Service: "ml-b"}},
+		{name: "anchor-service", fixture: "anchor-service.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrSeveralMLServices, errHas: "immich-machine-learning, immich-machine-learning-2"},
+		{name: "anchor-service-named", fixture: "anchor-service.yml", opts: EditOptions{Backend: "cuda", Service: "immich-machine-learning"}, wantErr: ErrManual, errHas: "the anchor &ml"},
+		{name: "anchor-list-inline", fixture: "anchor-list.yml", opts: EditOptions{Backend: "armnn", Inline: true}, wantErr: ErrManual, errHas: "alias"},
+		{name: "anchor-list-extends", fixture: "anchor-list.yml", opts: EditOptions{Backend: "openvino"}},
 		{name: "bad-backend", fixture: "basic.yml", opts: EditOptions{Backend: "tpu"}, wantErr: ErrManual, errHas: "unknown backend"},
 	}
 	for _, tt := range tests {

@@ -125,6 +125,9 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	res.Service = p.name
 	res.Before = p.inspect()
 
+	if err := checkSharedService(p); err != nil {
+		return nil, err
+	}
 	e := &editor{p: p, pt: &patch{t: p.t}, opts: opts, backend: backend, secs: secs, section: section}
 	if err := e.run(res); err != nil {
 		return nil, err
@@ -441,4 +444,37 @@ func (e *editor) entryEnd(start, indent int, val *yaml.Node) int {
 		break
 	}
 	return last
+}
+
+// aliased returns the nodes that an alias (*name) refers to anywhere in
+// the file.
+func (p *parsed) aliased() map[*yaml.Node]bool {
+	out := map[*yaml.Node]bool{}
+	for _, d := range p.docs {
+		walk(d, func(n *yaml.Node) {
+			if n.Kind == yaml.AliasNode && n.Alias != nil {
+				out[n.Alias] = true
+			}
+		})
+	}
+	return out
+}
+
+// checkSharedService refuses to edit a service, or a part of it, that is
+// an anchor other places use: the edit would change them too.
+func checkSharedService(p *parsed) error {
+	shared := p.aliased()
+	if len(shared) == 0 {
+		return nil
+	}
+	var err error
+	walk(p.svc, func(n *yaml.Node) {
+		if err == nil && n.Anchor != "" && shared[n] {
+			err = newError(ErrManual,
+				fmt.Sprintf("Give %q its own copy of what &%s holds, then run again.", p.name, n.Anchor),
+				"part of service %q is the anchor &%s (line %d), which other places reuse with *%s; editing it would change them too",
+				p.name, n.Anchor, n.Line, n.Anchor)
+		}
+	})
+	return err
 }

@@ -138,6 +138,10 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 				return nil, newError(ErrManual, "Replace it with Immich's current hwaccel.ml.yml (delete it and run again to have it written).",
 					"%s has no %s section (it has: %s); it predates that backend", hw, res.Backend, strings.Join(secs.names(), ", "))
 			}
+			if !bytes.Equal(existing, sections) && len(eo.GPUs) > 0 {
+				return nil, newError(ErrManual, "Use --inline to put the GPU selection into the service, or set device_ids in your hwaccel.ml.yml by hand.",
+					"--gpus cannot be applied: the existing %s is kept as it is", res.ExtendsFile)
+			}
 			if !bytes.Equal(existing, sections) {
 				msg := fmt.Sprintf("kept your %s, which differs from %s", res.ExtendsFile, sourceName(opts))
 				if res.Tailored {
