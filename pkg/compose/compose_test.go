@@ -393,6 +393,15 @@ func TestInspectProblems(t *testing.T) {
 	if !ids["section-without-suffix"] || !ids["extends-file-missing"] || in.ExtendsFileFound {
 		t.Errorf("problems: %+v", in.Problems)
 	}
+	// extends cuda plus an inlined openvino section.
+	src = "services:\n  immich-machine-learning:\n    image: ghcr.io/immich-app/immich-machine-learning:release-cuda\n    extends:\n      file: hwaccel.ml.yml\n      service: cuda\n    device_cgroup_rules:\n      - 'c 189:* rmw'\n"
+	in, err = Inspect([]byte(src), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Problems) != 1 || in.Problems[0].ID != "several-sections" || in.Backend != "cuda" || in.Mode != "extends" {
+		t.Errorf("got %+v", in)
+	}
 }
 
 func TestImageSuffix(t *testing.T) {

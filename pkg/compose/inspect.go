@@ -37,7 +37,11 @@ type Inspection struct {
 	Problems  []Problem `json:"problems"`
 }
 
-// Problem is a static mistake in the ML deployment.
+// Problem is a static mistake in the ML deployment. IDs are stable:
+// section-without-suffix, suffix-without-section, suffix-section-mismatch,
+// section-incomplete, several-sections, image-suffix-unknown,
+// image-digest-pinned, image-legacy, image-built-locally,
+// extends-file-missing, extends-file-invalid, extends-section-missing.
 type Problem struct {
 	ID      string `json:"id"`
 	Message string `json:"message"`
@@ -181,10 +185,14 @@ func (p *parsed) inspect() *Inspection {
 			in.Mode = "inline"
 			in.Backend = inl[0]
 		}
-		if len(inl) > 1 {
+		all := inl
+		if in.Mode == "extends" && in.Backend != "" && !contains(inl, in.Backend) {
+			all = append([]string{in.Backend + " (extends)"}, inl...)
+		}
+		if len(all) > 1 {
 			in.Problems = append(in.Problems, Problem{ID: "several-sections",
-				Message: "the ML service carries entries of several backends: " + strings.Join(inl, ", "),
-				Fix:     "Keep one: immich-accel compose --inline --backend X removes the others."})
+				Message: "the ML service carries entries of several backends: " + strings.Join(all, ", "),
+				Fix:     "Keep one: immich-accel compose --backend X (add --inline to merge it) removes the others."})
 		}
 	}
 	if b, _ := mergedGet(p.svc, "build"); b != nil {
