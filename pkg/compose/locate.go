@@ -393,6 +393,16 @@ func (p *parsed) findService(want string) error {
 		return newError(ErrSeveralMLServices, "Choose one with --service NAME.",
 			"several services could be Immich's machine-learning service: %s", serviceNames(byName))
 	}
+	sections := 0
+	for _, s := range list {
+		if ValidBackend(s.name) && s.image == "" {
+			sections++
+		}
+	}
+	if sections >= 3 {
+		return newError(ErrNoMLService, "Point --file at the docker-compose.yml next to it; immich-accel reads the sections from this file itself (--hwaccel-file).",
+			"this is a hwaccel.ml.yml-style file (sections %s), not the compose file that defines the machine-learning service", serviceNames(list))
+	}
 	if len(overrides) > 0 {
 		return newError(ErrNoMLService,
 			"Run immich-accel on the main compose file that sets the image of the machine-learning service.",
