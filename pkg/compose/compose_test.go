@@ -446,3 +446,38 @@ func TestNotComposeFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestTailoredHwaccelFile(t *testing.T) {
+	src := readFixture(t, "basic.yml")
+	host := Host{Known: true, LibMaliPath: "/usr/lib/aarch64-linux-gnu/libmali.so.1"}
+	plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "armnn", Host: host}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 2 || !plan.Changes[1].Create {
+		t.Fatalf("changes: %+v", plan.Changes)
+	}
+	hw := string(plan.Changes[1].New)
+	if strings.Contains(hw, "mali_csffw.bin") || !strings.Contains(hw, "- /usr/lib/aarch64-linux-gnu/libmali.so.1:/usr/lib/libmali.so:ro") {
+		t.Errorf("hwaccel.ml.yml not tailored:\n%s", hw)
+	}
+	// Only the armnn lines differ from Immich's file.
+	if n := diffCost(defaultSections().src, plan.Changes[1].New); n != 2 {
+		t.Errorf("tailoring touched %d lines of hwaccel.ml.yml, want 2", n)
+	}
+	if plan.Validation == nil || !plan.Validation.Checked {
+		t.Errorf("not validated: %+v", plan.Validation)
+	}
+	// Extends with the tailored file and inline with the same host give the
+	// same service.
+	ext := newContent(plan, src)
+	inl, err := Edit(src, EditOptions{Backend: "armnn", Inline: true, Host: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1 := effectiveWith(t, ext, plan.Changes[1].New)
+	m2 := effectiveWith(t, inl.Output, nil)
+	if !equalJSON(m1, m2) {
+		t.Errorf("extends and inline differ: %s", firstDiff(m1, m2))
+	}
+}
