@@ -257,3 +257,22 @@ func TestComposeErrorsCarryFix(t *testing.T) {
 		t.Errorf("stderr: %s", errOut)
 	}
 }
+
+func TestComposeNoBackupAndExplicitFile(t *testing.T) {
+	dir, src := stackDir(t)
+	p := filepath.Join(dir, "docker-compose.yml")
+	f, _, _, errOut := newComposeFactory(t, t.TempDir(), nil)
+	if code := Run(context.Background(), f, []string{"compose", "-b", "rknn", "--inline", "--yes", "--no-backup", "--no-detect", "--file", p}); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(p + ".bak"); err == nil {
+		t.Errorf("--no-backup wrote a backup")
+	}
+	got, _ := os.ReadFile(p)
+	if bytes.Equal(got, src) || !bytes.Contains(got, []byte("systempaths=unconfined")) {
+		t.Errorf("not written")
+	}
+	if !strings.Contains(errOut.String(), "Next: docker compose -f "+p+" up -d immich-machine-learning") {
+		t.Errorf("next step should name the file: %s", errOut)
+	}
+}

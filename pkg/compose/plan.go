@@ -208,7 +208,20 @@ func (p *Plan) Write(opts WriteOptions) (*Written, error) {
 			return w, newError(ErrChangedOnDisk, "Run the command again to edit the current content.", "%s changed on disk since it was read; nothing was written", c.Path)
 		}
 	}
+	// New files (hwaccel.ml.yml) first, so that the compose file never
+	// points at a file that is not there yet.
+	ordered := make([]FileChange, 0, len(p.Changes))
 	for _, c := range p.Changes {
+		if c.Create {
+			ordered = append(ordered, c)
+		}
+	}
+	for _, c := range p.Changes {
+		if !c.Create {
+			ordered = append(ordered, c)
+		}
+	}
+	for _, c := range ordered {
 		if !c.Create && !opts.NoBackup {
 			bak := c.Path + ".bak"
 			if _, err := os.Lstat(bak); err == nil {

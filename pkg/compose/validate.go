@@ -109,10 +109,18 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 			old = inlinedBackends(p.svc)
 		}
 	}
+	source := defaultSections()
+	if s, err := loadSections(res.Sections); err == nil {
+		source = s
+	}
 	prepare(oracle, func(sm map[string]any) {
 		delete(sm, "extends")
 		for _, b := range old {
-			if sec := defaultSections().get(b); sec != nil {
+			sec := source.get(b)
+			if sec == nil {
+				sec = defaultSections().get(b)
+			}
+			if sec != nil {
 				var secMap map[string]any
 				_ = sec.Decode(&secMap)
 				removeEntries(sm, secMap, "")
