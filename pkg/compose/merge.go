@@ -418,7 +418,10 @@ func (e *editor) planRemove(target, old, keep *yaml.Node, path string) (ops []fu
 			if len(gone) == 0 {
 				continue
 			}
-			if len(gone) == len(tv.Content) {
+			// A list the new section also fills keeps its key: its old
+			// entries go and the new ones are appended in place.
+			refilled := keepV != nil && keepV.Kind == yaml.SequenceNode && len(keepV.Content) > 0
+			if len(gone) == len(tv.Content) && !refilled {
 				removedKeys[tk] = tv
 				continue
 			}
