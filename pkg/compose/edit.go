@@ -104,7 +104,7 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	res.Sections = tailored
 	res.Tailored = !bytes.Equal(tailored, secSrc)
 	res.Notes = append(res.Notes, tnotes...)
-	secs, err := loadSections(tailored)
+	secs, err := sectionsFor(tailored)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -45,12 +46,22 @@ func loadSections(src []byte) (*sectionSet, error) {
 	return &sectionSet{src: src, services: s}, nil
 }
 
-func defaultSections() *sectionSet {
+// defaultSections is the embedded hwaccel.ml.yml, parsed once. It is never
+// modified: get returns copies.
+var defaultSections = sync.OnceValue(func() *sectionSet {
 	s, err := loadSections(templates.HwaccelML)
 	if err != nil {
 		panic("embedded hwaccel.ml.yml: " + err.Error()) // checked by tests
 	}
 	return s
+})
+
+// sectionsFor parses src, reusing the embedded copy when src is it.
+func sectionsFor(src []byte) (*sectionSet, error) {
+	if bytes.Equal(src, templates.HwaccelML) {
+		return defaultSections(), nil
+	}
+	return loadSections(src)
 }
 
 func (s *sectionSet) names() []string {

@@ -110,7 +110,7 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 		}
 	}
 	source := defaultSections()
-	if s, err := loadSections(res.Sections); err == nil {
+	if s, err := sectionsFor(res.Sections); err == nil {
 		source = s
 	}
 	prepare(oracle, func(sm map[string]any) {
