@@ -129,7 +129,7 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 		return nil, err
 	}
 	e := &editor{p: p, pt: &patch{t: p.t}, opts: opts, backend: backend, secs: secs, section: section}
-	if err := e.run(res); err != nil {
+	if err := e.run(); err != nil {
 		return nil, err
 	}
 	out, err := e.pt.apply()
@@ -141,8 +141,7 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 		// give the mapping we want; check, and fall back to a new block.
 		if ok := checkExtends(out, p.name, backend); !ok {
 			e2 := &editor{p: p, pt: &patch{t: p.t}, opts: opts, backend: backend, secs: secs, section: section, noUncomment: true}
-			res.Notes = nil
-			if err := e2.run(res); err != nil {
+			if err := e2.run(); err != nil {
 				return nil, err
 			}
 			if out, err = e2.pt.apply(); err != nil {
@@ -235,11 +234,17 @@ func isHwaccelExtends(ext *yaml.Node) (file string, ok bool) {
 	if f == nil {
 		return "", false
 	}
-	base := strings.ToLower(path.Base(strings.ReplaceAll(f.Value, "\\", "/")))
-	return f.Value, strings.Contains(base, "hwaccel") || strings.Contains(base, "mlaccel")
+	return f.Value, isHwaccelFileName(f.Value)
 }
 
-func (e *editor) run(res *EditResult) error {
+// isHwaccelFileName reports whether an extends file is a hwaccel.ml-style
+// file (hwaccel.ml.yml, or the older mlaccel-armnn.yml).
+func isHwaccelFileName(f string) bool {
+	base := strings.ToLower(path.Base(strings.ReplaceAll(f, "\\", "/")))
+	return strings.Contains(base, "hwaccel") || strings.Contains(base, "mlaccel")
+}
+
+func (e *editor) run() error {
 	p := e.p
 	if err := e.image(); err != nil {
 		return err
@@ -317,8 +322,7 @@ func (e *editor) run(res *EditResult) error {
 
 // serviceRegion returns the 0-based line range [start, end) of the ML
 // service, up to the next service key or the end of services.
-func (e *editor) serviceRegion() (int, int) {
-	p := e.p
+func (p *parsed) serviceRegion() (int, int) {
 	start := p.svcKey.Line - 1
 	end := len(p.t.lines)
 	keyIndent := p.svcKey.Column - 1
@@ -339,7 +343,7 @@ func (e *editor) serviceRegion() (int, int) {
 // live one.
 func (e *editor) uncomment() (bool, error) {
 	p := e.p
-	start, end := e.serviceRegion()
+	start, end := p.serviceRegion()
 	bodyIndent := p.svc.Content[0].Column - 1
 	for i := start + 1; i < end; i++ {
 		c, ok := commentText(p.t.lines[i])

@@ -173,7 +173,7 @@ func (p *parsed) inspect() *Inspection {
 			}
 		}
 	} else {
-		start, end := p.region()
+		start, end := p.serviceRegion()
 		for i := start + 1; i < end; i++ {
 			if c, ok := commentText(p.t.lines[i]); ok && strings.HasPrefix(c, "extends:") {
 				in.ExtendsCommented = true
@@ -237,12 +237,6 @@ func missingEntries(svc, sec *yaml.Node) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// region is the service's line range, as for the editor.
-func (p *parsed) region() (int, int) {
-	e := &editor{p: p}
-	return e.serviceRegion()
 }
 
 func (in *Inspection) addStaticProblems() {

@@ -89,8 +89,7 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 			return false
 		}
 		f, _ := ext["file"].(string)
-		b := strings.ToLower(filepath.Base(f))
-		return strings.Contains(b, "hwaccel") || strings.Contains(b, "mlaccel")
+		return isHwaccelFileName(f)
 	}
 	prepare(origMap, func(sm map[string]any) {
 		if isHw(sm) {
