@@ -88,6 +88,7 @@ func TestFixtures(t *testing.T) {
 		{name: "anchor-service-named", fixture: "anchor-service.yml", opts: EditOptions{Backend: "cuda", Service: "immich-machine-learning"}, wantErr: ErrManual, errHas: "the anchor &ml"},
 		{name: "anchor-list-inline", fixture: "anchor-list.yml", opts: EditOptions{Backend: "armnn", Inline: true}, wantErr: ErrManual, errHas: "alias"},
 		{name: "anchor-list-extends", fixture: "anchor-list.yml", opts: EditOptions{Backend: "openvino"}},
+		{name: "commented-in-list-cuda", fixture: "commented-in-list.yml", opts: EditOptions{Backend: "cuda"}},
 		{name: "bad-backend", fixture: "basic.yml", opts: EditOptions{Backend: "tpu"}, wantErr: ErrManual, errHas: "unknown backend"},
 	}
 	for _, tt := range tests {
