@@ -482,3 +482,18 @@ func TestTailoredHwaccelFile(t *testing.T) {
 		t.Errorf("extends and inline differ: %s", firstDiff(m1, m2))
 	}
 }
+
+func TestParseCheckCatchesOtherServiceChanges(t *testing.T) {
+	src := readFixture(t, "basic.yml")
+	bad := bytes.Replace(src, []byte("image: docker.io/valkey/valkey:8"), []byte("image: docker.io/valkey/valkey:9"), 1)
+	err := parseCheck(t.Context(), src, bad, "immich-machine-learning", "/srv/stack")
+	if !errors.Is(err, ErrValidation) || !strings.Contains(err.Error(), `service "redis"`) {
+		t.Errorf("want a validation error about redis, got %v", err)
+	}
+	if err := parseCheck(t.Context(), src, src, "immich-machine-learning", "/srv/stack"); err != nil {
+		t.Errorf("unchanged file: %v", err)
+	}
+	if err := parseCheck(t.Context(), src, []byte("services: [\n"), "immich-machine-learning", "/srv/stack"); !errors.Is(err, ErrValidation) {
+		t.Errorf("unreadable result: %v", err)
+	}
+}
