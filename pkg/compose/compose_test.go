@@ -89,6 +89,9 @@ func TestFixtures(t *testing.T) {
 		{name: "anchor-list-inline", fixture: "anchor-list.yml", opts: EditOptions{Backend: "armnn", Inline: true}, wantErr: ErrManual, errHas: "alias"},
 		{name: "anchor-list-extends", fixture: "anchor-list.yml", opts: EditOptions{Backend: "openvino"}},
 		{name: "commented-in-list-cuda", fixture: "commented-in-list.yml", opts: EditOptions{Backend: "cuda"}},
+		{name: "two-sections-cuda-inline", fixture: "two-sections.yml", opts: EditOptions{Backend: "cuda", Inline: true}},
+		{name: "two-sections-rocm-inline", fixture: "two-sections.yml", opts: EditOptions{Backend: "rocm", Inline: true}},
+		{name: "two-sections-openvino", fixture: "two-sections.yml", opts: EditOptions{Backend: "openvino"}},
 		{name: "bad-backend", fixture: "basic.yml", opts: EditOptions{Backend: "tpu"}, wantErr: ErrManual, errHas: "unknown backend"},
 	}
 	for _, tt := range tests {

@@ -263,18 +263,21 @@ func (e *editor) run() error {
 	if e.opts.Inline {
 		keep = e.section
 	}
+	var oldSecs []*yaml.Node
 	for _, b := range old {
 		sec := e.secs.get(b)
 		if sec == nil {
 			sec = defaultSections().get(b)
 		}
-		if sec == nil {
+		if sec == nil || (e.opts.Inline && b == e.backend) {
 			continue
 		}
-		if e.opts.Inline && b == e.backend {
-			continue
-		}
-		if _, err := e.removeSection(p.svc, sec, keep, ""); err != nil {
+		oldSecs = append(oldSecs, sec)
+	}
+	if len(oldSecs) > 0 {
+		// One pass over all of them, so that an entry two old sections
+		// share is removed once.
+		if _, err := e.removeSection(p.svc, unionSections(oldSecs), keep, ""); err != nil {
 			return err
 		}
 	}

@@ -218,3 +218,30 @@ func listEntries(sec *yaml.Node) map[string][]*yaml.Node {
 	visit(sec, "")
 	return out
 }
+
+// unionSections merges sections into one: mappings merged key by key,
+// lists concatenated.
+func unionSections(secs []*yaml.Node) *yaml.Node {
+	out := deepCopy(secs[0])
+	for _, s := range secs[1:] {
+		mergeInto(out, s)
+	}
+	return out
+}
+
+func mergeInto(dst, src *yaml.Node) {
+	for i := 0; i+1 < len(src.Content); i += 2 {
+		k, v := src.Content[i], resolve(src.Content[i+1])
+		_, dv := mapEntry(dst, k.Value)
+		switch {
+		case dv == nil:
+			dst.Content = append(dst.Content, deepCopy(k), deepCopy(v))
+		case dv.Kind == yaml.MappingNode && v.Kind == yaml.MappingNode:
+			mergeInto(dv, v)
+		case dv.Kind == yaml.SequenceNode && v.Kind == yaml.SequenceNode:
+			for _, it := range v.Content {
+				dv.Content = append(dv.Content, deepCopy(it))
+			}
+		}
+	}
+}
