@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 )
 
 const fixtures = "../../testdata/compose"
@@ -86,6 +84,14 @@ func TestFixtures(t *testing.T) {
 		{name: "override", fixture: "override.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNoMLService, errHas: "override file"},
 		{name: "two-ml", fixture: "two-ml.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrSeveralMLServices, errHas: "ml-a, ml-b"},
 		{name: "two-ml-service", fixture: "two-ml.yml", opts: EditOptions{Backend: "cuda", Service: "ml-b"}},
+		{name: "anchor-service", fixture: "anchor-service.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrSeveralMLServices, errHas: "immich-machine-learning, immich-machine-learning-2"},
+		{name: "anchor-service-named", fixture: "anchor-service.yml", opts: EditOptions{Backend: "cuda", Service: "immich-machine-learning"}, wantErr: ErrManual, errHas: "the anchor &ml"},
+		{name: "anchor-list-inline", fixture: "anchor-list.yml", opts: EditOptions{Backend: "armnn", Inline: true}, wantErr: ErrManual, errHas: "alias"},
+		{name: "anchor-list-extends", fixture: "anchor-list.yml", opts: EditOptions{Backend: "openvino"}},
+		{name: "commented-in-list-cuda", fixture: "commented-in-list.yml", opts: EditOptions{Backend: "cuda"}},
+		{name: "two-sections-cuda-inline", fixture: "two-sections.yml", opts: EditOptions{Backend: "cuda", Inline: true}},
+		{name: "two-sections-rocm-inline", fixture: "two-sections.yml", opts: EditOptions{Backend: "rocm", Inline: true}},
+		{name: "two-sections-openvino", fixture: "two-sections.yml", opts: EditOptions{Backend: "openvino"}},
 		{name: "bad-backend", fixture: "basic.yml", opts: EditOptions{Backend: "tpu"}, wantErr: ErrManual, errHas: "unknown backend"},
 	}
 	for _, tt := range tests {
@@ -391,6 +397,15 @@ func TestInspectProblems(t *testing.T) {
 	if !ids["section-without-suffix"] || !ids["extends-file-missing"] || in.ExtendsFileFound {
 		t.Errorf("problems: %+v", in.Problems)
 	}
+	// extends cuda plus an inlined openvino section.
+	src = "services:\n  immich-machine-learning:\n    image: ghcr.io/immich-app/immich-machine-learning:release-cuda\n    extends:\n      file: hwaccel.ml.yml\n      service: cuda\n    device_cgroup_rules:\n      - 'c 189:* rmw'\n"
+	in, err = Inspect([]byte(src), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Problems) != 1 || in.Problems[0].ID != "several-sections" || in.Backend != "cuda" || in.Mode != "extends" {
+		t.Errorf("got %+v", in)
+	}
 }
 
 func TestImageSuffix(t *testing.T) {
@@ -436,11 +451,52 @@ func TestNotComposeFiles(t *testing.T) {
 	}
 }
 
-// yamlEqualExceptML is used by tests to compare documents structurally.
-func decodeAny(t testing.TB, b []byte) any {
-	var v any
-	if err := yaml.Unmarshal(b, &v); err != nil {
+func TestTailoredHwaccelFile(t *testing.T) {
+	src := readFixture(t, "basic.yml")
+	host := Host{Known: true, LibMaliPath: "/usr/lib/aarch64-linux-gnu/libmali.so.1"}
+	plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "armnn", Host: host}}, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return v
+	if len(plan.Changes) != 2 || !plan.Changes[1].Create {
+		t.Fatalf("changes: %+v", plan.Changes)
+	}
+	hw := string(plan.Changes[1].New)
+	if strings.Contains(hw, "mali_csffw.bin") || !strings.Contains(hw, "- /usr/lib/aarch64-linux-gnu/libmali.so.1:/usr/lib/libmali.so:ro") {
+		t.Errorf("hwaccel.ml.yml not tailored:\n%s", hw)
+	}
+	// Only the armnn lines differ from Immich's file.
+	if n := diffCost(defaultSections().src, plan.Changes[1].New); n != 2 {
+		t.Errorf("tailoring touched %d lines of hwaccel.ml.yml, want 2", n)
+	}
+	if plan.Validation == nil || !plan.Validation.Checked {
+		t.Errorf("not validated: %+v", plan.Validation)
+	}
+	// Extends with the tailored file and inline with the same host give the
+	// same service.
+	ext := newContent(plan, src)
+	inl, err := Edit(src, EditOptions{Backend: "armnn", Inline: true, Host: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1 := effectiveWith(t, ext, plan.Changes[1].New)
+	m2 := effectiveWith(t, inl.Output, nil)
+	if !equalJSON(m1, m2) {
+		t.Errorf("extends and inline differ: %s", firstDiff(m1, m2))
+	}
+}
+
+func TestParseCheckCatchesOtherServiceChanges(t *testing.T) {
+	src := readFixture(t, "basic.yml")
+	bad := bytes.Replace(src, []byte("image: docker.io/valkey/valkey:8"), []byte("image: docker.io/valkey/valkey:9"), 1)
+	err := parseCheck(t.Context(), src, bad, "immich-machine-learning", "/srv/stack")
+	if !errors.Is(err, ErrValidation) || !strings.Contains(err.Error(), `service "redis"`) {
+		t.Errorf("want a validation error about redis, got %v", err)
+	}
+	if err := parseCheck(t.Context(), src, src, "immich-machine-learning", "/srv/stack"); err != nil {
+		t.Errorf("unchanged file: %v", err)
+	}
+	if err := parseCheck(t.Context(), src, []byte("services: [\n"), "immich-machine-learning", "/srv/stack"); !errors.Is(err, ErrValidation) {
+		t.Errorf("unreadable result: %v", err)
+	}
 }

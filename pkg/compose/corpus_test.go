@@ -31,6 +31,7 @@ func TestRealCorpus(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Run(name, func(t *testing.T) {
+			want := corpusExpect[name]
 			outcomes := map[string][]string{}
 			for _, inline := range []bool{false, true} {
 				for _, b := range Backends {
@@ -39,13 +40,23 @@ func TestRealCorpus(t *testing.T) {
 						mode = "inline"
 					}
 					plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: b, Inline: inline}}, nil)
+					wantErr := want.err
+					if want.onlyFor != nil && !want.onlyFor(b, inline) {
+						wantErr = nil
+					}
+					if wantErr != nil && (err == nil || !errors.Is(err, wantErr) || !strings.Contains(err.Error(), want.has)) {
+						t.Errorf("%s/%s: want %v with %q, got %v", mode, b, wantErr, want.has, err)
+					}
+					if wantErr == nil && err != nil {
+						t.Errorf("%s/%s: want a correct edit, got %v", mode, b, err)
+					}
 					if err != nil {
 						checkCleanError(t, err)
 						outcomes["error: "+firstLine(err.Error())] = append(outcomes["error: "+firstLine(err.Error())], mode+"/"+b)
 						continue
 					}
 					if plan.Validation == nil || !plan.Validation.Checked {
-						t.Logf("%s/%s: not validated: %+v", mode, b, plan.Validation)
+						t.Errorf("%s/%s: not validated: %+v", mode, b, plan.Validation)
 					}
 					out := newContent(plan, src)
 					// Idempotent.
@@ -70,6 +81,30 @@ func TestRealCorpus(t *testing.T) {
 	}
 }
 
+// corpusExpect is the right outcome for the files of the real corpus that
+// must be refused (see SOURCES.md); every other file must give a correct
+// edit for every backend in both modes.
+var corpusExpect = map[string]struct {
+	err     error
+	has     string
+	onlyFor func(backend string, inline bool) bool // nil: every case
+}{
+	"Earlopain__server__immich-compose-no-ml.yml":                {err: ErrNoMLService, has: "no machine-learning service"},
+	"EnigmaCurry__d.rymcg.tech__immich-instance-ytt.yml":         {err: ErrNotCompose, has: "ytt template"},
+	"karlmdavis__justdavis-ansible__role-compose-j2.yml":         {err: ErrNotCompose, has: "Jinja template"},
+	"solarorange__ansible-homelab__role-compose-j2.yml":          {err: ErrNotCompose, has: "Jinja template"},
+	"cdesiles__ansible-playbooks__podman-kube-pod-j2.yml":        {err: ErrNotCompose, has: "template"},
+	"Thomas141100__homeserver__k8s-helm-values.yml":              {err: ErrNotCompose, has: "Helm chart values"},
+	"elvismercado__docker-templates__immich-compose.yml":         {err: ErrManual, has: "suffix of \"immich-machine-learning\" comes from a variable"},
+	"elvismercado__docker-templates__immich-override-wud.yml":    {err: ErrNoMLService, has: "override file"},
+	"xblackbytesx__privacybox__apps-immich-compose.yml":          {err: ErrManual, has: "comes from a variable"},
+	"immich-app__immich__docker-compose-prod-build.yml":          {err: ErrManual, has: "DEVICE=cpu"},
+	"immich-app__immich__hwaccel-ml-official-2026.yml":           {err: ErrNoMLService, has: "hwaccel.ml.yml-style file"},
+	"bigbeartechworld__big-bear-universal-apps__apps-immich.yml": {err: ErrManual, has: "pinned by digest", onlyFor: func(b string, _ bool) bool { return b != "cpu" }},
+	"mikeage__docker-compose-files__immich-compose.yml":          {err: ErrManual, has: "pinned by digest", onlyFor: func(b string, _ bool) bool { return imageSuffix[b] != "openvino" }},
+	"skobkin__docker-stacks__immich-compose.yml":                 {err: ErrManual, has: "service: ${HWACCEL_ML:-cpu}", onlyFor: func(_ string, inline bool) bool { return !inline }},
+}
+
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i]
@@ -92,4 +127,68 @@ func checkCleanError(t *testing.T, err error) {
 	if e.Message == "" || (e.Fix == "" && !errors.Is(err, ErrValidation)) {
 		t.Errorf("error without message or fix: %#v", e)
 	}
+}
+
+// TestRealCorpusInspect checks what InspectFile reports for the real files
+// whose mistakes SOURCES.md describes.
+func TestRealCorpusInspect(t *testing.T) {
+	dir := sharedDir(t, "testdata-real", "compose")
+	if dir == "" {
+		return
+	}
+	tests := []struct {
+		file, backend, mode, problem string
+	}{
+		{"plex-migration-homelab__compose-stack__cloud-immich-ml-compose.yml", "cuda", "inline", "section-without-suffix"},
+		{"NeoHuncho__rasbpian-docker-compose__immich-remote-ml-armnn.yml", "", "none", "suffix-without-section"},
+		{"formless63__wmc-stackshare__immich-compose.yml", "", "none", "suffix-without-section"},
+		{"jansauer__truenas-apps__immich-compose-ml-svc.yml", "", "none", "suffix-without-section"},
+		{"polivera__infra__swarm-immich-compose.yml", "cuda", "inline", "section-without-suffix"},
+		{"mikeage__docker-compose-files__immich-compose.yml", "openvino", "extends", "image-digest-pinned"},
+		{"Orion-zhen__self-hosted__immich-compose.yml", "cuda", "extends", ""},
+		{"Hudater__services__docker-immich-compose.yml", "rocm", "extends", ""},
+		{"ad5665__portainer-composes__immich-compose-portainer.yml", "cuda", "inline", ""},
+		{"immich-app__immich__docker-compose-official-2026.yml", "", "none", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			in, err := Inspect(mustRead(t, filepath.Join(dir, tt.file)), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.Backend != tt.backend || in.Mode != tt.mode {
+				t.Errorf("backend %q mode %q, want %q %q", in.Backend, in.Mode, tt.backend, tt.mode)
+			}
+			var ids []string
+			for _, p := range in.Problems {
+				ids = append(ids, p.ID)
+			}
+			if tt.problem == "" && len(ids) > 0 {
+				t.Errorf("unexpected problems: %+v", in.Problems)
+			}
+			if tt.problem != "" && !strings.Contains(strings.Join(ids, ","), tt.problem) {
+				t.Errorf("want %s, got %+v", tt.problem, in.Problems)
+			}
+		})
+	}
+	// The stack hints.
+	for file, kind := range map[string]string{
+		"IceWhaleTech__CasaOS-AppStore__casaos-apps-immich.yml":    "casaos",
+		"runtipi__runtipi-appstore__apps-immich-compose.yml":       "runtipi",
+		"ad5665__portainer-composes__immich-compose-portainer.yml": "portainer",
+	} {
+		in, err := Inspect(mustRead(t, filepath.Join(dir, file)), "")
+		if err != nil || in.StackKind != kind {
+			t.Errorf("%s: stack kind %q, want %q (%v)", file, in.StackKind, kind, err)
+		}
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// splitKeep splits text into lines without their endings, and says
+// splitLines splits text into lines without their endings, and says
 // whether the text ends with a newline.
 func splitLines(b []byte) ([]string, bool) {
 	if len(b) == 0 {
@@ -23,6 +23,25 @@ func UnifiedDiff(aName, bName string, a, b []byte) string {
 	}
 	al, aNL := splitLines(a)
 	bl, bNL := splitLines(b)
+	// Lines keep their CR of a CRLF ending, so that the diff applies.
+	crOf := func(src []byte) func(int) string {
+		t := newText(src)
+		return func(i int) string {
+			if i >= 0 && i < len(t.eols) && t.eols[i] == "\r\n" {
+				return "\r"
+			}
+			return ""
+		}
+	}
+	aCR, bCR := crOf(a), crOf(b)
+	// A last line without newline differs from the same text with one.
+	const noNL = "\x00"
+	if !aNL && len(al) > 0 {
+		al = append(al[:len(al)-1:len(al)-1], al[len(al)-1]+noNL)
+	}
+	if !bNL && len(bl) > 0 {
+		bl = append(bl[:len(bl)-1:len(bl)-1], bl[len(bl)-1]+noNL)
+	}
 	if a == nil {
 		aName = "/dev/null"
 	}
@@ -31,16 +50,7 @@ func UnifiedDiff(aName, bName string, a, b []byte) string {
 	fmt.Fprintf(&sb, "--- %s\n+++ %s\n", aName, bName)
 	const ctx = 3
 	// ops: ' ' equal, '-' delete, '+' insert, with indexes.
-	type hunkLine struct {
-		op   byte
-		text string
-		ai   int
-		bi   int
-	}
-	var all []hunkLine
-	for _, o := range ops {
-		all = append(all, hunkLine{o.op, o.text, o.ai, o.bi})
-	}
+	all := ops
 	for i := 0; i < len(all); {
 		if all[i].op == ' ' {
 			i++
@@ -95,7 +105,12 @@ func UnifiedDiff(aName, bName string, a, b []byte) string {
 		fmt.Fprintf(&sb, "@@ -%s +%s @@\n", rangeStr(aStart+1, aCount), rangeStr(bStart+1, bCount))
 		for _, l := range h {
 			sb.WriteByte(l.op)
-			sb.WriteString(l.text)
+			sb.WriteString(strings.TrimSuffix(l.text, noNL))
+			if l.op == '+' {
+				sb.WriteString(bCR(l.bi))
+			} else {
+				sb.WriteString(aCR(l.ai))
+			}
 			sb.WriteByte('\n')
 			if l.op != '+' && l.ai == len(al)-1 && !aNL {
 				sb.WriteString("\\ No newline at end of file\n")

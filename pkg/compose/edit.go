@@ -64,6 +64,24 @@ type EditResult struct {
 // Edit applies the backend to a compose file's ML service and returns the
 // new content. Only the lines that must change are changed.
 func Edit(src []byte, opts EditOptions) (*EditResult, error) {
+	res, err := editOnce(src, opts)
+	if err != nil || !res.Changed {
+		return res, err
+	}
+	// The edit must have landed where it was meant to: editing the result
+	// again must find nothing left to do.
+	again, err := editOnce(res.Output, opts)
+	if err != nil || again.Changed {
+		if err == nil {
+			err = fmt.Errorf("a second pass still finds changes to make")
+		}
+		return nil, newError(ErrValidation, "Nothing was written. Add the section by hand (see hwaccel.ml.yml), and please report the file's layout.",
+			"the edit did not land where intended (an unusual layout, such as a multi-line value, near the change): %v", err)
+	}
+	return res, nil
+}
+
+func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	if !ValidBackend(opts.Backend) {
 		return nil, newError(ErrManual, "Use one of: "+strings.Join(Backends, ", ")+".",
 			"unknown backend %q", opts.Backend)
@@ -86,7 +104,7 @@ func Edit(src []byte, opts EditOptions) (*EditResult, error) {
 	res.Sections = tailored
 	res.Tailored = !bytes.Equal(tailored, secSrc)
 	res.Notes = append(res.Notes, tnotes...)
-	secs, err := loadSections(tailored)
+	secs, err := sectionsFor(tailored)
 	if err != nil {
 		return nil, err
 	}
@@ -106,12 +124,12 @@ func Edit(src []byte, opts EditOptions) (*EditResult, error) {
 	}
 	res.Service = p.name
 	res.Before = p.inspect()
-	if err := checkDuplicateKeys(p.svc, p.name); err != nil {
+
+	if err := checkSharedService(p); err != nil {
 		return nil, err
 	}
-
 	e := &editor{p: p, pt: &patch{t: p.t}, opts: opts, backend: backend, secs: secs, section: section}
-	if err := e.run(res); err != nil {
+	if err := e.run(); err != nil {
 		return nil, err
 	}
 	out, err := e.pt.apply()
@@ -123,8 +141,7 @@ func Edit(src []byte, opts EditOptions) (*EditResult, error) {
 		// give the mapping we want; check, and fall back to a new block.
 		if ok := checkExtends(out, p.name, backend); !ok {
 			e2 := &editor{p: p, pt: &patch{t: p.t}, opts: opts, backend: backend, secs: secs, section: section, noUncomment: true}
-			res.Notes = nil
-			if err := e2.run(res); err != nil {
+			if err := e2.run(); err != nil {
 				return nil, err
 			}
 			if out, err = e2.pt.apply(); err != nil {
@@ -138,12 +155,13 @@ func Edit(src []byte, opts EditOptions) (*EditResult, error) {
 	res.Output = out
 	res.Changed = !bytes.Equal(out, src)
 	// The result must parse and still name the same service.
+	const report = "Nothing was written. Add the section by hand (see hwaccel.ml.yml), and please report the file's layout."
 	p2, err := parse(out)
 	if err != nil {
-		return nil, fmt.Errorf("internal error: the edited file does not parse: %w", err)
+		return nil, newError(ErrValidation, report, "the edit would not give valid YAML (an unusual layout, such as a multi-line value, near the change): %v", err)
 	}
 	if err := p2.findService(p.name); err != nil {
-		return nil, fmt.Errorf("internal error: the edited file lost service %q: %w", p.name, err)
+		return nil, newError(ErrValidation, report, "the edit would lose service %q: %v", p.name, err)
 	}
 	return res, nil
 }
@@ -160,7 +178,7 @@ func checkExtends(out []byte, name, backend string) bool {
 	return ext != nil && ext.Kind == yaml.MappingNode && mapGet(ext, "service") != nil && mapGet(ext, "service").Value == backend
 }
 
-func checkDuplicateKeys(m *yaml.Node, name string) error {
+func checkDuplicateKeys(m *yaml.Node) error {
 	var err error
 	var visit func(n *yaml.Node)
 	visit = func(n *yaml.Node) {
@@ -173,7 +191,7 @@ func checkDuplicateKeys(m *yaml.Node, name string) error {
 				k := n.Content[i]
 				if l, ok := seen[k.Value]; ok && k.Value != "<<" {
 					err = newError(ErrNotCompose, "Remove one of the two keys (a template tool may have left both in place).",
-						"service %q has the key %q twice (lines %d and %d); Compose rejects duplicate keys", name, k.Value, l, k.Line)
+						"the key %q appears twice in one mapping (lines %d and %d); Compose rejects duplicate keys", k.Value, l, k.Line)
 					return
 				}
 				seen[k.Value] = k.Line
@@ -216,11 +234,17 @@ func isHwaccelExtends(ext *yaml.Node) (file string, ok bool) {
 	if f == nil {
 		return "", false
 	}
-	base := strings.ToLower(path.Base(strings.ReplaceAll(f.Value, "\\", "/")))
-	return f.Value, strings.Contains(base, "hwaccel") || strings.Contains(base, "mlaccel")
+	return f.Value, isHwaccelFileName(f.Value)
 }
 
-func (e *editor) run(res *EditResult) error {
+// isHwaccelFileName reports whether an extends file is a hwaccel.ml-style
+// file (hwaccel.ml.yml, or the older mlaccel-armnn.yml).
+func isHwaccelFileName(f string) bool {
+	base := strings.ToLower(path.Base(strings.ReplaceAll(f, "\\", "/")))
+	return strings.Contains(base, "hwaccel") || strings.Contains(base, "mlaccel")
+}
+
+func (e *editor) run() error {
 	p := e.p
 	if err := e.image(); err != nil {
 		return err
@@ -239,18 +263,21 @@ func (e *editor) run(res *EditResult) error {
 	if e.opts.Inline {
 		keep = e.section
 	}
+	var oldSecs []*yaml.Node
 	for _, b := range old {
 		sec := e.secs.get(b)
 		if sec == nil {
 			sec = defaultSections().get(b)
 		}
-		if sec == nil {
+		if sec == nil || (e.opts.Inline && b == e.backend) {
 			continue
 		}
-		if e.opts.Inline && b == e.backend {
-			continue
-		}
-		if _, err := e.removeSection(p.svc, sec, keep, ""); err != nil {
+		oldSecs = append(oldSecs, sec)
+	}
+	if len(oldSecs) > 0 {
+		// One pass over all of them, so that an entry two old sections
+		// share is removed once.
+		if _, err := e.removeSection(p.svc, unionSections(oldSecs), keep, ""); err != nil {
 			return err
 		}
 	}
@@ -298,8 +325,7 @@ func (e *editor) run(res *EditResult) error {
 
 // serviceRegion returns the 0-based line range [start, end) of the ML
 // service, up to the next service key or the end of services.
-func (e *editor) serviceRegion() (int, int) {
-	p := e.p
+func (p *parsed) serviceRegion() (int, int) {
 	start := p.svcKey.Line - 1
 	end := len(p.t.lines)
 	keyIndent := p.svcKey.Column - 1
@@ -320,7 +346,7 @@ func (e *editor) serviceRegion() (int, int) {
 // live one.
 func (e *editor) uncomment() (bool, error) {
 	p := e.p
-	start, end := e.serviceRegion()
+	start, end := p.serviceRegion()
 	bodyIndent := p.svc.Content[0].Column - 1
 	for i := start + 1; i < end; i++ {
 		c, ok := commentText(p.t.lines[i])
@@ -425,4 +451,37 @@ func (e *editor) entryEnd(start, indent int, val *yaml.Node) int {
 		break
 	}
 	return last
+}
+
+// aliased returns the nodes that an alias (*name) refers to anywhere in
+// the file.
+func (p *parsed) aliased() map[*yaml.Node]bool {
+	out := map[*yaml.Node]bool{}
+	for _, d := range p.docs {
+		walk(d, func(n *yaml.Node) {
+			if n.Kind == yaml.AliasNode && n.Alias != nil {
+				out[n.Alias] = true
+			}
+		})
+	}
+	return out
+}
+
+// checkSharedService refuses to edit a service, or a part of it, that is
+// an anchor other places use: the edit would change them too.
+func checkSharedService(p *parsed) error {
+	shared := p.aliased()
+	if len(shared) == 0 {
+		return nil
+	}
+	var err error
+	walk(p.svc, func(n *yaml.Node) {
+		if err == nil && n.Anchor != "" && shared[n] {
+			err = newError(ErrManual,
+				fmt.Sprintf("Give %q its own copy of what &%s holds, then run again.", p.name, n.Anchor),
+				"part of service %q is the anchor &%s (line %d), which other places reuse with *%s; editing it would change them too",
+				p.name, n.Anchor, n.Line, n.Anchor)
+		}
+	})
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -36,7 +37,11 @@ type Inspection struct {
 	Problems  []Problem `json:"problems"`
 }
 
-// Problem is a static mistake in the ML deployment.
+// Problem is a static mistake in the ML deployment. IDs are stable:
+// section-without-suffix, suffix-without-section, suffix-section-mismatch,
+// section-incomplete, several-sections, image-suffix-unknown,
+// image-digest-pinned, image-legacy, image-built-locally,
+// extends-file-missing, extends-file-invalid, extends-section-missing.
 type Problem struct {
 	ID      string `json:"id"`
 	Message string `json:"message"`
@@ -168,7 +173,7 @@ func (p *parsed) inspect() *Inspection {
 			}
 		}
 	} else {
-		start, end := p.region()
+		start, end := p.serviceRegion()
 		for i := start + 1; i < end; i++ {
 			if c, ok := commentText(p.t.lines[i]); ok && strings.HasPrefix(c, "extends:") {
 				in.ExtendsCommented = true
@@ -180,10 +185,14 @@ func (p *parsed) inspect() *Inspection {
 			in.Mode = "inline"
 			in.Backend = inl[0]
 		}
-		if len(inl) > 1 {
+		all := inl
+		if in.Mode == "extends" && in.Backend != "" && !contains(inl, in.Backend) {
+			all = append([]string{in.Backend + " (extends)"}, inl...)
+		}
+		if len(all) > 1 {
 			in.Problems = append(in.Problems, Problem{ID: "several-sections",
-				Message: "the ML service carries entries of several backends: " + strings.Join(inl, ", "),
-				Fix:     "Keep one: immich-accel compose --inline --backend X removes the others."})
+				Message: "the ML service carries entries of several backends: " + strings.Join(all, ", "),
+				Fix:     "Keep one: immich-accel compose --backend X (add --inline to merge it) removes the others."})
 		}
 	}
 	if b, _ := mergedGet(p.svc, "build"); b != nil {
@@ -192,13 +201,42 @@ func (p *parsed) inspect() *Inspection {
 			Fix:     "Set build.args DEVICE to the backend and rebuild."})
 	}
 	in.addStaticProblems()
+	if b := in.ImageSuffix; b != "" && in.Mode == "none" {
+		if sec := defaultSections().get(b); sec != nil {
+			if miss := missingEntries(p.svc, sec); len(miss) > 0 {
+				for i := range in.Problems {
+					if in.Problems[i].ID == "suffix-without-section" {
+						in.Problems[i].Message += "; missing: " + strings.Join(miss, ", ")
+					}
+				}
+			}
+		}
+	}
 	return in
 }
 
-// region is the service's line range, as for the editor.
-func (p *parsed) region() (int, int) {
-	e := &editor{p: p}
-	return e.serviceRegion()
+// missingEntries lists the section's list entries the service lacks.
+func missingEntries(svc, sec *yaml.Node) []string {
+	var out []string
+	for path, items := range listEntries(sec) {
+		have := map[string]bool{}
+		if seq := pathGet(svc, path); seq != nil && seq.Kind == yaml.SequenceNode {
+			for _, it := range seq.Content {
+				have[itemKey(path, it)] = true
+			}
+		}
+		for _, it := range items {
+			if !have[itemKey(path, it)] {
+				v := it.Value
+				if it.Kind == yaml.MappingNode {
+					v = itemKey(path, it)
+				}
+				out = append(out, path+" "+v)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (in *Inspection) addStaticProblems() {
@@ -217,7 +255,7 @@ func (in *Inspection) addStaticProblems() {
 			Fix:     fmt.Sprintf("immich-accel compose --backend %s sets both.", in.Backend)})
 	case !accel && in.ImageSuffix != "":
 		b := in.ImageSuffix
-		msg := fmt.Sprintf("the image tag has the -%s suffix but the service gets no %s devices (no hwaccel section)", b, b)
+		msg := fmt.Sprintf("the image tag has the -%s suffix but the service does not have the %s section", b, b)
 		if in.ExtendsCommented {
 			msg += "; the extends block is still commented out"
 		}

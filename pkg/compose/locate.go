@@ -77,8 +77,29 @@ func sniffTemplate(t *text) (kind string, line int) {
 	return "", 0
 }
 
+// oddBreak finds line breaks YAML honours but line-based editing would
+// miscount: a carriage return not followed by a line feed, NEL, and the
+// Unicode line and paragraph separators.
+func oddBreak(t *text) (string, int) {
+	for i, l := range t.lines {
+		switch {
+		case strings.Contains(l, "\r"):
+			return "a carriage return without line feed", i + 1
+		case strings.Contains(l, "\u0085"):
+			return "a NEL (U+0085) line break", i + 1
+		case strings.Contains(l, "\u2028"), strings.Contains(l, "\u2029"):
+			return "a Unicode line/paragraph separator", i + 1
+		}
+	}
+	return "", 0
+}
+
 func parse(src []byte) (*parsed, error) {
 	p := &parsed{src: src, t: newText(src)}
+	if what, line := oddBreak(p.t); what != "" {
+		return nil, newError(ErrManual, "Convert the file to plain LF or CRLF line endings (for example with dos2unix), then run again.",
+			"line %d contains %s, which YAML reads as a line break", line, what)
+	}
 	tmplKind, tmplLine := sniffTemplate(p.t)
 	if tmplKind == "a ytt template (#@ directives)" || strings.HasPrefix(tmplKind, "a Jinja") {
 		return nil, newError(ErrNotCompose,
@@ -147,6 +168,9 @@ func parse(src []byte) (*parsed, error) {
 		return nil, newError(ErrNotCompose,
 			"Render the template first and run immich-accel on the result, or edit the template by hand.",
 			"the file looks like %s (line %d); its values are not final", tmplKind, tmplLine)
+	}
+	if err := checkDuplicateKeys(p.root); err != nil {
+		return nil, err
 	}
 	p.detectStyle()
 	return p, nil
@@ -368,6 +392,16 @@ func (p *parsed) findService(want string) error {
 	if len(byName) > 1 {
 		return newError(ErrSeveralMLServices, "Choose one with --service NAME.",
 			"several services could be Immich's machine-learning service: %s", serviceNames(byName))
+	}
+	sections := 0
+	for _, s := range list {
+		if ValidBackend(s.name) && s.image == "" {
+			sections++
+		}
+	}
+	if sections >= 3 {
+		return newError(ErrNoMLService, "Point --file at the docker-compose.yml next to it; immich-accel reads the sections from this file itself (--hwaccel-file).",
+			"this is a hwaccel.ml.yml-style file (sections %s), not the compose file that defines the machine-learning service", serviceNames(list))
 	}
 	if len(overrides) > 0 {
 		return newError(ErrNoMLService,

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -81,13 +82,34 @@ func TestUpstreamMatrix(t *testing.T) {
 // returns the ML service's effective configuration.
 func effectiveML(t *testing.T, src []byte, service string) types.ServiceConfig {
 	t.Helper()
+	return effectiveSections(t, src, service, templates.HwaccelML)
+}
+
+// effectiveWith is effectiveML for immich-machine-learning with the given
+// hwaccel.ml.yml content (nil: the embedded one).
+func effectiveWith(t *testing.T, src, sections []byte) types.ServiceConfig {
+	t.Helper()
+	if sections == nil {
+		sections = templates.HwaccelML
+	}
+	return effectiveSections(t, src, "immich-machine-learning", sections)
+}
+
+func equalJSON(a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+func effectiveSections(t *testing.T, src []byte, service string, sections []byte) types.ServiceConfig {
+	t.Helper()
 	m, err := decodeModel(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	hw := filepath.Join(dir, "hwaccel.ml.yml")
-	if err := os.WriteFile(hw, templates.HwaccelML, 0o644); err != nil {
+	if err := os.WriteFile(hw, sections, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	svcs := m["services"].(map[string]any)

@@ -313,15 +313,8 @@ func (e *editor) editFlow(seq *yaml.Node, f func([]string) []string, appendOnly 
 	return nil
 }
 
-func scalarText(n *yaml.Node) string {
-	switch {
-	case n.Style&yaml.SingleQuotedStyle != 0:
-		return "'" + strings.ReplaceAll(n.Value, "'", "''") + "'"
-	case n.Style&yaml.DoubleQuotedStyle != 0:
-		return strconv.Quote(n.Value)
-	}
-	return n.Value
-}
+// scalarText writes a scalar in its own quoting style.
+func scalarText(n *yaml.Node) string { return quoteLike(n, n.Value) }
 
 func lineComment(n *yaml.Node) string {
 	if n.LineComment == "" {
@@ -418,7 +411,10 @@ func (e *editor) planRemove(target, old, keep *yaml.Node, path string) (ops []fu
 			if len(gone) == 0 {
 				continue
 			}
-			if len(gone) == len(tv.Content) {
+			// A list the new section also fills keeps its key: its old
+			// entries go and the new ones are appended in place.
+			refilled := keepV != nil && keepV.Kind == yaml.SequenceNode && len(keepV.Content) > 0
+			if len(gone) == len(tv.Content) && !refilled {
 				removedKeys[tk] = tv
 				continue
 			}

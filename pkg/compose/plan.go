@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/immich-accel/immich-accel/templates"
@@ -139,6 +138,10 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 				return nil, newError(ErrManual, "Replace it with Immich's current hwaccel.ml.yml (delete it and run again to have it written).",
 					"%s has no %s section (it has: %s); it predates that backend", hw, res.Backend, strings.Join(secs.names(), ", "))
 			}
+			if !bytes.Equal(existing, sections) && len(eo.GPUs) > 0 {
+				return nil, newError(ErrManual, "Use --inline to put the GPU selection into the service, or set device_ids in your hwaccel.ml.yml by hand.",
+					"--gpus cannot be applied: the existing %s is kept as it is", res.ExtendsFile)
+			}
 			if !bytes.Equal(existing, sections) {
 				msg := fmt.Sprintf("kept your %s, which differs from %s", res.ExtendsFile, sourceName(opts))
 				if res.Tailored {
@@ -205,7 +208,20 @@ func (p *Plan) Write(opts WriteOptions) (*Written, error) {
 			return w, newError(ErrChangedOnDisk, "Run the command again to edit the current content.", "%s changed on disk since it was read; nothing was written", c.Path)
 		}
 	}
+	// New files (hwaccel.ml.yml) first, so that the compose file never
+	// points at a file that is not there yet.
+	ordered := make([]FileChange, 0, len(p.Changes))
 	for _, c := range p.Changes {
+		if c.Create {
+			ordered = append(ordered, c)
+		}
+	}
+	for _, c := range p.Changes {
+		if !c.Create {
+			ordered = append(ordered, c)
+		}
+	}
+	for _, c := range ordered {
 		if !c.Create && !opts.NoBackup {
 			bak := c.Path + ".bak"
 			if _, err := os.Lstat(bak); err == nil {
@@ -255,12 +271,8 @@ func atomicWrite(path string, data []byte, ref string, mode os.FileMode) (err er
 	if err = f.Chmod(mode.Perm()); err != nil {
 		return err
 	}
-	if st, serr := os.Stat(ref); serr == nil {
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			if cerr := f.Chown(int(sys.Uid), int(sys.Gid)); cerr != nil && !errors.Is(cerr, os.ErrPermission) {
-				return cerr
-			}
-		}
+	if err = keepOwner(f, ref); err != nil {
+		return err
 	}
 	if err = f.Sync(); err != nil {
 		return err

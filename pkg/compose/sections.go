@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -45,12 +46,22 @@ func loadSections(src []byte) (*sectionSet, error) {
 	return &sectionSet{src: src, services: s}, nil
 }
 
-func defaultSections() *sectionSet {
+// defaultSections is the embedded hwaccel.ml.yml, parsed once. It is never
+// modified: get returns copies.
+var defaultSections = sync.OnceValue(func() *sectionSet {
 	s, err := loadSections(templates.HwaccelML)
 	if err != nil {
 		panic("embedded hwaccel.ml.yml: " + err.Error()) // checked by tests
 	}
 	return s
+})
+
+// sectionsFor parses src, reusing the embedded copy when src is it.
+func sectionsFor(src []byte) (*sectionSet, error) {
+	if bytes.Equal(src, templates.HwaccelML) {
+		return defaultSections(), nil
+	}
+	return loadSections(src)
 }
 
 func (s *sectionSet) names() []string {
@@ -206,4 +217,31 @@ func listEntries(sec *yaml.Node) map[string][]*yaml.Node {
 	}
 	visit(sec, "")
 	return out
+}
+
+// unionSections merges sections into one: mappings merged key by key,
+// lists concatenated.
+func unionSections(secs []*yaml.Node) *yaml.Node {
+	out := deepCopy(secs[0])
+	for _, s := range secs[1:] {
+		mergeInto(out, s)
+	}
+	return out
+}
+
+func mergeInto(dst, src *yaml.Node) {
+	for i := 0; i+1 < len(src.Content); i += 2 {
+		k, v := src.Content[i], resolve(src.Content[i+1])
+		_, dv := mapEntry(dst, k.Value)
+		switch {
+		case dv == nil:
+			dst.Content = append(dst.Content, deepCopy(k), deepCopy(v))
+		case dv.Kind == yaml.MappingNode && v.Kind == yaml.MappingNode:
+			mergeInto(dv, v)
+		case dv.Kind == yaml.SequenceNode && v.Kind == yaml.SequenceNode:
+			for _, it := range v.Content {
+				dv.Content = append(dv.Content, deepCopy(it))
+			}
+		}
+	}
 }

@@ -16,7 +16,7 @@ const (
 // backend, editing only the lines concerned: the libmali.so mount source
 // and the firmware mount for armnn, and device_ids for cuda with --gpus.
 func tailorSections(src []byte, backend string, opts EditOptions) ([]byte, []string, error) {
-	secs, err := loadSections(src)
+	secs, err := sectionsFor(src)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -110,8 +110,8 @@ func (p *patch) add(e edit) {
 	p.edits = append(p.edits, e)
 }
 
-// lineEdited reports whether line i is already replaced or removed by an
-// edit, so that a second edit of it can build on the first.
+// replacement returns the text an earlier edit gave line i, if any, so
+// that a second edit of the line can build on the first.
 func (p *patch) replacement(i int) (string, bool) {
 	for k := len(p.edits) - 1; k >= 0; k-- {
 		e := p.edits[k]

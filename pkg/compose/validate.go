@@ -48,6 +48,9 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 	if err := os.WriteFile(hw, sections, 0o600); err != nil {
 		return nil, fmt.Errorf("validating: %w", err)
 	}
+	if err := parseCheck(ctx, orig, edited, res.Service, workDir); err != nil {
+		return nil, err
+	}
 	origMap, err := decodeModel(orig)
 	if err != nil {
 		return nil, err
@@ -89,8 +92,7 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 			return false
 		}
 		f, _ := ext["file"].(string)
-		b := strings.ToLower(filepath.Base(f))
-		return strings.Contains(b, "hwaccel") || strings.Contains(b, "mlaccel")
+		return isHwaccelFileName(f)
 	}
 	prepare(origMap, func(sm map[string]any) {
 		if isHw(sm) {
@@ -109,10 +111,18 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 			old = inlinedBackends(p.svc)
 		}
 	}
+	source := defaultSections()
+	if s, err := sectionsFor(res.Sections); err == nil {
+		source = s
+	}
 	prepare(oracle, func(sm map[string]any) {
 		delete(sm, "extends")
 		for _, b := range old {
-			if sec := defaultSections().get(b); sec != nil {
+			sec := source.get(b)
+			if sec == nil {
+				sec = defaultSections().get(b)
+			}
+			if sec != nil {
 				var secMap map[string]any
 				_ = sec.Decode(&secMap)
 				removeEntries(sm, secMap, "")
@@ -356,4 +366,51 @@ func firstDiff(a, b any) string {
 		}
 	}
 	return "values differ"
+}
+
+// parseCheck reads the original and the edited bytes with compose-go's own
+// parser (no interpolation, extends or includes) and checks that every
+// service but the ML one reads the same. It says nothing when compose-go
+// cannot read the original either; the full check then reports that.
+func parseCheck(ctx context.Context, orig, edited []byte, name, workDir string) error {
+	fail := func(format string, args ...any) error {
+		return newError(ErrValidation, "Nothing was written. Please report this with the file attached.", format, args...)
+	}
+	before, err := rawServices(ctx, orig, workDir)
+	if err != nil {
+		return nil
+	}
+	after, err := rawServices(ctx, edited, workDir)
+	if err != nil {
+		return fail("compose-go cannot read the edited file: %v", err)
+	}
+	if _, ok := after[name]; !ok {
+		return fail("compose-go does not see service %q in the edited file", name)
+	}
+	for n, s := range before {
+		if n != name && !reflect.DeepEqual(s, after[n]) {
+			return fail("compose-go reads service %q differently after the edit: %s", n, firstDiff(s, after[n]))
+		}
+	}
+	return nil
+}
+
+// rawServices reads the services: of a file with compose-go's parser only.
+func rawServices(ctx context.Context, src []byte, workDir string) (map[string]any, error) {
+	cd := types.ConfigDetails{
+		WorkingDir:  workDir,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(workDir, "compose.yaml"), Content: src}},
+		Environment: types.Mapping{},
+	}
+	m, err := loader.LoadModelWithContext(ctx, cd, func(o *loader.Options) {
+		o.SetProjectName("immich-accel-check", true)
+		o.SkipExtends, o.SkipInclude, o.SkipInterpolation = true, true, true
+		o.SkipNormalization, o.SkipConsistencyCheck, o.SkipValidation = true, true, true
+		o.SkipResolveEnvironment, o.SkipDefaultValues, o.ResolvePaths = true, true, false
+	})
+	if err != nil {
+		return nil, err
+	}
+	svcs, _ := m["services"].(map[string]any)
+	return svcs, nil
 }

@@ -1,0 +1,60 @@
+package compose
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzEdit feeds arbitrary files to the editor: it must return an error or
+// an output that parses, still has the ML service with the backend applied,
+// and does not change on a second run. It must never panic.
+func FuzzEdit(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(fixtures, "*.yml"))
+	for i, p := range files {
+		if strings.HasSuffix(p, ".golden.yml") {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, uint8(i), i%2 == 0)
+	}
+	f.Fuzz(func(t *testing.T, src []byte, pick uint8, inline bool) {
+		backend := Backends[int(pick)%len(Backends)]
+		_, _ = Inspect(src, "")
+		opts := EditOptions{Backend: backend, Inline: inline, DropDigest: pick&0x80 != 0}
+		res, err := Edit(src, opts)
+		if err != nil {
+			if _, ok := err.(*Error); !ok && !strings.HasPrefix(err.Error(), "hwaccel file") {
+				t.Fatalf("error is not a compose.Error: %v", err)
+			}
+			return
+		}
+		in, err := Inspect(res.Output, res.Service)
+		if err != nil {
+			t.Fatalf("edited output does not inspect: %v\n%s", err, res.Output)
+		}
+		if backend != "cpu" {
+			if inline && in.Mode != "inline" && backend != "cpu" && in.Backend != backend {
+				// A section without signature entries cannot be seen, but
+				// the suffix must be right.
+				if in.ImageSuffix != imageSuffix[backend] {
+					t.Fatalf("inline %s: suffix %q\n%s", backend, in.ImageSuffix, res.Output)
+				}
+			}
+			if !inline && (in.Mode != "extends" || in.Backend != res.Backend) {
+				t.Fatalf("extends %s: got mode %s backend %s\n%s", backend, in.Mode, in.Backend, res.Output)
+			}
+		}
+		again, err := Edit(res.Output, opts)
+		if err != nil {
+			t.Fatalf("second run fails: %v\n%s", err, res.Output)
+		}
+		if again.Changed {
+			t.Fatalf("second run changes the file:\n%s", UnifiedDiff("first", "second", res.Output, again.Output))
+		}
+	})
+}
