@@ -65,9 +65,17 @@ Environment:
   IMMICH_ACCEL_ORT_LIB     path to libonnxruntime.so for bench`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		Version:       versionLine(),
 	}
-	cmd.SetVersionTemplate("{{.Version}}\n")
+	// --version is handled here rather than by cobra so that it reports the
+	// ONNX Runtime and NVIDIA driver found, as `version` does.
+	var showVersion bool
+	cmd.Flags().BoolVar(&showVersion, "version", false, "print the version and the runtime libraries found")
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		if showVersion {
+			return writeVersion(f, false)
+		}
+		return c.Help()
+	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &FlagError{Err: err} })
 	cmd.AddCommand(newCmdVersion(f))
 	cmd.AddCommand(NewCmdDoctor(f, nil))

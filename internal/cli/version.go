@@ -38,30 +38,38 @@ func newCmdVersion(f *Factory) *cobra.Command {
 		Use:   "version",
 		Short: "Print the version, and the ONNX Runtime and NVML libraries found here",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep := versionReport{Info: buildinfo.Get(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
-			rep.Components = f.ComponentVersions()
-			if rep.Components == nil {
-				rep.Components = []ComponentVersion{}
-			}
-			if asJSON {
-				return f.IOStreams.WriteJSON(rep)
-			}
-			out := f.IOStreams.Out
-			fmt.Fprintln(out, versionLine())
-			for _, c := range rep.Components {
-				v := c.Version
-				if v == "" {
-					v = "not found"
-				}
-				if c.Detail != "" {
-					v += " (" + c.Detail + ")"
-				}
-				fmt.Fprintf(out, "  %-14s %s\n", c.Name+":", v)
-			}
-			return nil
+		RunE: func(*cobra.Command, []string) error {
+			return writeVersion(f, asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	return cmd
+}
+
+// writeVersion prints the build stamp and the runtime libraries found on
+// this host (the same for `version` and `--version`).
+func writeVersion(f *Factory, asJSON bool) error {
+	rep := versionReport{Info: buildinfo.Get(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	if f.ComponentVersions != nil {
+		rep.Components = f.ComponentVersions()
+	}
+	if rep.Components == nil {
+		rep.Components = []ComponentVersion{}
+	}
+	if asJSON {
+		return f.IOStreams.WriteJSON(rep)
+	}
+	out := f.IOStreams.Out
+	fmt.Fprintln(out, versionLine())
+	for _, c := range rep.Components {
+		v := c.Version
+		if v == "" {
+			v = "not found"
+		}
+		if c.Detail != "" {
+			v += " (" + c.Detail + ")"
+		}
+		fmt.Fprintf(out, "  %-14s %s\n", c.Name+":", v)
+	}
+	return nil
 }
