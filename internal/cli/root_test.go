@@ -54,7 +54,7 @@ func TestVersionFlagAndCommandAgree(t *testing.T) {
 		Platform   string             `json:"platform"`
 		Components []ComponentVersion `json:"components"`
 	}
-	if err := json.Unmarshal([]byte(out3.String()), &rep); err != nil {
+	if err := json.Unmarshal(out3.Bytes(), &rep); err != nil {
 		t.Fatalf("version --json is not JSON: %v\n%s", err, out3.String())
 	}
 	if rep.Version == "" || rep.Platform == "" || len(rep.Components) != 2 || rep.Components[1].Version != "1.29.0" {
