@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
 )
 
 const fixtures = "../../testdata/compose"
@@ -276,6 +278,64 @@ func TestWriteAtomicBackupModeSymlink(t *testing.T) {
 		if strings.Contains(e.Name(), ".tmp-") {
 			t.Errorf("temporary file left: %s", e.Name())
 		}
+	}
+}
+
+// TestSymlinkExtendsFileNextToLink checks that a compose file reached
+// through a symlink into another directory gets hwaccel.ml.yml next to the
+// link: Compose resolves extends: from the directory of the path it is
+// given, so a file next to the target would not be found.
+func TestSymlinkExtendsFileNextToLink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "repo", "immich.yml")
+	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(real, readFixture(t, "basic.yml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "docker-compose.yml")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "cuda"}, File: link})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.File != real {
+		t.Errorf("plan.File = %s, want the link's target %s", plan.File, real)
+	}
+	if !strings.Contains(strings.Join(plan.Notes, "\n"), "is a link to") {
+		t.Errorf("notes do not mention the link: %q", plan.Notes)
+	}
+	if _, err := plan.Write(WriteOptions{NoBackup: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "hwaccel.ml.yml")); err != nil {
+		t.Errorf("hwaccel.ml.yml not next to the link: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "repo", "hwaccel.ml.yml")); err == nil {
+		t.Errorf("hwaccel.ml.yml written next to the link's target, where Compose does not look")
+	}
+	// Load through the link as docker compose does (env_file: .env is
+	// next to the link too).
+	if err := os.WriteFile(filepath.Join(dir, ".env"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	po, err := cli.NewProjectOptions([]string{link}, cli.WithEnv([]string{"UPLOAD_LOCATION=/srv/photos"}), cli.WithWorkingDirectory(""), cli.WithResolvedPaths(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj, err := po.LoadProject(t.Context())
+	if err != nil {
+		t.Fatalf("compose-go cannot load the result through the link: %v", err)
+	}
+	ml, err := proj.GetService(plan.Service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ml.Deploy == nil || len(ml.Deploy.Resources.Reservations.Devices) != 1 || ml.Deploy.Resources.Reservations.Devices[0].Driver != "nvidia" {
+		t.Errorf("%s has no nvidia reservation after loading through the link: %+v", plan.Service, ml.Deploy)
 	}
 }
 

@@ -31,7 +31,9 @@ func FindFile(dir string) (string, error) {
 // Options says which file to change and how.
 type Options struct {
 	EditOptions
-	// File is the compose file (a symlink is followed).
+	// File is the compose file. A symlink is followed to write its target;
+	// a new hwaccel.ml.yml goes next to the path as given, where Compose
+	// resolves extends: from.
 	File string
 	// HwaccelFile, when set, is read as the source of sections instead of
 	// the embedded hwaccel.ml.yml.
@@ -109,7 +111,13 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 	if eo.Inline {
 		plan.Mode = "inline"
 	}
+	// Compose resolves relative paths (extends: file:, .env) from the
+	// directory of the compose file as given, not of a symlink's target:
+	// hwaccel.ml.yml belongs there.
 	dir := filepath.Dir(path)
+	if abs, err := filepath.Abs(opts.File); err == nil {
+		dir = filepath.Dir(abs)
+	}
 	sections := res.Sections
 	if res.Changed {
 		plan.Changes = append(plan.Changes, FileChange{Path: path, Diff: UnifiedDiff("a/"+filepath.Base(path), "b/"+filepath.Base(path), src, res.Output),
@@ -127,6 +135,9 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 			plan.Changes = append(plan.Changes, FileChange{Path: hw, Create: true,
 				Diff: UnifiedDiff("", "b/"+filepath.Base(hw), nil, sections), New: sections, mode: 0o644})
 			plan.Notes = append(plan.Notes, fmt.Sprintf("%s is missing next to the compose file; it will be written from %s", res.ExtendsFile, sourceName(opts)))
+			if dir != filepath.Dir(path) {
+				plan.Notes = append(plan.Notes, fmt.Sprintf("%s is a link to %s; %s goes in %s, where Compose looks for it when run with the link", opts.File, path, res.ExtendsFile, dir))
+			}
 		case err != nil:
 			return nil, fmt.Errorf("reading %s: %w", hw, err)
 		default:
