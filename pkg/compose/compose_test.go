@@ -94,6 +94,10 @@ func TestFixtures(t *testing.T) {
 		{name: "two-sections-cuda-inline", fixture: "two-sections.yml", opts: EditOptions{Backend: "cuda", Inline: true}},
 		{name: "two-sections-rocm-inline", fixture: "two-sections.yml", opts: EditOptions{Backend: "rocm", Inline: true}},
 		{name: "two-sections-openvino", fixture: "two-sections.yml", opts: EditOptions{Backend: "openvino"}},
+		{name: "env-suffix-alt", fixture: "env-suffix-alt.yml", opts: EditOptions{Backend: "rknn"}, wantErr: ErrManual, errHas: "${ML_ACCEL:+-$ML_ACCEL}"},
+		{name: "legacy", fixture: "legacy.yml", opts: EditOptions{Backend: "openvino"}, wantErr: ErrManual, errHas: "legacy image altran1502/immich-machine-learning:release"},
+		{name: "no-ml", fixture: "no-ml.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNoMLService, errHas: "services in the file: database, immich-server, redis"},
+		{name: "hwaccel-as-compose", fixture: "../../templates/hwaccel.ml.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNoMLService, errHas: "hwaccel.ml.yml-style file"},
 		{name: "bad-backend", fixture: "basic.yml", opts: EditOptions{Backend: "tpu"}, wantErr: ErrManual, errHas: "unknown backend"},
 	}
 	for _, tt := range tests {
@@ -558,5 +562,83 @@ func TestParseCheckCatchesOtherServiceChanges(t *testing.T) {
 	}
 	if err := parseCheck(t.Context(), src, []byte("services: [\n"), "immich-machine-learning", "/srv/stack"); !errors.Is(err, ErrValidation) {
 		t.Errorf("unreadable result: %v", err)
+	}
+}
+
+// TestSuffixVarFix checks that the advice for a tag suffix taken from a
+// variable names the variable and the value that gives the backend's
+// suffix, for the forms users write.
+func TestSuffixVarFix(t *testing.T) {
+	tests := []struct {
+		expr, suffix, want string
+	}{
+		{"${ML_VARIANT:-}", "cuda", "Set ML_VARIANT=-cuda in your .env file"},
+		{"${IMMICH_ML_VARIANT:-}", "", "Leave IMMICH_ML_VARIANT empty in your .env file (IMMICH_ML_VARIANT=)"},
+		{"$ML_SUFFIX", "openvino", "Set ML_SUFFIX=-openvino"},
+		{"${ML_SUFFIX}", "rknn", "Set ML_SUFFIX=-rknn"},
+		{"${ML_SUFFIX-}", "armnn", "Set ML_SUFFIX=-armnn"},
+		{"${ML_HARDWARE_ACCELERATOR:+-$ML_HARDWARE_ACCELERATOR}", "cuda", "Set ML_HARDWARE_ACCELERATOR=cuda in"},
+		{"${ACCEL:+-${ACCEL}}", "rocm", "Set ACCEL=rocm in"},
+		{"${ACCEL:+-${ACCEL}}", "", "Leave ACCEL empty"},
+		{"${GPU:+-cuda}", "openvino", "tag must end in -openvino"},
+		{"${ML_SUFFIX:?set it}", "cuda", "tag must end in -cuda"},
+	}
+	for _, tt := range tests {
+		if got := suffixVarFix(tt.expr, tt.suffix); !strings.Contains(got, tt.want) {
+			t.Errorf("suffixVarFix(%q, %q) = %q, want it to contain %q", tt.expr, tt.suffix, got, tt.want)
+		}
+	}
+	// Through Edit, on fixtures.
+	for fixture, want := range map[string]string{"env-suffix.yml": "ML_VARIANT=-cuda", "env-suffix-alt.yml": "ML_ACCEL=cuda"} {
+		_, err := Edit(readFixture(t, fixture), EditOptions{Backend: "cuda"})
+		var ce *Error
+		if !errors.As(err, &ce) || !strings.Contains(ce.Fix, want) {
+			t.Errorf("%s: want a fix with %q, got %v", fixture, want, err)
+		}
+	}
+}
+
+// TestStackHints checks that stacks which cannot read a second file get a
+// hint to use --inline in extends mode, naming the stack, and no hint
+// with --inline, with cpu, or for a plain compose file.
+func TestStackHints(t *testing.T) {
+	for fixture, want := range map[string]string{
+		"stack-portainer.yml": "a Portainer stack",
+		"stack-unraid.yml":    "an Unraid stack",
+		"stack-casaos.yml":    "a CasaOS app",
+		"stack-runtipi.yml":   "a runtipi app",
+		"basic.yml":           "",
+	} {
+		t.Run(fixture, func(t *testing.T) {
+			src := readFixture(t, fixture)
+			plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "cuda"}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			notes := strings.Join(plan.Notes, "\n")
+			if want == "" {
+				if strings.Contains(notes, "--inline") {
+					t.Errorf("hint for a plain compose file: %q", plan.Notes)
+				}
+				return
+			}
+			if !strings.Contains(notes, "this looks like "+want) || !strings.Contains(notes, "re-run with --inline") {
+				t.Errorf("notes %q do not name %q with the --inline hint", plan.Notes, want)
+			}
+			for _, eo := range []EditOptions{{Backend: "cuda", Inline: true}, {Backend: "cpu"}} {
+				plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: eo}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := strings.Join(plan.Notes, "\n"); strings.Contains(n, "re-run with --inline") {
+					t.Errorf("%+v: hint although not needed: %q", eo, plan.Notes)
+				}
+			}
+			// Inline mode edits these stacks.
+			plan, err = prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "cuda", Inline: true}}, nil)
+			if err != nil || plan.Validation == nil || !plan.Validation.Checked {
+				t.Errorf("inline edit not checked: %v %+v", err, plan)
+			}
+		})
 	}
 }
