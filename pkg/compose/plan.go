@@ -171,12 +171,20 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		plan.Validation = v
 	}
 	if !eo.Inline && res.Before != nil && res.Before.StackKind != "" && res.Backend != "cpu" {
-		plan.Notes = append(plan.Notes, fmt.Sprintf("this looks like a %s stack, which usually cannot read a second file such as %s; use --inline if the stack fails to start", res.Before.StackKind, templates.HwaccelMLName))
+		plan.Notes = append(plan.Notes, fmt.Sprintf("this looks like %s, which usually cannot read a second file such as %s: re-run with --inline to merge the section into the service instead", stackKindNames[res.Before.StackKind], templates.HwaccelMLName))
 	}
 	if plan.Changes == nil {
 		plan.Changes = []FileChange{}
 	}
 	return plan, nil
+}
+
+// stackKindNames names each Inspection.StackKind for users.
+var stackKindNames = map[string]string{
+	"portainer": "a Portainer stack (stack.env)",
+	"unraid":    "an Unraid stack (net.unraid.docker labels)",
+	"casaos":    "a CasaOS app (x-casaos)",
+	"runtipi":   "a runtipi app",
 }
 
 func sourceName(opts Options) string {
