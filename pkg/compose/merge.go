@@ -81,7 +81,9 @@ func suffixVarFix(expr, suffix string) string {
 	name, op, word := "", "", ""
 	if inner, ok := strings.CutPrefix(expr, "${"); ok {
 		inner = strings.TrimSuffix(inner, "}")
-		i := strings.IndexFunc(inner, func(r rune) bool { return !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') })
+		i := strings.IndexFunc(inner, func(r rune) bool {
+			return !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+		})
 		name = inner
 		if i >= 0 {
 			name = inner[:i]
