@@ -276,3 +276,61 @@ func TestComposeNoBackupAndExplicitFile(t *testing.T) {
 		t.Errorf("next step should name the file: %s", errOut)
 	}
 }
+
+// TestComposeNoDetect checks that --no-detect does not look at the host:
+// the detector is not called and nothing is tailored.
+func TestComposeNoDetect(t *testing.T) {
+	dir, _ := stackDir(t)
+	called := false
+	host := func(context.Context) (ComposeHostInfo, error) {
+		called = true
+		return ComposeHostInfo{Host: compose.Host{Known: true, WSL: true}, Recommended: "openvino-wsl", Why: "WSL2"}, nil
+	}
+	f, _, out, errOut := newComposeFactory(t, dir, host)
+	if code := Run(context.Background(), f, []string{"compose", "-b", "openvino", "--dry-run", "--no-detect"}); code != ExitChanges {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if called {
+		t.Error("--no-detect still ran host detection")
+	}
+	if !strings.Contains(out.String(), "service: openvino #") || strings.Contains(out.String(), "service: openvino-wsl") || strings.Contains(errOut.String(), "WSL2") {
+		t.Errorf("tailored despite --no-detect:\n%s\n%s", out, errOut)
+	}
+	if strings.Contains(errOut.String(), "not tailored to this host") {
+		t.Errorf("--no-detect is asked for, not a failure to report: %s", errOut)
+	}
+}
+
+// TestComposeHwaccelFile checks that --hwaccel-file is the source of the
+// section, inlined and written next to the compose file.
+func TestComposeHwaccelFile(t *testing.T) {
+	custom := []byte("services:\n  cpu: {}\n  cuda:\n    deploy:\n      resources:\n        reservations:\n          devices:\n            - driver: nvidia\n              count: all\n              capabilities: [gpu]\n")
+	dir, _ := stackDir(t)
+	hw := filepath.Join(t.TempDir(), "my-hwaccel.yml")
+	if err := os.WriteFile(hw, custom, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, _, out, errOut := newComposeFactory(t, dir, nil)
+	if code := Run(context.Background(), f, []string{"compose", "-b", "cuda", "--inline", "--dry-run", "--no-detect", "--hwaccel-file", hw}); code != ExitChanges {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out.String(), "+              count: all") {
+		t.Errorf("inline section not taken from --hwaccel-file:\n%s", out)
+	}
+	f2, _, _, errOut2 := newComposeFactory(t, dir, nil)
+	if code := Run(context.Background(), f2, []string{"compose", "-b", "cuda", "--yes", "--no-detect", "--hwaccel-file", hw}); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut2)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "hwaccel.ml.yml"))
+	if err != nil || !bytes.Equal(got, custom) {
+		t.Errorf("hwaccel.ml.yml written from --hwaccel-file: %v\n%s", err, got)
+	}
+	// A file without the backend's section is a clear error.
+	f3, _, _, errOut3 := newComposeFactory(t, dir, nil)
+	if code := Run(context.Background(), f3, []string{"compose", "-b", "rocm", "--inline", "--dry-run", "--no-detect", "--hwaccel-file", hw}); code != ExitFailure {
+		t.Fatalf("exit %d: %s", code, errOut3)
+	}
+	if !strings.Contains(errOut3.String(), "rocm") {
+		t.Errorf("stderr: %s", errOut3)
+	}
+}
