@@ -96,7 +96,7 @@ func TestFixtures(t *testing.T) {
 		{name: "two-sections-openvino", fixture: "two-sections.yml", opts: EditOptions{Backend: "openvino"}},
 		{name: "env-suffix-alt", fixture: "env-suffix-alt.yml", opts: EditOptions{Backend: "rknn"}, wantErr: ErrManual, errHas: "${ML_ACCEL:+-$ML_ACCEL}"},
 		{name: "legacy", fixture: "legacy.yml", opts: EditOptions{Backend: "openvino"}, wantErr: ErrManual, errHas: "legacy image altran1502/immich-machine-learning:release"},
-		{name: "no-ml", fixture: "no-ml.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNoMLService, errHas: "services in the file: database, immich-server, redis"},
+		{name: "no-ml", fixture: "no-ml.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNoMLService, errHas: "services in the file: database, immich-server, redis; immich-server sends machine learning to http://gpu-box:3003"},
 		{name: "hwaccel-as-compose", fixture: "../../templates/hwaccel.ml.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNoMLService, errHas: "hwaccel.ml.yml-style file"},
 		{name: "bad-backend", fixture: "basic.yml", opts: EditOptions{Backend: "tpu"}, wantErr: ErrManual, errHas: "unknown backend"},
 	}
@@ -640,5 +640,27 @@ func TestStackHints(t *testing.T) {
 				t.Errorf("inline edit not checked: %v %+v", err, plan)
 			}
 		})
+	}
+}
+
+// TestNoMLServiceSaysWhereMLIs checks that a file without an ML service
+// says so, and what the server's IMMICH_MACHINE_LEARNING_URL tells.
+func TestNoMLServiceSaysWhereMLIs(t *testing.T) {
+	tests := []struct{ src, has, fix string }{
+		{"services:\n  immich-server:\n    image: ghcr.io/immich-app/immich-server:release\n    environment:\n      IMMICH_MACHINE_LEARNING_URL: false\n",
+			"immich-server turns machine learning off", "remove IMMICH_MACHINE_LEARNING_URL: false"},
+		{"services:\n  server:\n    image: ghcr.io/immich-app/immich-server:release\n    environment:\n      - TZ=UTC\n      - IMMICH_MACHINE_LEARNING_URL=http://10.0.0.5:3003\n",
+			"server sends machine learning to http://10.0.0.5:3003", "on the machine that runs immich-machine-learning"},
+		{"services:\n  immich-server:\n    image: ghcr.io/immich-app/immich-server:release\n  redis:\n    image: valkey\n",
+			"services in the file: immich-server, redis", "Add Immich's immich-machine-learning service"},
+		{"services:\n  immich-server:\n    image: ghcr.io/immich-app/immich-server:release\n    environment: [1, {a: b}]\n  x: 3\n",
+			"services in the file:", "Add Immich's"},
+	}
+	for _, tt := range tests {
+		_, err := Edit([]byte(tt.src), EditOptions{Backend: "cuda"})
+		var ce *Error
+		if !errors.Is(err, ErrNoMLService) || !errors.As(err, &ce) || !strings.Contains(err.Error(), tt.has) || !strings.Contains(ce.Fix, tt.fix) {
+			t.Errorf("%q: want ErrNoMLService with %q and fix %q, got %v", tt.src, tt.has, tt.fix, err)
+		}
 	}
 }

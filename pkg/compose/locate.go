@@ -408,7 +408,44 @@ func (p *parsed) findService(want string) error {
 			"Run immich-accel on the main compose file that sets the image of the machine-learning service.",
 			"service %q has no image: this looks like an override file, not the file that defines the machine-learning service", overrides[0])
 	}
-	return newError(ErrNoMLService,
-		"Add Immich's immich-machine-learning service (see https://docs.immich.app/install/docker-compose), or name the service with --service.",
-		"no machine-learning service found (no image with immich-machine-learning); services in the file: %s", serviceNames(list))
+	msg := fmt.Sprintf("no machine-learning service found (no image with immich-machine-learning); services in the file: %s", serviceNames(list))
+	fix := "Add Immich's immich-machine-learning service (see https://docs.immich.app/install/docker-compose), or name the service with --service."
+	if svc, url := mlURL(list); svc != "" {
+		if strings.EqualFold(url, "false") {
+			msg += fmt.Sprintf("; %s turns machine learning off (IMMICH_MACHINE_LEARNING_URL: false)", svc)
+			fix = "Add Immich's immich-machine-learning service and remove IMMICH_MACHINE_LEARNING_URL: false (see https://docs.immich.app/install/docker-compose), then run again."
+		} else {
+			msg += fmt.Sprintf("; %s sends machine learning to %s (IMMICH_MACHINE_LEARNING_URL)", svc, url)
+			fix = "Run immich-accel on the machine that runs immich-machine-learning, with its compose file."
+		}
+	}
+	return newError(ErrNoMLService, fix, "%s", msg)
+}
+
+// mlURL returns the first service that sets IMMICH_MACHINE_LEARNING_URL
+// in its environment (mapping or KEY=VALUE list), and the value.
+func mlURL(list []serviceInfo) (service, url string) {
+	const key = "IMMICH_MACHINE_LEARNING_URL"
+	for _, s := range list {
+		env, _ := mergedGet(s.val, "environment")
+		env = resolve(env)
+		if env == nil {
+			continue
+		}
+		switch env.Kind {
+		case yaml.MappingNode:
+			if v := resolve(mapGet(env, key)); v != nil && v.Kind == yaml.ScalarNode {
+				return s.name, v.Value
+			}
+		case yaml.SequenceNode:
+			for _, it := range env.Content {
+				if it = resolve(it); it != nil && it.Kind == yaml.ScalarNode {
+					if v, ok := strings.CutPrefix(it.Value, key+"="); ok {
+						return s.name, v
+					}
+				}
+			}
+		}
+	}
+	return "", ""
 }
