@@ -664,3 +664,40 @@ func TestNoMLServiceSaysWhereMLIs(t *testing.T) {
 		}
 	}
 }
+
+// TestKeptHwaccelFileNoteOnlyForChosenSection checks that the note about a
+// kept hwaccel.ml.yml appears only when the chosen backend's section
+// differs: a file written earlier with armnn host tailoring, or one with
+// other comments, is not reported when switching to another backend.
+func TestKeptHwaccelFileNoteOnlyForChosenSection(t *testing.T) {
+	armHost := Host{Known: true, LibMaliPath: "/usr/lib/aarch64-linux-gnu/libmali.so.1"}
+	src := readFixture(t, "basic.yml")
+	plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "armnn", Host: armHost}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plan.Write(WriteOptions{NoBackup: true}); err != nil {
+		t.Fatal(err)
+	}
+	hw, err := os.ReadFile(filepath.Join(filepath.Dir(plan.File), "hwaccel.ml.yml"))
+	if err != nil || !bytes.Contains(hw, []byte("/usr/lib/aarch64-linux-gnu/libmali.so.1:")) {
+		t.Fatalf("tailored hwaccel.ml.yml not written: %v", err)
+	}
+	for _, eo := range []EditOptions{{Backend: "cpu"}, {Backend: "cuda"}, {Backend: "armnn", Host: armHost}} {
+		p, err := Prepare(t.Context(), Options{EditOptions: eo, File: plan.File})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Join(p.Notes, "\n"); strings.Contains(n, "kept your") {
+			t.Errorf("%s: note about the kept file although its %s section is ours: %q", eo.Backend, eo.Backend, p.Notes)
+		}
+	}
+	// Without the host facts, armnn's section differs (libmali path).
+	p, err := Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "armnn"}, File: plan.File})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Join(p.Notes, "\n"); !strings.Contains(n, "kept your hwaccel.ml.yml, whose armnn section differs") {
+		t.Errorf("no note for a differing armnn section: %q", p.Notes)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -149,12 +150,15 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 				return nil, newError(ErrManual, "Replace it with Immich's current hwaccel.ml.yml (delete it and run again to have it written).",
 					"%s has no %s section (it has: %s); it predates that backend", hw, res.Backend, strings.Join(secs.names(), ", "))
 			}
-			if !bytes.Equal(existing, sections) && len(eo.GPUs) > 0 {
+			// Only the chosen section matters: a file written earlier
+			// with another backend's host tailoring is no surprise.
+			differs := !sameSection(existing, sections, res.Backend)
+			if differs && len(eo.GPUs) > 0 {
 				return nil, newError(ErrManual, "Use --inline to put the GPU selection into the service, or set device_ids in your hwaccel.ml.yml by hand.",
 					"--gpus cannot be applied: the existing %s is kept as it is", res.ExtendsFile)
 			}
-			if !bytes.Equal(existing, sections) {
-				msg := fmt.Sprintf("kept your %s, which differs from %s", res.ExtendsFile, sourceName(opts))
+			if differs {
+				msg := fmt.Sprintf("kept your %s, whose %s section differs from %s", res.ExtendsFile, res.Backend, sourceName(opts))
 				if res.Tailored {
 					msg += "; the host-specific changes above were not applied to it (use --inline, or edit it)"
 				}
@@ -177,6 +181,28 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		plan.Changes = []FileChange{}
 	}
 	return plan, nil
+}
+
+// sameSection reports whether two hwaccel.ml.yml texts define the backend's
+// section the same way (same keys and values; layout and comments aside).
+func sameSection(a, b []byte, backend string) bool {
+	sa, err := loadSections(a)
+	if err != nil {
+		return false
+	}
+	sb, err := loadSections(b)
+	if err != nil {
+		return false
+	}
+	na, nb := sa.get(backend), sb.get(backend)
+	if na == nil || nb == nil {
+		return na == nb
+	}
+	var va, vb any
+	if na.Decode(&va) != nil || nb.Decode(&vb) != nil {
+		return false
+	}
+	return reflect.DeepEqual(va, vb)
 }
 
 // stackKindNames names each Inspection.StackKind for users.
