@@ -701,3 +701,37 @@ func TestKeptHwaccelFileNoteOnlyForChosenSection(t *testing.T) {
 		t.Errorf("no note for a differing armnn section: %q", p.Notes)
 	}
 }
+
+// TestServerServiceAndTranscodingFile checks that neither --service naming
+// Immich's server nor a transcoding extends block is taken for the ML
+// service's hwaccel.ml.yml.
+func TestServerServiceAndTranscodingFile(t *testing.T) {
+	_, err := Edit(readFixture(t, "basic.yml"), EditOptions{Backend: "cuda", Service: "immich-server"})
+	if !errors.Is(err, ErrNoMLService) || !strings.Contains(err.Error(), "runs Immich's server") {
+		t.Errorf("--service immich-server: want a refusal, got %v", err)
+	}
+	// A commented transcoding block in the ML service stays commented; a
+	// new extends block is added for hwaccel.ml.yml.
+	commented := "services:\n  immich-machine-learning:\n    image: ghcr.io/immich-app/immich-machine-learning:release\n    # extends:\n    #   file: hwaccel.transcoding.yml\n    #   service: cpu\n"
+	res, err := Edit([]byte(commented), EditOptions{Backend: "cuda"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(res.Output)
+	if !strings.Contains(out, "    # extends:\n    #   file: hwaccel.transcoding.yml\n    #   service: cpu\n") || !strings.Contains(out, "file: hwaccel.ml.yml") || res.ExtendsFile != "hwaccel.ml.yml" {
+		t.Errorf("transcoding block reused:\n%s", out)
+	}
+	// An active transcoding extends is another file: extends mode refuses.
+	active := "services:\n  immich-machine-learning:\n    image: ghcr.io/immich-app/immich-machine-learning:release\n    extends:\n      file: hwaccel.transcoding.yml\n      service: cpu\n"
+	if _, err := Edit([]byte(active), EditOptions{Backend: "cuda"}); !errors.Is(err, ErrManual) || !strings.Contains(err.Error(), "already extends something else") {
+		t.Errorf("active transcoding extends: want a refusal, got %v", err)
+	}
+	for _, tt := range []struct {
+		name string
+		want bool
+	}{{"hwaccel.ml.yml", true}, {"./docker/hwaccel.ml.yaml", true}, {"mlaccel-armnn.yml", true}, {"hwaccel.transcoding.yml", false}, {"../hwaccel.transcoding.yml", false}, {"other.yml", false}} {
+		if got := isHwaccelFileName(tt.name); got != tt.want {
+			t.Errorf("isHwaccelFileName(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -347,9 +347,14 @@ func (p *parsed) findService(want string) error {
 	}
 	if want != "" {
 		for _, s := range list {
-			if s.name == want {
-				return pick(s)
+			if s.name != want {
+				continue
 			}
+			if strings.Contains(strings.ToLower(s.image), "immich-server") {
+				return newError(ErrNoMLService, "Leave out --service, or name the service that runs immich-machine-learning. Transcoding acceleration is set up with hwaccel.transcoding.yml: see https://docs.immich.app/features/hardware-transcoding.",
+					"service %q runs Immich's server (%s), not machine learning; the hwaccel.ml.yml sections and image suffixes are for the machine-learning service", s.name, s.image)
+			}
+			return pick(s)
 		}
 		return newError(ErrNoMLService, "Pick one of the services in the file with --service.",
 			"there is no service %q; the file has: %s", want, serviceNames(list))
