@@ -505,6 +505,7 @@ func TestNotComposeFiles(t *testing.T) {
 		{"services: [a]\n", "not a mapping"},
 		{"services:\n  ml:\n    image: ghcr.io/immich-app/immich-machine-learning:release\n#@ if x:\n", "ytt"},
 		{"image:\n  repository: ghcr.io/immich-app/immich-machine-learning\n  tag: release\n", "Helm"},
+		{"images:\n  ml_image:\n    repository: ghcr.io/immich-app/immich-machine-learning\n    tag: v2.7.5\nimmich:\n  enable_ml: true\n", "TrueNAS app values"},
 		{"services:\n  a: {\n", "not valid YAML"},
 	}
 	for _, tt := range tests {

@@ -145,7 +145,7 @@ func parse(src []byte) (*parsed, error) {
 		if mapGet(r, "apiVersion") != nil && mapGet(r, "kind") != nil {
 			kinds = append(kinds, fmt.Sprintf("a Kubernetes manifest (kind: %s)", mapGet(r, "kind").Value))
 		} else if looksLikeHelmValues(r) {
-			kinds = append(kinds, "Helm chart values (image.repository/tag keys, no services:)")
+			kinds = append(kinds, "Helm chart or TrueNAS app values (image repository/tag keys, no services:)")
 		}
 	}
 	if p.services == nil {
@@ -157,7 +157,7 @@ func parse(src []byte) (*parsed, error) {
 			what = "empty"
 		}
 		return nil, newError(ErrNotCompose,
-			"Point --file at the docker-compose.yml that defines immich-machine-learning; for Kubernetes/Helm, set the image tag and GPU resources in the chart values instead.",
+			"Point --file at the docker-compose.yml that defines immich-machine-learning; for Kubernetes, Helm or TrueNAS apps, set the image tag suffix and GPU resources in the chart or app values instead.",
 			"the file is %s, not a Compose file", what)
 	}
 	if p.services.Kind != yaml.MappingNode {
