@@ -736,3 +736,36 @@ func TestServerServiceAndTranscodingFile(t *testing.T) {
 		}
 	}
 }
+
+// TestSeveralNVIDIAGPUs checks the multi-GPU tailoring: a hint for --gpus
+// on a host with several NVIDIA GPUs (none with one), and --gpus giving
+// device_ids in a written hwaccel.ml.yml, validated.
+func TestSeveralNVIDIAGPUs(t *testing.T) {
+	src := readFixture(t, "basic.yml")
+	for gpus, want := range map[int]bool{0: false, 1: false, 2: true, 4: true} {
+		res, err := Edit(src, EditOptions{Backend: "cuda", Inline: true, Host: Host{Known: true, NVIDIAGPUs: gpus}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(strings.Join(res.Notes, "\n"), "use --gpus 0,1 to choose"); got != want {
+			t.Errorf("%d GPUs: hint=%v, want %v (notes %q)", gpus, got, want, res.Notes)
+		}
+	}
+	plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "cuda", GPUs: []string{"0", "GPU-8f2a"}, Host: Host{Known: true, NVIDIAGPUs: 2}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 2 || !plan.Changes[1].Create {
+		t.Fatalf("changes: %+v", plan.Changes)
+	}
+	hw := string(plan.Changes[1].New)
+	if !strings.Contains(hw, "              device_ids: ['0', 'GPU-8f2a']\n") || strings.Contains(hw, "count: 1") {
+		t.Errorf("device_ids not set in hwaccel.ml.yml:\n%s", hw)
+	}
+	if n := diffCost(defaultSections().src, plan.Changes[1].New); n != 1 {
+		t.Errorf("--gpus touched %d lines of hwaccel.ml.yml, want 1", n)
+	}
+	if plan.Validation == nil || !plan.Validation.Checked {
+		t.Errorf("not validated: %+v", plan.Validation)
+	}
+}
