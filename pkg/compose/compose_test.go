@@ -513,6 +513,11 @@ func TestNotComposeFiles(t *testing.T) {
 		if !errors.Is(err, ErrNotCompose) || !strings.Contains(err.Error(), tt.has) {
 			t.Errorf("%q: want ErrNotCompose with %q, got %v", tt.src, tt.has, err)
 		}
+		// The advice about chart values is for chart values only.
+		var ce *Error
+		if errors.As(err, &ce) && strings.Contains(ce.Fix, "chart") != (tt.has == "Helm" || tt.has == "TrueNAS app values") {
+			t.Errorf("%q: fix %q", tt.src, ce.Fix)
+		}
 	}
 }
 

@@ -150,15 +150,15 @@ func parse(src []byte) (*parsed, error) {
 	}
 	if p.services == nil {
 		what := "a YAML file without a top-level services: section"
+		fix := "Point --file at the docker-compose.yml that defines immich-machine-learning."
 		if len(kinds) > 0 {
 			what = kinds[0]
+			fix = "Point --file at the docker-compose.yml that defines immich-machine-learning; for Kubernetes, Helm or TrueNAS apps, set the image tag suffix and GPU resources in the chart or app values instead."
 		}
 		if len(p.docs) == 0 {
 			what = "empty"
 		}
-		return nil, newError(ErrNotCompose,
-			"Point --file at the docker-compose.yml that defines immich-machine-learning; for Kubernetes, Helm or TrueNAS apps, set the image tag suffix and GPU resources in the chart or app values instead.",
-			"the file is %s, not a Compose file", what)
+		return nil, newError(ErrNotCompose, fix, "the file is %s, not a Compose file", what)
 	}
 	if p.services.Kind != yaml.MappingNode {
 		return nil, newError(ErrNotCompose, "Make services: a mapping of service names to definitions.",
