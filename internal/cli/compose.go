@@ -179,6 +179,9 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 				if info.Recommended == "" || !compose.ValidBackend(info.Recommended) {
 					return fail(fmt.Errorf("host detection recommended no usable backend (%q); run immich-accel doctor, then name a backend", info.Recommended))
 				}
+				if len(opts.GPUs) > 0 && info.Recommended != "cuda" {
+					return fail(fmt.Errorf("--gpus applies to cuda, but --backend auto chose %s (%s); drop --gpus, or name --backend cuda", info.Recommended, info.Why))
+				}
 				eo.Backend = info.Recommended
 				rep.Why = info.Why
 				if !opts.JSON {

@@ -334,3 +334,25 @@ func TestComposeHwaccelFile(t *testing.T) {
 		t.Errorf("stderr: %s", errOut3)
 	}
 }
+
+// TestComposeAutoWithGPUs checks that --gpus with --backend auto is an
+// error when detection picks another backend, and applies when it picks
+// cuda.
+func TestComposeAutoWithGPUs(t *testing.T) {
+	for rec, wantCode := range map[string]ExitCode{"rknn": ExitFailure, "cuda": ExitChanges} {
+		dir, _ := stackDir(t)
+		host := func(context.Context) (ComposeHostInfo, error) {
+			return ComposeHostInfo{Host: compose.Host{Known: true, NVIDIAGPUs: 2}, Recommended: rec, Why: "test host"}, nil
+		}
+		f, _, out, errOut := newComposeFactory(t, dir, host)
+		if code := Run(context.Background(), f, []string{"compose", "-b", "auto", "--gpus", "0,1", "--inline", "--dry-run"}); code != wantCode {
+			t.Fatalf("%s: exit %d, want %d: %s", rec, code, wantCode, errOut)
+		}
+		if rec == "rknn" && !strings.Contains(errOut.String(), "--gpus applies to cuda, but --backend auto chose rknn") {
+			t.Errorf("stderr: %s", errOut)
+		}
+		if rec == "cuda" && !strings.Contains(out.String(), "device_ids") {
+			t.Errorf("device_ids missing:\n%s", out)
+		}
+	}
+}
