@@ -384,6 +384,27 @@ func TestFindFile(t *testing.T) {
 	if err != nil || filepath.Base(got) != "compose.yml" {
 		t.Errorf("FindFile = %q, %v; want compose.yml (Compose's order)", got, err)
 	}
+	// Every name, added from last to first, wins over the ones after it;
+	// a directory with the name does not count.
+	dir2 := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir2, "compose.yaml"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := len(DefaultFileNames) - 1; i >= 0; i-- {
+		n, want := DefaultFileNames[i], DefaultFileNames[i]
+		if n == "compose.yaml" {
+			want = DefaultFileNames[i+1] // the directory is skipped
+		} else if err := os.WriteFile(filepath.Join(dir2, n), []byte("services: {}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := FindFile(dir2)
+		if err != nil || filepath.Base(got) != want {
+			t.Errorf("with %v: FindFile = %q, %v; want %s", DefaultFileNames[i:], got, err, want)
+		}
+	}
+	if got := DefaultFileNames; strings.Join(got, ",") != "compose.yaml,compose.yml,docker-compose.yaml,docker-compose.yml" {
+		t.Errorf("DefaultFileNames = %v, not Compose's order", got)
+	}
 }
 
 func TestInspect(t *testing.T) {
