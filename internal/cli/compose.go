@@ -226,7 +226,11 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 		if opts.JSON {
 			return io.WriteJSON(rep)
 		}
-		fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already uses %s (%s)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.Backend, plan.Mode)
+		if plan.Backend == "cpu" {
+			fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already runs %s on the CPU (no accelerator section, no image suffix)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.Service)
+		} else {
+			fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already uses %s (%s)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.Backend, plan.Mode)
+		}
 		return nil
 	}
 	if opts.DryRun {

@@ -356,3 +356,19 @@ func TestComposeAutoWithGPUs(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeCPUNothingToChange checks the message when the file already
+// runs on the CPU: it does not claim an extends block that is commented.
+func TestComposeCPUNothingToChange(t *testing.T) {
+	dir, src := stackDir(t)
+	f, _, out, errOut := newComposeFactory(t, dir, nil)
+	if code := Run(context.Background(), f, []string{"compose", "-b", "cpu", "--dry-run", "--no-detect"}); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if out.Len() != 0 || !strings.Contains(errOut.String(), "nothing to change: docker-compose.yml already runs immich-machine-learning on the CPU") || strings.Contains(errOut.String(), "(extends)") {
+		t.Errorf("stdout %q, stderr %q", out, errOut)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "docker-compose.yml")); !bytes.Equal(got, src) {
+		t.Error("file changed")
+	}
+}
