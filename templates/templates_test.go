@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -27,18 +30,56 @@ func TestHwaccelMLSections(t *testing.T) {
 }
 
 // TestHwaccelMLMatchesUpstream checks the embedded file against the newest
-// upstream copy in the shared reference data, when that is present.
+// released upstream copy (hwaccel.ml.vX.Y.Z.yml) in the shared reference
+// data, when that is present.
 func TestHwaccelMLMatchesUpstream(t *testing.T) {
-	p := filepath.Join("..", "..", "shared", "upstream", "immich", "hwaccel.ml.v2.0.1.yml")
-	want, err := os.ReadFile(p)
-	if os.IsNotExist(err) {
-		t.Logf("%s not present; skipping the upstream comparison", p)
+	dir := filepath.Join("..", "..", "shared", "upstream", "immich")
+	files, _ := filepath.Glob(filepath.Join(dir, "hwaccel.ml.v*.yml"))
+	if len(files) == 0 {
+		t.Logf("no hwaccel.ml.v*.yml in %s (shared reference data not present); skipping the upstream comparison", dir)
 		return
 	}
+	newest, newestV := "", []int(nil)
+	for _, f := range files {
+		v := parseVersion(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "hwaccel.ml.v"), ".yml"))
+		if v != nil && (newestV == nil || slices.Compare(v, newestV) > 0) {
+			newest, newestV = f, v
+		}
+	}
+	if newest == "" {
+		t.Fatalf("no versioned hwaccel.ml.v*.yml among %v", files)
+	}
+	t.Logf("comparing with %s", newest)
+	want, err := os.ReadFile(newest)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(HwaccelML, want) {
-		t.Errorf("templates/hwaccel.ml.yml differs from %s; copy the upstream file", p)
+		t.Errorf("templates/hwaccel.ml.yml differs from %s, the newest upstream copy; copy the upstream file", newest)
+	}
+}
+
+// parseVersion reads "1.2.3" as [1 2 3]; nil when it is not a version.
+func parseVersion(s string) []int {
+	var v []int
+	for _, p := range strings.Split(s, ".") {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil
+		}
+		v = append(v, n)
+	}
+	return v
+}
+
+func TestParseVersion(t *testing.T) {
+	if got := parseVersion("1.106.0"); slices.Compare(got, []int{1, 106, 0}) != 0 {
+		t.Errorf("parseVersion(1.106.0) = %v", got)
+	}
+	if slices.Compare(parseVersion("2.0.1"), parseVersion("1.130.0")) <= 0 {
+		t.Error("2.0.1 must sort after 1.130.0")
+	}
+	if parseVersion("2025-03-17") != nil {
+		t.Error("a date is not a version")
 	}
 }

@@ -179,6 +179,9 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 				if info.Recommended == "" || !compose.ValidBackend(info.Recommended) {
 					return fail(fmt.Errorf("host detection recommended no usable backend (%q); run immich-accel doctor, then name a backend", info.Recommended))
 				}
+				if len(opts.GPUs) > 0 && info.Recommended != "cuda" {
+					return fail(fmt.Errorf("--gpus applies to cuda, but --backend auto chose %s (%s); drop --gpus, or name --backend cuda", info.Recommended, info.Why))
+				}
 				eo.Backend = info.Recommended
 				rep.Why = info.Why
 				if !opts.JSON {
@@ -223,7 +226,11 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 		if opts.JSON {
 			return io.WriteJSON(rep)
 		}
-		fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already uses %s (%s)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.Backend, plan.Mode)
+		if plan.Backend == "cpu" {
+			fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already runs %s on the CPU (no accelerator section, no image suffix)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.Service)
+		} else {
+			fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already uses %s (%s)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.Backend, plan.Mode)
+		}
 		return nil
 	}
 	if opts.DryRun {

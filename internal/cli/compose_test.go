@@ -276,3 +276,99 @@ func TestComposeNoBackupAndExplicitFile(t *testing.T) {
 		t.Errorf("next step should name the file: %s", errOut)
 	}
 }
+
+// TestComposeNoDetect checks that --no-detect does not look at the host:
+// the detector is not called and nothing is tailored.
+func TestComposeNoDetect(t *testing.T) {
+	dir, _ := stackDir(t)
+	called := false
+	host := func(context.Context) (ComposeHostInfo, error) {
+		called = true
+		return ComposeHostInfo{Host: compose.Host{Known: true, WSL: true}, Recommended: "openvino-wsl", Why: "WSL2"}, nil
+	}
+	f, _, out, errOut := newComposeFactory(t, dir, host)
+	if code := Run(context.Background(), f, []string{"compose", "-b", "openvino", "--dry-run", "--no-detect"}); code != ExitChanges {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if called {
+		t.Error("--no-detect still ran host detection")
+	}
+	if !strings.Contains(out.String(), "service: openvino #") || strings.Contains(out.String(), "service: openvino-wsl") || strings.Contains(errOut.String(), "WSL2") {
+		t.Errorf("tailored despite --no-detect:\n%s\n%s", out, errOut)
+	}
+	if strings.Contains(errOut.String(), "not tailored to this host") {
+		t.Errorf("--no-detect is asked for, not a failure to report: %s", errOut)
+	}
+}
+
+// TestComposeHwaccelFile checks that --hwaccel-file is the source of the
+// section, inlined and written next to the compose file.
+func TestComposeHwaccelFile(t *testing.T) {
+	custom := []byte("services:\n  cpu: {}\n  cuda:\n    deploy:\n      resources:\n        reservations:\n          devices:\n            - driver: nvidia\n              count: all\n              capabilities: [gpu]\n")
+	dir, _ := stackDir(t)
+	hw := filepath.Join(t.TempDir(), "my-hwaccel.yml")
+	if err := os.WriteFile(hw, custom, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, _, out, errOut := newComposeFactory(t, dir, nil)
+	if code := Run(context.Background(), f, []string{"compose", "-b", "cuda", "--inline", "--dry-run", "--no-detect", "--hwaccel-file", hw}); code != ExitChanges {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out.String(), "+              count: all") {
+		t.Errorf("inline section not taken from --hwaccel-file:\n%s", out)
+	}
+	f2, _, _, errOut2 := newComposeFactory(t, dir, nil)
+	if code := Run(context.Background(), f2, []string{"compose", "-b", "cuda", "--yes", "--no-detect", "--hwaccel-file", hw}); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut2)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "hwaccel.ml.yml"))
+	if err != nil || !bytes.Equal(got, custom) {
+		t.Errorf("hwaccel.ml.yml written from --hwaccel-file: %v\n%s", err, got)
+	}
+	// A file without the backend's section is a clear error.
+	f3, _, _, errOut3 := newComposeFactory(t, dir, nil)
+	if code := Run(context.Background(), f3, []string{"compose", "-b", "rocm", "--inline", "--dry-run", "--no-detect", "--hwaccel-file", hw}); code != ExitFailure {
+		t.Fatalf("exit %d: %s", code, errOut3)
+	}
+	if !strings.Contains(errOut3.String(), "rocm") {
+		t.Errorf("stderr: %s", errOut3)
+	}
+}
+
+// TestComposeAutoWithGPUs checks that --gpus with --backend auto is an
+// error when detection picks another backend, and applies when it picks
+// cuda.
+func TestComposeAutoWithGPUs(t *testing.T) {
+	for rec, wantCode := range map[string]ExitCode{"rknn": ExitFailure, "cuda": ExitChanges} {
+		dir, _ := stackDir(t)
+		host := func(context.Context) (ComposeHostInfo, error) {
+			return ComposeHostInfo{Host: compose.Host{Known: true, NVIDIAGPUs: 2}, Recommended: rec, Why: "test host"}, nil
+		}
+		f, _, out, errOut := newComposeFactory(t, dir, host)
+		if code := Run(context.Background(), f, []string{"compose", "-b", "auto", "--gpus", "0,1", "--inline", "--dry-run"}); code != wantCode {
+			t.Fatalf("%s: exit %d, want %d: %s", rec, code, wantCode, errOut)
+		}
+		if rec == "rknn" && !strings.Contains(errOut.String(), "--gpus applies to cuda, but --backend auto chose rknn") {
+			t.Errorf("stderr: %s", errOut)
+		}
+		if rec == "cuda" && !strings.Contains(out.String(), "device_ids") {
+			t.Errorf("device_ids missing:\n%s", out)
+		}
+	}
+}
+
+// TestComposeCPUNothingToChange checks the message when the file already
+// runs on the CPU: it does not claim an extends block that is commented.
+func TestComposeCPUNothingToChange(t *testing.T) {
+	dir, src := stackDir(t)
+	f, _, out, errOut := newComposeFactory(t, dir, nil)
+	if code := Run(context.Background(), f, []string{"compose", "-b", "cpu", "--dry-run", "--no-detect"}); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if out.Len() != 0 || !strings.Contains(errOut.String(), "nothing to change: docker-compose.yml already runs immich-machine-learning on the CPU") || strings.Contains(errOut.String(), "(extends)") {
+		t.Errorf("stdout %q, stderr %q", out, errOut)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "docker-compose.yml")); !bytes.Equal(got, src) {
+		t.Error("file changed")
+	}
+}

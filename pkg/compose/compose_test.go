@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
 )
 
 const fixtures = "../../testdata/compose"
@@ -92,6 +94,10 @@ func TestFixtures(t *testing.T) {
 		{name: "two-sections-cuda-inline", fixture: "two-sections.yml", opts: EditOptions{Backend: "cuda", Inline: true}},
 		{name: "two-sections-rocm-inline", fixture: "two-sections.yml", opts: EditOptions{Backend: "rocm", Inline: true}},
 		{name: "two-sections-openvino", fixture: "two-sections.yml", opts: EditOptions{Backend: "openvino"}},
+		{name: "env-suffix-alt", fixture: "env-suffix-alt.yml", opts: EditOptions{Backend: "rknn"}, wantErr: ErrManual, errHas: "${ML_ACCEL:+-$ML_ACCEL}"},
+		{name: "legacy", fixture: "legacy.yml", opts: EditOptions{Backend: "openvino"}, wantErr: ErrManual, errHas: "legacy image altran1502/immich-machine-learning:release"},
+		{name: "no-ml", fixture: "no-ml.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNoMLService, errHas: "services in the file: database, immich-server, redis; immich-server sends machine learning to http://gpu-box:3003"},
+		{name: "hwaccel-as-compose", fixture: "../../templates/hwaccel.ml.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNoMLService, errHas: "hwaccel.ml.yml-style file"},
 		{name: "bad-backend", fixture: "basic.yml", opts: EditOptions{Backend: "tpu"}, wantErr: ErrManual, errHas: "unknown backend"},
 	}
 	for _, tt := range tests {
@@ -279,6 +285,64 @@ func TestWriteAtomicBackupModeSymlink(t *testing.T) {
 	}
 }
 
+// TestSymlinkExtendsFileNextToLink checks that a compose file reached
+// through a symlink into another directory gets hwaccel.ml.yml next to the
+// link: Compose resolves extends: from the directory of the path it is
+// given, so a file next to the target would not be found.
+func TestSymlinkExtendsFileNextToLink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "repo", "immich.yml")
+	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(real, readFixture(t, "basic.yml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "docker-compose.yml")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "cuda"}, File: link})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.File != real {
+		t.Errorf("plan.File = %s, want the link's target %s", plan.File, real)
+	}
+	if !strings.Contains(strings.Join(plan.Notes, "\n"), "is a link to") {
+		t.Errorf("notes do not mention the link: %q", plan.Notes)
+	}
+	if _, err := plan.Write(WriteOptions{NoBackup: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "hwaccel.ml.yml")); err != nil {
+		t.Errorf("hwaccel.ml.yml not next to the link: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "repo", "hwaccel.ml.yml")); err == nil {
+		t.Errorf("hwaccel.ml.yml written next to the link's target, where Compose does not look")
+	}
+	// Load through the link as docker compose does (env_file: .env is
+	// next to the link too).
+	if err := os.WriteFile(filepath.Join(dir, ".env"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	po, err := cli.NewProjectOptions([]string{link}, cli.WithEnv([]string{"UPLOAD_LOCATION=/srv/photos"}), cli.WithWorkingDirectory(""), cli.WithResolvedPaths(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj, err := po.LoadProject(t.Context())
+	if err != nil {
+		t.Fatalf("compose-go cannot load the result through the link: %v", err)
+	}
+	ml, err := proj.GetService(plan.Service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ml.Deploy == nil || len(ml.Deploy.Resources.Reservations.Devices) != 1 || ml.Deploy.Resources.Reservations.Devices[0].Driver != "nvidia" {
+		t.Errorf("%s has no nvidia reservation after loading through the link: %+v", plan.Service, ml.Deploy)
+	}
+}
+
 func TestWriteRefusesWhenChangedOnDisk(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "compose.yaml")
@@ -319,6 +383,27 @@ func TestFindFile(t *testing.T) {
 	got, err := FindFile(dir)
 	if err != nil || filepath.Base(got) != "compose.yml" {
 		t.Errorf("FindFile = %q, %v; want compose.yml (Compose's order)", got, err)
+	}
+	// Every name, added from last to first, wins over the ones after it;
+	// a directory with the name does not count.
+	dir2 := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir2, "compose.yaml"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := len(DefaultFileNames) - 1; i >= 0; i-- {
+		n, want := DefaultFileNames[i], DefaultFileNames[i]
+		if n == "compose.yaml" {
+			want = DefaultFileNames[i+1] // the directory is skipped
+		} else if err := os.WriteFile(filepath.Join(dir2, n), []byte("services: {}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := FindFile(dir2)
+		if err != nil || filepath.Base(got) != want {
+			t.Errorf("with %v: FindFile = %q, %v; want %s", DefaultFileNames[i:], got, err, want)
+		}
+	}
+	if got := DefaultFileNames; strings.Join(got, ",") != "compose.yaml,compose.yml,docker-compose.yaml,docker-compose.yml" {
+		t.Errorf("DefaultFileNames = %v, not Compose's order", got)
 	}
 }
 
@@ -441,12 +526,18 @@ func TestNotComposeFiles(t *testing.T) {
 		{"services: [a]\n", "not a mapping"},
 		{"services:\n  ml:\n    image: ghcr.io/immich-app/immich-machine-learning:release\n#@ if x:\n", "ytt"},
 		{"image:\n  repository: ghcr.io/immich-app/immich-machine-learning\n  tag: release\n", "Helm"},
+		{"images:\n  ml_image:\n    repository: ghcr.io/immich-app/immich-machine-learning\n    tag: v2.7.5\nimmich:\n  enable_ml: true\n", "TrueNAS app values"},
 		{"services:\n  a: {\n", "not valid YAML"},
 	}
 	for _, tt := range tests {
 		_, err := Edit([]byte(tt.src), EditOptions{Backend: "cuda"})
 		if !errors.Is(err, ErrNotCompose) || !strings.Contains(err.Error(), tt.has) {
 			t.Errorf("%q: want ErrNotCompose with %q, got %v", tt.src, tt.has, err)
+		}
+		// The advice about chart values is for chart values only.
+		var ce *Error
+		if errors.As(err, &ce) && strings.Contains(ce.Fix, "chart") != (tt.has == "Helm" || tt.has == "TrueNAS app values") {
+			t.Errorf("%q: fix %q", tt.src, ce.Fix)
 		}
 	}
 }
@@ -498,5 +589,209 @@ func TestParseCheckCatchesOtherServiceChanges(t *testing.T) {
 	}
 	if err := parseCheck(t.Context(), src, []byte("services: [\n"), "immich-machine-learning", "/srv/stack"); !errors.Is(err, ErrValidation) {
 		t.Errorf("unreadable result: %v", err)
+	}
+}
+
+// TestSuffixVarFix checks that the advice for a tag suffix taken from a
+// variable names the variable and the value that gives the backend's
+// suffix, for the forms users write.
+func TestSuffixVarFix(t *testing.T) {
+	tests := []struct {
+		expr, suffix, want string
+	}{
+		{"${ML_VARIANT:-}", "cuda", "Set ML_VARIANT=-cuda in your .env file"},
+		{"${IMMICH_ML_VARIANT:-}", "", "Leave IMMICH_ML_VARIANT empty in your .env file (IMMICH_ML_VARIANT=)"},
+		{"$ML_SUFFIX", "openvino", "Set ML_SUFFIX=-openvino"},
+		{"${ML_SUFFIX}", "rknn", "Set ML_SUFFIX=-rknn"},
+		{"${ML_SUFFIX-}", "armnn", "Set ML_SUFFIX=-armnn"},
+		{"${ML_HARDWARE_ACCELERATOR:+-$ML_HARDWARE_ACCELERATOR}", "cuda", "Set ML_HARDWARE_ACCELERATOR=cuda in"},
+		{"${ACCEL:+-${ACCEL}}", "rocm", "Set ACCEL=rocm in"},
+		{"${ACCEL:+-${ACCEL}}", "", "Leave ACCEL empty"},
+		{"${GPU:+-cuda}", "openvino", "tag must end in -openvino"},
+		{"${ML_SUFFIX:?set it}", "cuda", "tag must end in -cuda"},
+	}
+	for _, tt := range tests {
+		if got := suffixVarFix(tt.expr, tt.suffix); !strings.Contains(got, tt.want) {
+			t.Errorf("suffixVarFix(%q, %q) = %q, want it to contain %q", tt.expr, tt.suffix, got, tt.want)
+		}
+	}
+	// Through Edit, on fixtures.
+	for fixture, want := range map[string]string{"env-suffix.yml": "ML_VARIANT=-cuda", "env-suffix-alt.yml": "ML_ACCEL=cuda"} {
+		_, err := Edit(readFixture(t, fixture), EditOptions{Backend: "cuda"})
+		var ce *Error
+		if !errors.As(err, &ce) || !strings.Contains(ce.Fix, want) {
+			t.Errorf("%s: want a fix with %q, got %v", fixture, want, err)
+		}
+	}
+}
+
+// TestStackHints checks that stacks which cannot read a second file get a
+// hint to use --inline in extends mode, naming the stack, and no hint
+// with --inline, with cpu, or for a plain compose file.
+func TestStackHints(t *testing.T) {
+	for fixture, want := range map[string]string{
+		"stack-portainer.yml": "a Portainer stack",
+		"stack-unraid.yml":    "an Unraid stack",
+		"stack-casaos.yml":    "a CasaOS app",
+		"stack-runtipi.yml":   "a runtipi app",
+		"basic.yml":           "",
+	} {
+		t.Run(fixture, func(t *testing.T) {
+			src := readFixture(t, fixture)
+			plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "cuda"}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			notes := strings.Join(plan.Notes, "\n")
+			if want == "" {
+				if strings.Contains(notes, "--inline") {
+					t.Errorf("hint for a plain compose file: %q", plan.Notes)
+				}
+				return
+			}
+			if !strings.Contains(notes, "this looks like "+want) || !strings.Contains(notes, "re-run with --inline") {
+				t.Errorf("notes %q do not name %q with the --inline hint", plan.Notes, want)
+			}
+			for _, eo := range []EditOptions{{Backend: "cuda", Inline: true}, {Backend: "cpu"}} {
+				plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: eo}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := strings.Join(plan.Notes, "\n"); strings.Contains(n, "re-run with --inline") {
+					t.Errorf("%+v: hint although not needed: %q", eo, plan.Notes)
+				}
+			}
+			// Inline mode edits these stacks.
+			plan, err = prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "cuda", Inline: true}}, nil)
+			if err != nil || plan.Validation == nil || !plan.Validation.Checked {
+				t.Errorf("inline edit not checked: %v %+v", err, plan)
+			}
+		})
+	}
+}
+
+// TestNoMLServiceSaysWhereMLIs checks that a file without an ML service
+// says so, and what the server's IMMICH_MACHINE_LEARNING_URL tells.
+func TestNoMLServiceSaysWhereMLIs(t *testing.T) {
+	tests := []struct{ src, has, fix string }{
+		{"services:\n  immich-server:\n    image: ghcr.io/immich-app/immich-server:release\n    environment:\n      IMMICH_MACHINE_LEARNING_URL: false\n",
+			"immich-server turns machine learning off", "remove IMMICH_MACHINE_LEARNING_URL: false"},
+		{"services:\n  server:\n    image: ghcr.io/immich-app/immich-server:release\n    environment:\n      - TZ=UTC\n      - IMMICH_MACHINE_LEARNING_URL=http://10.0.0.5:3003\n",
+			"server sends machine learning to http://10.0.0.5:3003", "on the machine that runs immich-machine-learning"},
+		{"services:\n  immich-server:\n    image: ghcr.io/immich-app/immich-server:release\n  redis:\n    image: valkey\n",
+			"services in the file: immich-server, redis", "Add Immich's immich-machine-learning service"},
+		{"services:\n  immich-server:\n    image: ghcr.io/immich-app/immich-server:release\n    environment: [1, {a: b}]\n  x: 3\n",
+			"services in the file:", "Add Immich's"},
+	}
+	for _, tt := range tests {
+		_, err := Edit([]byte(tt.src), EditOptions{Backend: "cuda"})
+		var ce *Error
+		if !errors.Is(err, ErrNoMLService) || !errors.As(err, &ce) || !strings.Contains(err.Error(), tt.has) || !strings.Contains(ce.Fix, tt.fix) {
+			t.Errorf("%q: want ErrNoMLService with %q and fix %q, got %v", tt.src, tt.has, tt.fix, err)
+		}
+	}
+}
+
+// TestKeptHwaccelFileNoteOnlyForChosenSection checks that the note about a
+// kept hwaccel.ml.yml appears only when the chosen backend's section
+// differs: a file written earlier with armnn host tailoring, or one with
+// other comments, is not reported when switching to another backend.
+func TestKeptHwaccelFileNoteOnlyForChosenSection(t *testing.T) {
+	armHost := Host{Known: true, LibMaliPath: "/usr/lib/aarch64-linux-gnu/libmali.so.1"}
+	src := readFixture(t, "basic.yml")
+	plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "armnn", Host: armHost}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plan.Write(WriteOptions{NoBackup: true}); err != nil {
+		t.Fatal(err)
+	}
+	hw, err := os.ReadFile(filepath.Join(filepath.Dir(plan.File), "hwaccel.ml.yml"))
+	if err != nil || !bytes.Contains(hw, []byte("/usr/lib/aarch64-linux-gnu/libmali.so.1:")) {
+		t.Fatalf("tailored hwaccel.ml.yml not written: %v", err)
+	}
+	for _, eo := range []EditOptions{{Backend: "cpu"}, {Backend: "cuda"}, {Backend: "armnn", Host: armHost}} {
+		p, err := Prepare(t.Context(), Options{EditOptions: eo, File: plan.File})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Join(p.Notes, "\n"); strings.Contains(n, "kept your") {
+			t.Errorf("%s: note about the kept file although its %s section is ours: %q", eo.Backend, eo.Backend, p.Notes)
+		}
+	}
+	// Without the host facts, armnn's section differs (libmali path).
+	p, err := Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "armnn"}, File: plan.File})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Join(p.Notes, "\n"); !strings.Contains(n, "kept your hwaccel.ml.yml, whose armnn section differs") {
+		t.Errorf("no note for a differing armnn section: %q", p.Notes)
+	}
+}
+
+// TestServerServiceAndTranscodingFile checks that neither --service naming
+// Immich's server nor a transcoding extends block is taken for the ML
+// service's hwaccel.ml.yml.
+func TestServerServiceAndTranscodingFile(t *testing.T) {
+	_, err := Edit(readFixture(t, "basic.yml"), EditOptions{Backend: "cuda", Service: "immich-server"})
+	if !errors.Is(err, ErrNoMLService) || !strings.Contains(err.Error(), "runs Immich's server") {
+		t.Errorf("--service immich-server: want a refusal, got %v", err)
+	}
+	// A commented transcoding block in the ML service stays commented; a
+	// new extends block is added for hwaccel.ml.yml.
+	commented := "services:\n  immich-machine-learning:\n    image: ghcr.io/immich-app/immich-machine-learning:release\n    # extends:\n    #   file: hwaccel.transcoding.yml\n    #   service: cpu\n"
+	res, err := Edit([]byte(commented), EditOptions{Backend: "cuda"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(res.Output)
+	if !strings.Contains(out, "    # extends:\n    #   file: hwaccel.transcoding.yml\n    #   service: cpu\n") || !strings.Contains(out, "file: hwaccel.ml.yml") || res.ExtendsFile != "hwaccel.ml.yml" {
+		t.Errorf("transcoding block reused:\n%s", out)
+	}
+	// An active transcoding extends is another file: extends mode refuses.
+	active := "services:\n  immich-machine-learning:\n    image: ghcr.io/immich-app/immich-machine-learning:release\n    extends:\n      file: hwaccel.transcoding.yml\n      service: cpu\n"
+	if _, err := Edit([]byte(active), EditOptions{Backend: "cuda"}); !errors.Is(err, ErrManual) || !strings.Contains(err.Error(), "already extends something else") {
+		t.Errorf("active transcoding extends: want a refusal, got %v", err)
+	}
+	for _, tt := range []struct {
+		name string
+		want bool
+	}{{"hwaccel.ml.yml", true}, {"./docker/hwaccel.ml.yaml", true}, {"mlaccel-armnn.yml", true}, {"hwaccel.transcoding.yml", false}, {"../hwaccel.transcoding.yml", false}, {"other.yml", false}} {
+		if got := isHwaccelFileName(tt.name); got != tt.want {
+			t.Errorf("isHwaccelFileName(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestSeveralNVIDIAGPUs checks the multi-GPU tailoring: a hint for --gpus
+// on a host with several NVIDIA GPUs (none with one), and --gpus giving
+// device_ids in a written hwaccel.ml.yml, validated.
+func TestSeveralNVIDIAGPUs(t *testing.T) {
+	src := readFixture(t, "basic.yml")
+	for gpus, want := range map[int]bool{0: false, 1: false, 2: true, 4: true} {
+		res, err := Edit(src, EditOptions{Backend: "cuda", Inline: true, Host: Host{Known: true, NVIDIAGPUs: gpus}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(strings.Join(res.Notes, "\n"), "use --gpus 0,1 to choose"); got != want {
+			t.Errorf("%d GPUs: hint=%v, want %v (notes %q)", gpus, got, want, res.Notes)
+		}
+	}
+	plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "cuda", GPUs: []string{"0", "GPU-8f2a"}, Host: Host{Known: true, NVIDIAGPUs: 2}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 2 || !plan.Changes[1].Create {
+		t.Fatalf("changes: %+v", plan.Changes)
+	}
+	hw := string(plan.Changes[1].New)
+	if !strings.Contains(hw, "              device_ids: ['0', 'GPU-8f2a']\n") || strings.Contains(hw, "count: 1") {
+		t.Errorf("device_ids not set in hwaccel.ml.yml:\n%s", hw)
+	}
+	if n := diffCost(defaultSections().src, plan.Changes[1].New); n != 1 {
+		t.Errorf("--gpus touched %d lines of hwaccel.ml.yml, want 1", n)
+	}
+	if plan.Validation == nil || !plan.Validation.Checked {
+		t.Errorf("not validated: %+v", plan.Validation)
 	}
 }

@@ -94,7 +94,7 @@ var corpusExpect = map[string]struct {
 	"karlmdavis__justdavis-ansible__role-compose-j2.yml":         {err: ErrNotCompose, has: "Jinja template"},
 	"solarorange__ansible-homelab__role-compose-j2.yml":          {err: ErrNotCompose, has: "Jinja template"},
 	"cdesiles__ansible-playbooks__podman-kube-pod-j2.yml":        {err: ErrNotCompose, has: "template"},
-	"Thomas141100__homeserver__k8s-helm-values.yml":              {err: ErrNotCompose, has: "Helm chart values"},
+	"Thomas141100__homeserver__k8s-helm-values.yml":              {err: ErrNotCompose, has: "Helm chart or TrueNAS app values"},
 	"elvismercado__docker-templates__immich-compose.yml":         {err: ErrManual, has: "suffix of \"immich-machine-learning\" comes from a variable"},
 	"elvismercado__docker-templates__immich-override-wud.yml":    {err: ErrNoMLService, has: "override file"},
 	"xblackbytesx__privacybox__apps-immich-compose.yml":          {err: ErrManual, has: "comes from a variable"},

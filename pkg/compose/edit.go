@@ -238,9 +238,13 @@ func isHwaccelExtends(ext *yaml.Node) (file string, ok bool) {
 }
 
 // isHwaccelFileName reports whether an extends file is a hwaccel.ml-style
-// file (hwaccel.ml.yml, or the older mlaccel-armnn.yml).
+// file (hwaccel.ml.yml, or the older mlaccel-armnn.yml), not the
+// transcoding one (hwaccel.transcoding.yml).
 func isHwaccelFileName(f string) bool {
 	base := strings.ToLower(path.Base(strings.ReplaceAll(f, "\\", "/")))
+	if strings.Contains(base, "transcod") {
+		return false
+	}
 	return strings.Contains(base, "hwaccel") || strings.Contains(base, "mlaccel")
 }
 
@@ -375,7 +379,7 @@ func (e *editor) uncomment() (bool, error) {
 			file = strings.TrimSpace(file[:k])
 		}
 		file = strings.Trim(file, `'"`)
-		if !strings.Contains(strings.ToLower(file), "hwaccel") {
+		if !isHwaccelFileName(file) {
 			continue
 		}
 		ind := strings.Repeat(" ", bodyIndent)

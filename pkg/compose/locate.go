@@ -145,20 +145,20 @@ func parse(src []byte) (*parsed, error) {
 		if mapGet(r, "apiVersion") != nil && mapGet(r, "kind") != nil {
 			kinds = append(kinds, fmt.Sprintf("a Kubernetes manifest (kind: %s)", mapGet(r, "kind").Value))
 		} else if looksLikeHelmValues(r) {
-			kinds = append(kinds, "Helm chart values (image.repository/tag keys, no services:)")
+			kinds = append(kinds, "Helm chart or TrueNAS app values (image repository/tag keys, no services:)")
 		}
 	}
 	if p.services == nil {
 		what := "a YAML file without a top-level services: section"
+		fix := "Point --file at the docker-compose.yml that defines immich-machine-learning."
 		if len(kinds) > 0 {
 			what = kinds[0]
+			fix = "Point --file at the docker-compose.yml that defines immich-machine-learning; for Kubernetes, Helm or TrueNAS apps, set the image tag suffix and GPU resources in the chart or app values instead."
 		}
 		if len(p.docs) == 0 {
 			what = "empty"
 		}
-		return nil, newError(ErrNotCompose,
-			"Point --file at the docker-compose.yml that defines immich-machine-learning; for Kubernetes/Helm, set the image tag and GPU resources in the chart values instead.",
-			"the file is %s, not a Compose file", what)
+		return nil, newError(ErrNotCompose, fix, "the file is %s, not a Compose file", what)
 	}
 	if p.services.Kind != yaml.MappingNode {
 		return nil, newError(ErrNotCompose, "Make services: a mapping of service names to definitions.",
@@ -347,9 +347,14 @@ func (p *parsed) findService(want string) error {
 	}
 	if want != "" {
 		for _, s := range list {
-			if s.name == want {
-				return pick(s)
+			if s.name != want {
+				continue
 			}
+			if strings.Contains(strings.ToLower(s.image), "immich-server") {
+				return newError(ErrNoMLService, "Leave out --service, or name the service that runs immich-machine-learning. Transcoding acceleration is set up with hwaccel.transcoding.yml: see https://docs.immich.app/features/hardware-transcoding.",
+					"service %q runs Immich's server (%s), not machine learning; the hwaccel.ml.yml sections and image suffixes are for the machine-learning service", s.name, s.image)
+			}
+			return pick(s)
 		}
 		return newError(ErrNoMLService, "Pick one of the services in the file with --service.",
 			"there is no service %q; the file has: %s", want, serviceNames(list))
@@ -408,7 +413,44 @@ func (p *parsed) findService(want string) error {
 			"Run immich-accel on the main compose file that sets the image of the machine-learning service.",
 			"service %q has no image: this looks like an override file, not the file that defines the machine-learning service", overrides[0])
 	}
-	return newError(ErrNoMLService,
-		"Add Immich's immich-machine-learning service (see https://docs.immich.app/install/docker-compose), or name the service with --service.",
-		"no machine-learning service found (no image with immich-machine-learning); services in the file: %s", serviceNames(list))
+	msg := fmt.Sprintf("no machine-learning service found (no image with immich-machine-learning); services in the file: %s", serviceNames(list))
+	fix := "Add Immich's immich-machine-learning service (see https://docs.immich.app/install/docker-compose), or name the service with --service."
+	if svc, url := mlURL(list); svc != "" {
+		if strings.EqualFold(url, "false") {
+			msg += fmt.Sprintf("; %s turns machine learning off (IMMICH_MACHINE_LEARNING_URL: false)", svc)
+			fix = "Add Immich's immich-machine-learning service and remove IMMICH_MACHINE_LEARNING_URL: false (see https://docs.immich.app/install/docker-compose), then run again."
+		} else {
+			msg += fmt.Sprintf("; %s sends machine learning to %s (IMMICH_MACHINE_LEARNING_URL)", svc, url)
+			fix = "Run immich-accel on the machine that runs immich-machine-learning, with its compose file."
+		}
+	}
+	return newError(ErrNoMLService, fix, "%s", msg)
+}
+
+// mlURL returns the first service that sets IMMICH_MACHINE_LEARNING_URL
+// in its environment (mapping or KEY=VALUE list), and the value.
+func mlURL(list []serviceInfo) (service, url string) {
+	const key = "IMMICH_MACHINE_LEARNING_URL"
+	for _, s := range list {
+		env, _ := mergedGet(s.val, "environment")
+		env = resolve(env)
+		if env == nil {
+			continue
+		}
+		switch env.Kind {
+		case yaml.MappingNode:
+			if v := resolve(mapGet(env, key)); v != nil && v.Kind == yaml.ScalarNode {
+				return s.name, v.Value
+			}
+		case yaml.SequenceNode:
+			for _, it := range env.Content {
+				if it = resolve(it); it != nil && it.Kind == yaml.ScalarNode {
+					if v, ok := strings.CutPrefix(it.Value, key+"="); ok {
+						return s.name, v
+					}
+				}
+			}
+		}
+	}
+	return "", ""
 }

@@ -56,7 +56,8 @@ func (e *editor) image() error {
 			"the image of %q has no tag (%s means :latest, which has no accelerated variant)", p.name, v.Value)
 	}
 	if ref.fromEnv {
-		return newError(ErrManual, fmt.Sprintf("Set that variable to -%s in your .env file (empty for cpu), or write the suffix into the compose file.", orCPU(want)),
+		tp := tagParts(ref.tag)
+		return newError(ErrManual, suffixVarFix(tp[len(tp)-1], want),
 			"the image tag suffix of %q comes from a variable (%s, line %d), so immich-accel cannot set it here", p.name, v.Value, v.Line)
 	}
 	if ref.suffix == want && ref.written == want {
@@ -71,6 +72,55 @@ func (e *editor) image() error {
 		e.note("dropped the digest pin %s from the image; pin the new image's digest again if you want one", ref.digest)
 	}
 	return e.replaceScalar(v, nv)
+}
+
+// suffixVarFix says how to set the variable that the end of an image tag
+// comes from (expr: $NAME, ${NAME}, ${NAME:-word} or ${NAME:+-$NAME}) so
+// that the tag ends in -suffix, or in no suffix when suffix is "" (cpu).
+func suffixVarFix(expr, suffix string) string {
+	name, op, word := "", "", ""
+	if inner, ok := strings.CutPrefix(expr, "${"); ok {
+		inner = strings.TrimSuffix(inner, "}")
+		i := strings.IndexFunc(inner, func(r rune) bool {
+			return !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+		})
+		name = inner
+		if i >= 0 {
+			name = inner[:i]
+			rest := inner[i:]
+			for _, o := range []string{":-", ":+", ":?", "-", "+", "?"} {
+				if w, ok := strings.CutPrefix(rest, o); ok {
+					op, word = o, w
+					break
+				}
+			}
+		}
+	} else {
+		name = strings.TrimPrefix(expr, "$")
+	}
+	manual := "Write the suffix into the compose file instead (the tag must end in -" + orCPU(suffix) + ")."
+	if suffix == "" {
+		manual = "Write the tag without a suffix into the compose file instead."
+	}
+	switch {
+	case name == "":
+		return manual
+	case op == ":+" || op == "+":
+		// ${NAME:+-$NAME}: the dash comes from the expression.
+		if word != "-$"+name && word != "-${"+name+"}" {
+			return manual
+		}
+		if suffix == "" {
+			return fmt.Sprintf("Leave %s empty in your .env file (%s=), or write the tag without a suffix into the compose file.", name, name)
+		}
+		return fmt.Sprintf("Set %s=%s in your .env file, or write the suffix into the compose file.", name, suffix)
+	case op == "" || op == ":-" || op == "-":
+		if suffix == "" {
+			return fmt.Sprintf("Leave %s empty in your .env file (%s=), or write the tag without a suffix into the compose file.", name, name)
+		}
+		return fmt.Sprintf("Set %s=-%s in your .env file, or write the suffix into the compose file.", name, suffix)
+	}
+	return manual
 }
 
 func orCPU(s string) string {

@@ -130,7 +130,8 @@ func semanticDelta(a, b *yaml.Node) int {
 
 // TestDiffMinimality measures, over every file and case that edits, the
 // lines the diff touches against the lower bound of lines that must
-// change, and compares with re-encoding the document through yaml.v3.
+// change, and compares with re-encoding the document through yaml.v3; then
+// the same for switching from one backend to another and back to cpu.
 func TestDiffMinimality(t *testing.T) {
 	var files []string
 	if d := sharedDir(t, "testdata-real", "compose"); d != "" {
@@ -179,6 +180,62 @@ func TestDiffMinimality(t *testing.T) {
 				re, _ := yaml.Marshal(&doc)
 				results = append(results, result{fmt.Sprintf("%s %s/%s", filepath.Base(f), modeName(inline), b), cost, bound, diffCost(src, re)})
 			}
+		}
+	}
+	// Switching from one backend to another (the next one in the list, and
+	// back to cpu) must touch no more than the first edit does.
+	var switches []result
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, inline := range []bool{false, true} {
+			for i, from := range Backends {
+				if from == "cpu" {
+					continue
+				}
+				first, err := Edit(src, EditOptions{Backend: from, Inline: inline, DropDigest: true})
+				if err != nil {
+					continue
+				}
+				for _, to := range []string{Backends[(i+1)%len(Backends)], "cpu"} {
+					if to == from {
+						continue
+					}
+					res, err := Edit(first.Output, EditOptions{Backend: to, Inline: inline, DropDigest: true})
+					if err != nil {
+						// Fine when the file refuses that backend anyway.
+						if _, direct := Edit(src, EditOptions{Backend: to, Inline: inline, DropDigest: true}); direct == nil {
+							t.Errorf("%s %s: %s -> %s: %v", filepath.Base(f), modeName(inline), from, to, err)
+						}
+						continue
+					}
+					p1, _ := parse(first.Output)
+					p2, _ := parse(res.Output)
+					_ = p1.findService(res.Service)
+					_ = p2.findService(res.Service)
+					bound := semanticDelta(p1.svc, p2.svc)
+					cost := diffCost(first.Output, res.Output)
+					if bound == 0 {
+						if cost != 0 {
+							t.Errorf("%s %s: %s -> %s changes %d lines but not the service", filepath.Base(f), modeName(inline), from, to, cost)
+						}
+						continue
+					}
+					switches = append(switches, result{name: fmt.Sprintf("%s %s/%s->%s", filepath.Base(f), modeName(inline), from, to), cost: cost, bound: bound})
+				}
+			}
+		}
+	}
+	sort.Slice(switches, func(i, j int) bool {
+		return float64(switches[i].cost)/float64(switches[i].bound) > float64(switches[j].cost)/float64(switches[j].bound)
+	})
+	if len(switches) > 0 {
+		w := switches[0]
+		t.Logf("%d switches: largest diff/minimal = %.2f (%s: %d lines vs %d)", len(switches), float64(w.cost)/float64(w.bound), w.name, w.cost, w.bound)
+		if ratio := float64(w.cost) / float64(w.bound); ratio > 1.5 {
+			t.Errorf("largest switching diff is %.2fx the minimal one (%s)", ratio, w.name)
 		}
 	}
 	sort.Slice(results, func(i, j int) bool {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -31,7 +32,9 @@ func FindFile(dir string) (string, error) {
 // Options says which file to change and how.
 type Options struct {
 	EditOptions
-	// File is the compose file (a symlink is followed).
+	// File is the compose file. A symlink is followed to write its target;
+	// a new hwaccel.ml.yml goes next to the path as given, where Compose
+	// resolves extends: from.
 	File string
 	// HwaccelFile, when set, is read as the source of sections instead of
 	// the embedded hwaccel.ml.yml.
@@ -109,7 +112,13 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 	if eo.Inline {
 		plan.Mode = "inline"
 	}
+	// Compose resolves relative paths (extends: file:, .env) from the
+	// directory of the compose file as given, not of a symlink's target:
+	// hwaccel.ml.yml belongs there.
 	dir := filepath.Dir(path)
+	if abs, err := filepath.Abs(opts.File); err == nil {
+		dir = filepath.Dir(abs)
+	}
 	sections := res.Sections
 	if res.Changed {
 		plan.Changes = append(plan.Changes, FileChange{Path: path, Diff: UnifiedDiff("a/"+filepath.Base(path), "b/"+filepath.Base(path), src, res.Output),
@@ -127,6 +136,9 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 			plan.Changes = append(plan.Changes, FileChange{Path: hw, Create: true,
 				Diff: UnifiedDiff("", "b/"+filepath.Base(hw), nil, sections), New: sections, mode: 0o644})
 			plan.Notes = append(plan.Notes, fmt.Sprintf("%s is missing next to the compose file; it will be written from %s", res.ExtendsFile, sourceName(opts)))
+			if dir != filepath.Dir(path) {
+				plan.Notes = append(plan.Notes, fmt.Sprintf("%s is a link to %s; %s goes in %s, where Compose looks for it when run with the link", opts.File, path, res.ExtendsFile, dir))
+			}
 		case err != nil:
 			return nil, fmt.Errorf("reading %s: %w", hw, err)
 		default:
@@ -138,12 +150,15 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 				return nil, newError(ErrManual, "Replace it with Immich's current hwaccel.ml.yml (delete it and run again to have it written).",
 					"%s has no %s section (it has: %s); it predates that backend", hw, res.Backend, strings.Join(secs.names(), ", "))
 			}
-			if !bytes.Equal(existing, sections) && len(eo.GPUs) > 0 {
+			// Only the chosen section matters: a file written earlier
+			// with another backend's host tailoring is no surprise.
+			differs := !sameSection(existing, sections, res.Backend)
+			if differs && len(eo.GPUs) > 0 {
 				return nil, newError(ErrManual, "Use --inline to put the GPU selection into the service, or set device_ids in your hwaccel.ml.yml by hand.",
 					"--gpus cannot be applied: the existing %s is kept as it is", res.ExtendsFile)
 			}
-			if !bytes.Equal(existing, sections) {
-				msg := fmt.Sprintf("kept your %s, which differs from %s", res.ExtendsFile, sourceName(opts))
+			if differs {
+				msg := fmt.Sprintf("kept your %s, whose %s section differs from %s", res.ExtendsFile, res.Backend, sourceName(opts))
 				if res.Tailored {
 					msg += "; the host-specific changes above were not applied to it (use --inline, or edit it)"
 				}
@@ -160,12 +175,42 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		plan.Validation = v
 	}
 	if !eo.Inline && res.Before != nil && res.Before.StackKind != "" && res.Backend != "cpu" {
-		plan.Notes = append(plan.Notes, fmt.Sprintf("this looks like a %s stack, which usually cannot read a second file such as %s; use --inline if the stack fails to start", res.Before.StackKind, templates.HwaccelMLName))
+		plan.Notes = append(plan.Notes, fmt.Sprintf("this looks like %s, which usually cannot read a second file such as %s: re-run with --inline to merge the section into the service instead", stackKindNames[res.Before.StackKind], templates.HwaccelMLName))
 	}
 	if plan.Changes == nil {
 		plan.Changes = []FileChange{}
 	}
 	return plan, nil
+}
+
+// sameSection reports whether two hwaccel.ml.yml texts define the backend's
+// section the same way (same keys and values; layout and comments aside).
+func sameSection(a, b []byte, backend string) bool {
+	sa, err := loadSections(a)
+	if err != nil {
+		return false
+	}
+	sb, err := loadSections(b)
+	if err != nil {
+		return false
+	}
+	na, nb := sa.get(backend), sb.get(backend)
+	if na == nil || nb == nil {
+		return na == nb
+	}
+	var va, vb any
+	if na.Decode(&va) != nil || nb.Decode(&vb) != nil {
+		return false
+	}
+	return reflect.DeepEqual(va, vb)
+}
+
+// stackKindNames names each Inspection.StackKind for users.
+var stackKindNames = map[string]string{
+	"portainer": "a Portainer stack (stack.env)",
+	"unraid":    "an Unraid stack (net.unraid.docker labels)",
+	"casaos":    "a CasaOS app (x-casaos)",
+	"runtipi":   "a runtipi app",
 }
 
 func sourceName(opts Options) string {
