@@ -187,6 +187,9 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 				if !opts.JSON {
 					fmt.Fprintf(io.ErrOut, "Using backend %s: %s\n", cs.Bold(info.Recommended), info.Why)
 				}
+				if !info.Ready && info.Recommended != "cpu" {
+					rep.Notes = append(rep.Notes, fmt.Sprintf("this host is not ready for %s yet: run immich-accel doctor and fix what it reports before redeploying", info.Recommended))
+				}
 			}
 		}
 	}

@@ -175,7 +175,7 @@ func TestComposeAutoWithFakeHost(t *testing.T) {
 	host := func(context.Context) (ComposeHostInfo, error) {
 		return ComposeHostInfo{
 			Host:        compose.Host{Known: true, LibMaliPath: "/usr/lib/aarch64-linux-gnu/libmali.so", MaliFirmware: false},
-			Recommended: "armnn", Why: "Mali GPU with /dev/mali0 and libmali.so",
+			Recommended: "armnn", Why: "Mali GPU with /dev/mali0 and libmali.so", Ready: true,
 		}, nil
 	}
 	f, _, out, errOut := newComposeFactory(t, dir, host)
@@ -187,6 +187,20 @@ func TestComposeAutoWithFakeHost(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "+      - /usr/lib/aarch64-linux-gnu/libmali.so:/usr/lib/libmali.so:ro") || strings.Contains(out.String(), "mali_csffw.bin") {
 		t.Errorf("not tailored:\n%s", out)
+	}
+	if strings.Contains(errOut.String(), "not ready") {
+		t.Errorf("ready host reported as not ready: %s", errOut)
+	}
+	// A host that needs fixes first gets the edit and a pointer to doctor.
+	notReady := func(context.Context) (ComposeHostInfo, error) {
+		return ComposeHostInfo{Host: compose.Host{Known: true, NVIDIAGPUs: 1}, Recommended: "cuda", Why: "NVIDIA GPU; toolkit missing"}, nil
+	}
+	fn, _, outN, errN := newComposeFactory(t, dir, notReady)
+	if code := Run(context.Background(), fn, []string{"compose", "-b", "auto", "--dry-run"}); code != ExitChanges {
+		t.Fatalf("exit %d: %s", code, errN)
+	}
+	if !strings.Contains(errN.String()+outN.String(), "not ready for cuda yet: run immich-accel doctor") {
+		t.Errorf("no not-ready note:\n%s\n%s", outN, errN)
 	}
 	// auto without detection is an error that says so.
 	f2, _, _, errOut2 := newComposeFactory(t, dir, nil)

@@ -40,6 +40,9 @@ type ComposeHostInfo struct {
 	Host        compose.Host
 	Recommended string // a backend name, as for --backend
 	Why         string // one line: why that backend
+	// Ready is false when the host needs fixes (drivers, toolkit, device
+	// access) before the recommended backend will work.
+	Ready bool
 }
 
 // ComponentVersion is one line of the version report.
@@ -98,6 +101,7 @@ func composeHostFromDetector(ctx context.Context, newDet func(...detect.Option) 
 		},
 		Recommended: r.Recommendation.Backend,
 		Why:         r.Recommendation.Reason,
+		Ready:       r.Recommendation.Ready,
 	}, nil
 }
 

@@ -20,9 +20,11 @@ func TestComposeHostFromDetector(t *testing.T) {
 		libMali     bool
 		firmware    bool
 		gpus        int
+		notReady    bool
 	}{
 		{scenario: "no-gpu-server", recommended: "cpu"},
 		{scenario: "nvidia-desktop", recommended: "cuda", gpus: 1},
+		{scenario: "nvidia-no-toolkit", recommended: "cuda", gpus: 1, notReady: true},
 		{scenario: "wsl2-intel", recommended: "openvino-wsl", wsl: true},
 		{scenario: "rk3588-mali", recommended: "rknn", libMali: true, firmware: true},
 		{scenario: "mali-libmali-elsewhere", recommended: "armnn", libMali: true},
@@ -57,6 +59,9 @@ func TestComposeHostFromDetector(t *testing.T) {
 			}
 			if info.Host.MaliFirmware != tc.firmware {
 				t.Errorf("MaliFirmware = %v, want %v", info.Host.MaliFirmware, tc.firmware)
+			}
+			if info.Ready == tc.notReady {
+				t.Errorf("Ready = %v, want %v", info.Ready, !tc.notReady)
 			}
 			if info.Host.NVIDIAGPUs != tc.gpus {
 				t.Errorf("NVIDIAGPUs = %d, want %d", info.Host.NVIDIAGPUs, tc.gpus)
