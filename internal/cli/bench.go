@@ -85,8 +85,22 @@ EXIT STATUS
   immich-accel bench --model face.onnx --shape input.1=1x3x640x640
   sudo immich-accel bench --immich-cache  # the models of your Immich install
   immich-accel bench --plot latency.svg`,
-		Args: cobra.NoArgs,
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
+		// A bare --immich-cache finds the Docker volume, so its value must
+		// be attached with "="; "--immich-cache DIR" leaves DIR as the one
+		// argument, which is taken as the directory.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && opts.ImmichCache == autoCache && cmd.Flags().Changed("immich-cache") {
+				return nil
+			}
+			if len(args) > 0 {
+				return &FlagError{Err: fmt.Errorf("unexpected argument %q: bench takes flags only (models are given with --model FILE or --immich-cache DIR)", args[0])}
+			}
+			return nil
+		},
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.ImmichCache = args[0]
+			}
 			return validateBench(cmd, opts)
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {

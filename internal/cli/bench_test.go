@@ -65,6 +65,18 @@ func TestBenchFlags(t *testing.T) {
 				t.Errorf("immich cache %q", o.ImmichCache)
 			}
 		}},
+		{"--immich-cache DIR", []string{"--immich-cache", "/srv/model-cache"}, ExitOK, "", func(t *testing.T, o *BenchOptions) {
+			if o.ImmichCache != "/srv/model-cache" {
+				t.Errorf("immich cache %q, want the directory", o.ImmichCache)
+			}
+		}},
+		{"--immich-cache=DIR", []string{"--immich-cache=/srv/model-cache"}, ExitOK, "", func(t *testing.T, o *BenchOptions) {
+			if o.ImmichCache != "/srv/model-cache" {
+				t.Errorf("immich cache %q, want the directory", o.ImmichCache)
+			}
+		}},
+		{"stray argument", []string{"model.onnx"}, ExitUsage, "--model FILE", nil},
+		{"two arguments after --immich-cache", []string{"--immich-cache", "a", "b"}, ExitUsage, "unexpected argument", nil},
 		{"bad shape", []string{"--model", "m.onnx", "--shape", "x=1xtwo"}, ExitUsage, "not a positive integer", nil},
 		{"shape without model", []string{"--shape", "x=1x2"}, ExitUsage, "--shape applies", nil},
 		{"unknown provider", []string{"--providers", "cpu,tpu"}, ExitUsage, "unknown provider \"tpu\"", nil},
