@@ -229,6 +229,8 @@ func TestShapes(t *testing.T) {
 		{"wrong rank", []string{"x=1x3x32"}, "has 3 dimensions", nil},
 		{"contradicts static dim", []string{"x=1x4x32x32"}, "contradicts", nil},
 		{"unknown input", []string{"pixels=1x3x32x32"}, "not an input", nil},
+		// 3·2^40 values: would overflow memory (or int) if it were filled.
+		{"too large to fill", []string{"x=1x3x1048576x1048576"}, "too large", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
