@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -210,6 +211,12 @@ func (opts *BenchOptions) models(ctx context.Context) ([]bench.Model, error) {
 	}
 	var ms []bench.Model
 	for _, p := range opts.ModelPaths {
+		// Checked before ONNX Runtime is loaded, so a typo fails at once.
+		if fi, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("--model %s: %w: give the path of an .onnx file", p, errors.Unwrap(err))
+		} else if fi.IsDir() {
+			return nil, fmt.Errorf("--model %s: is a directory: give the path of an .onnx file (for an Immich model cache use --immich-cache DIR)", p)
+		}
 		ms = append(ms, bench.Model{Name: p, Path: p, Shapes: shapes})
 	}
 	if opts.ImmichCache != "" {

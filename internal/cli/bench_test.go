@@ -199,6 +199,22 @@ func TestBenchCorruptModelAndMissingRuntime(t *testing.T) {
 	}
 }
 
+// A missing --model file is reported before ONNX Runtime is looked for
+// (here there is none), naming the file and the reason.
+func TestBenchMissingModelFileFirst(t *testing.T) {
+	f, _, errOut := testFactory(map[string]string{ortlib.EnvVar: filepath.Join(t.TempDir(), "libonnxruntime.so")})
+	missing := filepath.Join(t.TempDir(), "face.onnx")
+	code := Run(context.Background(), f, []string{"bench", "--model", missing})
+	if code != ExitFailure || !strings.Contains(errOut.String(), "--model "+missing+": no such file or directory") || strings.Contains(errOut.String(), ortlib.EnvVar) {
+		t.Errorf("missing model: exit %d: %s", code, errOut)
+	}
+	f, _, errOut = testFactory(nil)
+	code = Run(context.Background(), f, []string{"bench", "--model", t.TempDir()})
+	if code != ExitFailure || !strings.Contains(errOut.String(), "is a directory") {
+		t.Errorf("directory as model: exit %d: %s", code, errOut)
+	}
+}
+
 type fakeFinder struct {
 	dir string
 	err error
