@@ -460,8 +460,8 @@ func TestFindImmichModels(t *testing.T) {
 	if got := dimString(rep.Models[2].Inputs[0].Shape); got != "1x3x640x640" {
 		t.Errorf("detection input %s, want 1x3x640x640", got)
 	}
-	if rep.Models[0].Inputs[0].Type != "int32" {
-		t.Errorf("textual input type %s", rep.Models[0].Inputs[0].Type)
+	if in := rep.Models[0].Inputs[0]; in.Type != "int32" || dimString(in.Shape) != "1x77" {
+		t.Errorf("textual input %s %s, want int32 1x77", in.Type, dimString(in.Shape))
 	}
 }
 
