@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 func touch(t *testing.T, p string) string {
@@ -278,5 +279,46 @@ func TestInstallFromReleaseArchive(t *testing.T) {
 	}
 	if v, err := LibraryVersion(filepath.Join(InstallDir(root, arch), LibName)); err != nil || v != Version {
 		t.Errorf("installed library: %q, %v", v, err)
+	}
+}
+
+// While npm downloads (into a private cache, so that its growth can be
+// watched), a terminal sees how much has arrived.
+func TestInstallShowsDownloadProgress(t *testing.T) {
+	bad := makeTgz(t, map[string][]byte{"package/bin/napi-v6/linux/x64/libonnxruntime.so.1": []byte("tampered")})
+	var progress bytes.Buffer
+	in := &Installer{CacheRoot: t.TempDir(), Arch: "x64", Progress: &progress, Npm: func(_ context.Context, dir string, args ...string) error {
+		cache := ""
+		for i, a := range args {
+			if a == "--cache" && i+1 < len(args) {
+				cache = args[i+1]
+			}
+		}
+		if cache == "" {
+			return errors.New("no --cache given")
+		}
+		if err := os.MkdirAll(filepath.Join(cache, "_cacache", "tmp"), 0o755); err != nil {
+			return err
+		}
+		chunk := make([]byte, 2<<20)
+		for i := range 3 {
+			f := filepath.Join(cache, "_cacache", "tmp", "part"+string(rune('a'+i)))
+			if err := os.WriteFile(f, chunk, 0o644); err != nil {
+				return err
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		b, _ := os.ReadFile(bad)
+		return os.WriteFile(filepath.Join(dir, "onnxruntime-node-1.29.0.tgz"), b, 0o644)
+	}}
+	if _, err := in.Install(context.Background(), InstallOptions{}); !errors.Is(err, ErrChecksum) {
+		t.Fatalf("err = %v, want ErrChecksum", err)
+	}
+	out := progress.String()
+	if !strings.Contains(out, "downloading onnxruntime-node@"+Version) || !strings.Contains(out, "/106 MB") {
+		t.Errorf("no download progress:\n%q", out)
+	}
+	if !strings.HasSuffix(out, "\r\x1b[K") {
+		t.Errorf("progress line not cleared: %q", out)
 	}
 }
