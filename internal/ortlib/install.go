@@ -65,6 +65,7 @@ var gpuPackage = npmPackage{
 	Name:    "com.github.asus4.onnxruntime.linux-x64-gpu",
 	Version: "0.4.9",
 	SHA256:  "2b459e0c17f340c92970c10ed86de4f37a3009f93c14053e6ad4334cbb6be412",
+	Size:    179145956,
 	Files: map[string]pinnedFile{
 		"package/Plugins/Linux/x64/libonnxruntime_providers_shared.so":   {Name: "libonnxruntime_providers_shared.so", SHA256: "c6a12593396095f5670160e284c35d1700b7708cf3037b7042e2a5200ccae772"},
 		"package/Plugins/Linux/x64/libonnxruntime_providers_cuda.so":     {Name: "libonnxruntime_providers_cuda.so", SHA256: "56cf3254b118ad837ccc4ed8f6d1b23504bbf7ef91b34cbc0b289cb7f10b3037"},
@@ -518,7 +519,10 @@ func watchDownload(w io.Writer, label, dir string, total int64) (stop func()) {
 			case <-t.C:
 				n := dirSize(dir)
 				if total > 0 {
-					fmt.Fprintf(w, "\r\x1b[K%s %3d%% (%d/%d MB, %ds)", label, min(n*100/total, 100), n>>20, total>>20, int(time.Since(start).Seconds()))
+					// npm may briefly hold a second copy while it moves the
+					// download into its cache.
+					n = min(n, total)
+					fmt.Fprintf(w, "\r\x1b[K%s %3d%% (%d/%d MB, %ds)", label, n*100/total, n>>20, total>>20, int(time.Since(start).Seconds()))
 				} else {
 					fmt.Fprintf(w, "\r\x1b[K%s %d MB (%ds)", label, n>>20, int(time.Since(start).Seconds()))
 				}
