@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -172,6 +173,12 @@ func validateBench(cmd *cobra.Command, opts *BenchOptions) error {
 	opts.Provider = po
 	if opts.Plot != "" && !strings.HasSuffix(strings.ToLower(opts.Plot), ".svg") && !strings.HasSuffix(strings.ToLower(opts.Plot), ".png") {
 		return bad("--plot %s: the file name must end in .svg or .png", opts.Plot)
+	}
+	if opts.Plot != "" {
+		// Checked now rather than after a run of minutes.
+		if fi, err := os.Stat(filepath.Dir(opts.Plot)); err != nil || !fi.IsDir() {
+			return bad("--plot %s: the directory %s does not exist: create it or write the plot elsewhere", opts.Plot, filepath.Dir(opts.Plot))
+		}
 	}
 	return nil
 }

@@ -85,6 +85,12 @@ func TestBenchFlags(t *testing.T) {
 		{"zero concurrency", []string{"--concurrency", "0"}, ExitUsage, "--concurrency", nil},
 		{"bad arena", []string{"--cuda-arena", "huge"}, ExitUsage, "--cuda-arena", nil},
 		{"bad plot extension", []string{"--plot", "x.gif"}, ExitUsage, ".svg or .png", nil},
+		{"plot into a missing directory", []string{"--plot", "/nonexistent-dir/x.svg"}, ExitUsage, "does not exist", nil},
+		{"plot in the working directory", []string{"--plot", "x.png"}, ExitOK, "", func(t *testing.T, o *BenchOptions) {
+			if o.Plot != "x.png" {
+				t.Errorf("plot %q", o.Plot)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
