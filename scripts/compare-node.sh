@@ -7,7 +7,8 @@
 #
 #   scripts/compare-node.sh [MODEL] [THREADS] [RUNS] [ROUNDS]
 #
-# MODEL is an .onnx file or a built-in model name (default tiny... see
+# MODEL is an .onnx file or a built-in model name (default
+# clip-vit-b32-visual; the names are in
 # `immich-accel bench --help`); THREADS defaults to the number of CPUs.
 # Needs Go, Node.js and npm. Writes into .cache/compare-node (ignored).
 set -euo pipefail

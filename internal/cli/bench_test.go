@@ -65,6 +65,18 @@ func TestBenchFlags(t *testing.T) {
 				t.Errorf("immich cache %q", o.ImmichCache)
 			}
 		}},
+		{"--immich-cache DIR", []string{"--immich-cache", "/srv/model-cache"}, ExitOK, "", func(t *testing.T, o *BenchOptions) {
+			if o.ImmichCache != "/srv/model-cache" {
+				t.Errorf("immich cache %q, want the directory", o.ImmichCache)
+			}
+		}},
+		{"--immich-cache=DIR", []string{"--immich-cache=/srv/model-cache"}, ExitOK, "", func(t *testing.T, o *BenchOptions) {
+			if o.ImmichCache != "/srv/model-cache" {
+				t.Errorf("immich cache %q, want the directory", o.ImmichCache)
+			}
+		}},
+		{"stray argument", []string{"model.onnx"}, ExitUsage, "--model FILE", nil},
+		{"two arguments after --immich-cache", []string{"--immich-cache", "a", "b"}, ExitUsage, "unexpected argument", nil},
 		{"bad shape", []string{"--model", "m.onnx", "--shape", "x=1xtwo"}, ExitUsage, "not a positive integer", nil},
 		{"shape without model", []string{"--shape", "x=1x2"}, ExitUsage, "--shape applies", nil},
 		{"unknown provider", []string{"--providers", "cpu,tpu"}, ExitUsage, "unknown provider \"tpu\"", nil},
@@ -73,6 +85,12 @@ func TestBenchFlags(t *testing.T) {
 		{"zero concurrency", []string{"--concurrency", "0"}, ExitUsage, "--concurrency", nil},
 		{"bad arena", []string{"--cuda-arena", "huge"}, ExitUsage, "--cuda-arena", nil},
 		{"bad plot extension", []string{"--plot", "x.gif"}, ExitUsage, ".svg or .png", nil},
+		{"plot into a missing directory", []string{"--plot", "/nonexistent-dir/x.svg"}, ExitUsage, "does not exist", nil},
+		{"plot in the working directory", []string{"--plot", "x.png"}, ExitOK, "", func(t *testing.T, o *BenchOptions) {
+			if o.Plot != "x.png" {
+				t.Errorf("plot %q", o.Plot)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,6 +202,22 @@ func TestBenchCorruptModelAndMissingRuntime(t *testing.T) {
 	code = Run(context.Background(), f, []string{"bench", "--quick"})
 	if code != ExitFailure || !strings.Contains(errOut.String(), ortlib.EnvVar) || !strings.Contains(errOut.String(), "no such file") {
 		t.Errorf("missing runtime: exit %d: %s", code, errOut)
+	}
+}
+
+// A missing --model file is reported before ONNX Runtime is looked for
+// (here there is none), naming the file and the reason.
+func TestBenchMissingModelFileFirst(t *testing.T) {
+	f, _, errOut := testFactory(map[string]string{ortlib.EnvVar: filepath.Join(t.TempDir(), "libonnxruntime.so")})
+	missing := filepath.Join(t.TempDir(), "face.onnx")
+	code := Run(context.Background(), f, []string{"bench", "--model", missing})
+	if code != ExitFailure || !strings.Contains(errOut.String(), "--model "+missing+": no such file or directory") || strings.Contains(errOut.String(), ortlib.EnvVar) {
+		t.Errorf("missing model: exit %d: %s", code, errOut)
+	}
+	f, _, errOut = testFactory(nil)
+	code = Run(context.Background(), f, []string{"bench", "--model", t.TempDir()})
+	if code != ExitFailure || !strings.Contains(errOut.String(), "is a directory") {
+		t.Errorf("directory as model: exit %d: %s", code, errOut)
 	}
 }
 

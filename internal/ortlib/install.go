@@ -26,6 +26,8 @@ type npmPackage struct {
 	Version string
 	// SHA256 of the tarball that `npm pack` writes.
 	SHA256 string
+	// Size of that tarball in bytes, for download progress (0: unknown).
+	Size int64
 	// Files maps a path inside the tarball to the name it gets in the
 	// install directory and the sha256 of its contents.
 	Files map[string]pinnedFile
@@ -49,6 +51,7 @@ func cpuPackage(arch string) npmPackage {
 		Name:    "onnxruntime-node",
 		Version: Version,
 		SHA256:  "cfdfb45ec4044b1fdca43e5d2e180fb6817e649ff8ad1e0dfc90e18e51b67037",
+		Size:    111735068,
 		Files: map[string]pinnedFile{
 			"package/bin/napi-v6/linux/" + arch + "/libonnxruntime.so.1": {Name: LibName, SHA256: libs[arch]},
 		},
@@ -62,6 +65,7 @@ var gpuPackage = npmPackage{
 	Name:    "com.github.asus4.onnxruntime.linux-x64-gpu",
 	Version: "0.4.9",
 	SHA256:  "2b459e0c17f340c92970c10ed86de4f37a3009f93c14053e6ad4334cbb6be412",
+	Size:    179145956,
 	Files: map[string]pinnedFile{
 		"package/Plugins/Linux/x64/libonnxruntime_providers_shared.so":   {Name: "libonnxruntime_providers_shared.so", SHA256: "c6a12593396095f5670160e284c35d1700b7708cf3037b7042e2a5200ccae772"},
 		"package/Plugins/Linux/x64/libonnxruntime_providers_cuda.so":     {Name: "libonnxruntime_providers_cuda.so", SHA256: "56cf3254b118ad837ccc4ed8f6d1b23504bbf7ef91b34cbc0b289cb7f10b3037"},
@@ -279,7 +283,17 @@ func (in *Installer) installNpm(ctx context.Context, p npmPackage, dl, stage str
 	if err != nil {
 		return nil, err
 	}
-	if err := in.runNpm(ctx, dir, "pack", p.spec(), "--ignore-scripts", "--silent", "--pack-destination", dir); err != nil {
+	args := []string{"pack", p.spec(), "--ignore-scripts", "--silent", "--pack-destination", dir}
+	stop := func() {}
+	if in.Progress != nil {
+		// A private npm cache, whose growth is the download's progress.
+		cache := filepath.Join(dl, "npm-cache")
+		args = append(args, "--cache", cache)
+		stop = watchDownload(in.Progress, "downloading "+p.spec(), cache, p.Size)
+	}
+	err = in.runNpm(ctx, dir, args...)
+	stop()
+	if err != nil {
 		return nil, fmt.Errorf("runtime install: fetching %s: %w", p.spec(), err)
 	}
 	tgz, err := filepath.Glob(filepath.Join(dir, "*.tgz"))
@@ -485,6 +499,54 @@ func swapDir(stage, final string) error {
 		return os.RemoveAll(old)
 	}
 	return nil
+}
+
+// watchDownload prints, every quarter second until stop is called, how
+// many bytes have arrived under dir (of total, when known).
+func watchDownload(w io.Writer, label, dir string, total int64) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\x1b[K")
+				return
+			case <-t.C:
+				n := dirSize(dir)
+				if total > 0 {
+					// npm may briefly hold a second copy while it moves the
+					// download into its cache.
+					n = min(n, total)
+					fmt.Fprintf(w, "\r\x1b[K%s %3d%% (%d/%d MB, %ds)", label, n*100/total, n>>20, total>>20, int(time.Since(start).Seconds()))
+				} else {
+					fmt.Fprintf(w, "\r\x1b[K%s %d MB (%ds)", label, n>>20, int(time.Since(start).Seconds()))
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+// dirSize is the total size of the regular files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 type progressReader struct {

@@ -144,9 +144,32 @@ func (m *Model) resolveInputs(infos []ort.InputOutputInfo) ([]TensorSpec, error)
 				}
 			}
 		}
+		if n, ok := elements(s.Shape); !ok || n > MaxInputElements {
+			return nil, fmt.Errorf("model %s: input %s of shape %s is too large to fill (more than %d values): %w: give smaller dimensions with --shape", m.Name, in.Name, dimString(s.Shape), MaxInputElements, ErrShape)
+		}
 		specs = append(specs, s)
 	}
 	return specs, nil
+}
+
+// MaxInputElements bounds the values of one generated input (1 GiB of
+// float32): larger inputs are refused rather than exhausting memory.
+const MaxInputElements = 1 << 28
+
+// elements is the number of values of shape; ok is false when it does not
+// fit in an int64.
+func elements(shape []int64) (int64, bool) {
+	n := int64(1)
+	for _, d := range shape {
+		if d <= 0 {
+			return 0, false
+		}
+		if n > math.MaxInt64/d {
+			return 0, false
+		}
+		n *= d
+	}
+	return n, true
 }
 
 func dimString(d []int64) string {

@@ -229,6 +229,8 @@ func TestShapes(t *testing.T) {
 		{"wrong rank", []string{"x=1x3x32"}, "has 3 dimensions", nil},
 		{"contradicts static dim", []string{"x=1x4x32x32"}, "contradicts", nil},
 		{"unknown input", []string{"pixels=1x3x32x32"}, "not an input", nil},
+		// 3·2^40 values: would overflow memory (or int) if it were filled.
+		{"too large to fill", []string{"x=1x3x1048576x1048576"}, "too large", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -458,8 +460,8 @@ func TestFindImmichModels(t *testing.T) {
 	if got := dimString(rep.Models[2].Inputs[0].Shape); got != "1x3x640x640" {
 		t.Errorf("detection input %s, want 1x3x640x640", got)
 	}
-	if rep.Models[0].Inputs[0].Type != "int32" {
-		t.Errorf("textual input type %s", rep.Models[0].Inputs[0].Type)
+	if in := rep.Models[0].Inputs[0]; in.Type != "int32" || dimString(in.Shape) != "1x77" {
+		t.Errorf("textual input %s %s, want int32 1x77", in.Type, dimString(in.Shape))
 	}
 }
 

@@ -90,7 +90,10 @@ func (rep *Report) WriteText(w io.Writer, st Styler, verbose bool) error {
 	}
 	fmt.Fprintf(w, "ONNX Runtime %s (%s), %s/%s, %d CPUs", rep.Runtime.Version, rep.Runtime.Path, rep.Host.OS, rep.Host.Arch, rep.Host.CPUs)
 	threads := "default threads"
-	if t := rep.Settings.ProviderOptions.Threads; t > 0 {
+	switch t := rep.Settings.ProviderOptions.Threads; {
+	case t == 1:
+		threads = "1 thread"
+	case t > 1:
 		threads = fmt.Sprintf("%d threads", t)
 	}
 	fmt.Fprintf(w, ", %s, concurrency %d\n", threads, rep.Settings.Concurrency)

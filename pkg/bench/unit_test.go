@@ -215,3 +215,16 @@ func TestStderrCapture(t *testing.T) {
 		t.Errorf("captured %q", log)
 	}
 }
+
+func TestTextHeaderThreads(t *testing.T) {
+	for threads, want := range map[int]string{0: "default threads,", 1: "1 thread,", 4: "4 threads,"} {
+		rep := &Report{Settings: Settings{Concurrency: 1, ProviderOptions: ProviderOptions{Threads: threads}}}
+		var b strings.Builder
+		if err := rep.WriteText(&b, nil, false); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("threads %d: header %q, want %q", threads, b.String(), want)
+		}
+	}
+}

@@ -19,7 +19,7 @@ func BenchmarkInference(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("IMMICH_ACCEL_BENCH_THREADS")); err == nil && v > 0 {
 		threads = v
 	}
-	for _, m := range append(Builtin(), matmulPeer()) {
+	for _, m := range append(Builtin(), matmulPeer(), clipGEMMPeer()) {
 		b.Run(m.Name, func(b *testing.B) {
 			data, err := m.Build()
 			if err != nil {
@@ -51,6 +51,32 @@ func matmulPeer() Model {
 		b.output(x, "output")
 	}
 	m, err := describe(definition{name: "peer-matmul-1024", about: "reference: 4 chained 1024x1024 MatMuls", define: define})
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// clipGEMMPeer is a second reference: only the weight MatMuls of CLIP
+// ViT-B/32's 12 blocks, with CLIP's own shapes (50 tokens x 768; q, k, v
+// and out projections, 768->3072->768 MLP), chained without attention,
+// normalisation or activations: 8.5 GFLOPs, 96% of CLIP's. CLIP's GFLOP/s
+// against this one shows what the rest of the graph costs; against
+// peer-matmul-1024, what CLIP's skinny (M=50) GEMMs cost.
+func clipGEMMPeer() Model {
+	define := func(b *builder) {
+		x := b.input("tokens", 1, 50, 768)
+		for i := range 12 {
+			p := fmt.Sprintf("blocks.%d.", i)
+			for _, n := range []string{"q", "k", "v", "out"} {
+				x = b.linear(p+n, x, 768, false, 1)
+			}
+			x = b.linear(p+"fc", x, 3072, false, 1)
+			x = b.linear(p+"proj", x, 768, false, 1)
+		}
+		b.output(x, "output")
+	}
+	m, err := describe(definition{name: "peer-clip-gemms", about: "reference: CLIP ViT-B/32's weight MatMuls alone", define: define})
 	if err != nil {
 		panic(err)
 	}
