@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/internal/testenv"
 )
 
 // releaseConfig is the part of .goreleaser.yaml that must agree with the code:
@@ -41,27 +43,9 @@ type releaseConfig struct {
 	} `yaml:"nfpms"`
 }
 
-func releaseModuleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
 func loadReleaseConfig(t *testing.T) (releaseConfig, string) {
 	t.Helper()
-	root := releaseModuleRoot(t)
+	root := testenv.ModuleRoot(t)
 	b, err := os.ReadFile(filepath.Join(root, ".goreleaser.yaml"))
 	if err != nil {
 		t.Fatal(err)

