@@ -93,6 +93,11 @@ func (e *evaluator) nvidiaChecks() {
 		drv.Status = StatusFail
 		drv.Finding = fmt.Sprintf("driver %s (CUDA %s) is older than %s (CUDA 12.3), which Immich's -cuda image needs", n.Driver, cudaString(n.CUDA), MinNVIDIADriver)
 		drv.Fix = "Upgrade the NVIDIA driver to " + MinNVIDIADriver + " or newer (Ubuntu: sudo ubuntu-drivers install), then reboot."
+		if !anyCUDACapable(n.GPUs) {
+			// Kepler and older GPUs (compute < 5.0) stop at the 470 branch:
+			// no driver that Immich's image needs supports them.
+			drv.Fix = "No driver upgrade helps here: drivers " + MinNVIDIADriver + " and newer do not support this GPU (compute capability below 5.2, see nvidia-gpu); use the CPU or another backend."
+		}
 	default:
 		drv.Status = StatusOK
 		drv.Finding = fmt.Sprintf("driver %s, CUDA %s", orUnknown(n.Driver), cudaString(n.CUDA))
@@ -147,6 +152,20 @@ func (e *evaluator) nvidiaChecks() {
 
 	e.toolkitCheck(&tk)
 	e.add(tk)
+}
+
+// anyCUDACapable reports whether NVML lists no GPU (nothing known) or at
+// least one GPU whose compute capability Immich's CUDA image supports.
+func anyCUDACapable(gs []nvmlGPU) bool {
+	if len(gs) == 0 {
+		return true
+	}
+	for _, g := range gs {
+		if st, _, _ := judgeCC(g); st != StatusFail {
+			return true
+		}
+	}
+	return false
 }
 
 func describeGPUs(gs []nvmlGPU) string {
@@ -563,7 +582,10 @@ func (e *evaluator) maliChecks() {
 	default:
 		dev.Status = StatusFail
 		dev.Finding = "the Mali GPU is driven by " + m.PanDriver + ", which has no /dev/mali0; ARM NN needs the vendor (kbase) driver"
-		dev.Fix = "Boot a kernel with the vendor Mali kbase driver (your board vendor's BSP kernel), or use the rknn backend on Rockchip SoCs."
+		dev.Fix = "Boot a kernel with the vendor Mali kbase driver (your board vendor's BSP kernel)."
+		if rknnSoCs[strings.TrimSuffix(e.f.rknn.SoC, "s")] {
+			dev.Fix = "Boot a kernel with the vendor Mali kbase driver (your board vendor's BSP kernel), or use the rknn backend, which this SoC's NPU serves."
+		}
 	}
 	e.add(dev)
 
@@ -642,6 +664,14 @@ func (e *evaluator) rknnChecks() {
 	}
 	soc.Detail = append(soc.Detail, "compatible: "+strings.Join(r.Compatible, ", "))
 	e.add(soc)
+	if soc.Status == StatusFail {
+		drv.Status, drv.Finding = StatusSkip, "not checked: Immich's RKNN backend does not support "+strings.ToUpper(r.SoC)
+		if r.DriverVersion != "" {
+			drv.Finding += " (RKNPU driver " + r.DriverVersion + " present)"
+		}
+		e.add(drv)
+		return
+	}
 
 	switch {
 	case r.DriverVersion != "" && versionAtLeast(r.DriverVersion, MinRKNPUDriver):

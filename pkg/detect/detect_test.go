@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,6 +154,27 @@ func TestScenarios(t *testing.T) {
 				tt.facts(t, r.Host)
 			}
 		})
+	}
+}
+
+// Advice must be possible to follow: no driver upgrade for a GPU that no
+// new driver supports, no RKNPU driver hunt on an SoC RKNN does not support,
+// no rknn suggestion where the NPU is unsupported.
+func TestFixesAreFollowable(t *testing.T) {
+	r := run(t, load(t, "nvidia-gt710"))
+	if c := r.Check("nvidia-driver"); c.Status != detect.StatusFail || strings.Contains(c.Fix, "Upgrade") || !strings.Contains(c.Fix, "No driver upgrade helps") {
+		t.Errorf("nvidia-driver on a GT 710 = %+v", c)
+	}
+	r = run(t, load(t, "nvidia-old-driver"))
+	if c := r.Check("nvidia-driver"); !strings.Contains(c.Fix, "Upgrade the NVIDIA driver to 545") {
+		t.Errorf("nvidia-driver on a supported GPU with driver 535 = %+v", c)
+	}
+	r = run(t, load(t, "mali-panfrost"))
+	if c := r.Check("rknn-driver"); c.Status != detect.StatusSkip || !strings.Contains(c.Finding, "RK3399") {
+		t.Errorf("rknn-driver on an RK3399 = %+v, want skip", c)
+	}
+	if c := r.Check("mali-device"); strings.Contains(c.Fix, "rknn") {
+		t.Errorf("mali-device on an RK3399 suggests rknn: %q", c.Fix)
 	}
 }
 
