@@ -89,7 +89,10 @@ func runDoctor(ctx context.Context, opts *DoctorOptions) error {
 	}
 	if opts.ComposeFile != "" {
 		dopts = append(dopts, detect.WithComposeFile(opts.ComposeFile))
-	} else if opts.Getwd != nil {
+	}
+	// The working directory is where a compose file is looked for without
+	// --compose, and tells whether the next command needs --file.
+	if opts.Getwd != nil {
 		if wd, err := opts.Getwd(); err == nil {
 			dopts = append(dopts, detect.WithWorkDir(wd))
 		}

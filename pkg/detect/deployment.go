@@ -17,29 +17,40 @@ type InspectFunc func(path string) (*compose.Inspection, error)
 func WithInspect(f InspectFunc) Option { return func(d *Detector) { d.inspect = f } }
 
 // ComposeFileNames are the names docker compose looks for, in order.
-var ComposeFileNames = []string{"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
+var ComposeFileNames = compose.DefaultFileNames
 
 type deployFacts struct {
 	Path  string
 	Given bool
-	In    *compose.Inspection
-	Err   error
+	// InWorkDir: `immich-accel compose` run in the working directory finds
+	// this same file without --file.
+	InWorkDir bool
+	In        *compose.Inspection
+	Err       error
 	// Sources of the ML service's volume mounts that are missing on the host.
 	MissingSources []string
 }
 
 func (d *Detector) probeDeployment(fs fsys) deployFacts {
 	var f deployFacts
+	found := ""
+	if d.workDir != "" {
+		found, _ = compose.FindFile(d.workDir)
+	}
 	if d.composeFile != "" {
 		f.Path, f.Given = d.composeFile, true
-	} else if d.workDir != "" {
-		for _, n := range ComposeFileNames {
-			p := filepath.Join(d.workDir, n)
-			if st, err := os.Stat(p); err == nil && !st.IsDir() {
-				f.Path = p
-				break
+		if st, err := os.Stat(f.Path); err == nil && st.IsDir() {
+			// A directory: the compose file Compose itself would use there.
+			p, ferr := compose.FindFile(f.Path)
+			if ferr != nil {
+				f.Err = ferr
+				return f
 			}
+			f.Path = p
 		}
+		f.InWorkDir = found != "" && sameFile(found, f.Path)
+	} else {
+		f.Path, f.InWorkDir = found, found != ""
 	}
 	if f.Path == "" {
 		return f
@@ -67,6 +78,15 @@ func (d *Detector) probeDeployment(fs fsys) deployFacts {
 		}
 	}
 	return f
+}
+
+func sameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 // extendedVolumes returns the volumes of the hwaccel section the service
@@ -113,17 +133,22 @@ func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 		return
 	}
 	in := df.In
-	if in != nil && in.StackKind != "" {
-		e.inline = true
-	}
 	if df.Err != nil {
 		file.Status = StatusFail
-		if errors.Is(df.Err, os.ErrNotExist) {
+		var ce *compose.Error
+		switch {
+		case errors.Is(df.Err, os.ErrNotExist):
 			file.Finding = "cannot read " + df.Path + ": not found"
 			file.Fix = "Pass the path of Immich's docker-compose.yml with --compose FILE."
-		} else {
+		case errors.Is(df.Err, compose.ErrNoComposeFile):
+			file.Finding = df.Err.Error()
+			file.Fix = "Pass Immich's docker-compose.yml itself with --compose FILE."
+		case errors.As(df.Err, &ce) && ce.Fix != "":
 			file.Finding = "cannot inspect " + df.Path + ": " + df.Err.Error()
-			file.Fix = "Check the file with `docker compose -f " + df.Path + " config`."
+			file.Fix = strings.ReplaceAll(ce.Fix, "--file", "--compose")
+		default:
+			file.Finding = "cannot inspect " + df.Path + ": " + df.Err.Error()
+			file.Fix = "Check the file with `docker compose -f " + shellQuote(df.Path) + " config`."
 		}
 		if !df.Given {
 			file.Status = StatusSkip
@@ -164,7 +189,11 @@ func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 		if !ok {
 			st = StatusWarn
 		}
-		e.add(Check{ID: "compose-" + p.ID, Area: AreaDeployment, Status: st, Finding: p.Message, Fix: p.Fix})
+		fix := p.Fix
+		if f := e.fileFlag(); f != "" {
+			fix = strings.Replace(fix, "immich-accel compose ", "immich-accel compose"+f+" ", 1)
+		}
+		e.add(Check{ID: "compose-" + p.ID, Area: AreaDeployment, Status: st, Finding: p.Message, Fix: fix})
 	}
 	e.add(e.composeBackendCheck(in, host, bs, df.MissingSources))
 }
@@ -189,13 +218,7 @@ func (e *evaluator) composeBackendCheck(in *compose.Inspection, host HostFacts, 
 			status = s
 		}
 	}
-	cmd := func(backend string) string {
-		s := "immich-accel compose --backend " + backend
-		if in.StackKind != "" || in.Mode == "inline" {
-			s += " --inline"
-		}
-		return s
-	}
+	cmd := e.composeCommand
 	switch {
 	case in.BackendFromEnv:
 		c.Status = StatusSkip
@@ -244,12 +267,44 @@ func (e *evaluator) composeBackendCheck(in *compose.Inspection, host HostFacts, 
 			if host.LibMaliPath != "" {
 				c.Finding += "; libmali is at " + host.LibMaliPath
 			}
-			c.Fix = cmd(BackendARMNN) + " mounts libmali from where this host has it"
+			c.Fix = "Run `" + cmd(BackendARMNN) + "`: it mounts libmali from where this host has it."
 		} else if c.Status == StatusOK {
 			c.Status = StatusWarn
 			c.Finding = "mounts " + strings.Join(missing, ", ") + ", which this host does not have (docker creates an empty directory there)"
-			c.Fix = cmd(BackendARMNN) + " drops the firmware mount when the file is absent"
+			c.Fix = "Run `" + cmd(BackendARMNN) + "`: it drops the firmware mount when the file is absent."
 		}
 	}
 	return c
+}
+
+// composeCommand is the `immich-accel compose` command line that switches
+// the inspected compose file (or, without one, the file in the working
+// directory) to backend: --inline when the file already inlines its
+// section or looks like a Portainer, Unraid or app-store stack, and --file
+// when compose would not find the file by itself.
+func (e *evaluator) composeCommand(backend string) string {
+	s := "immich-accel compose --backend " + backend
+	df := e.f.deploy
+	if in := df.In; in != nil && (in.StackKind != "" || in.Mode == "inline") {
+		s += " --inline"
+	}
+	return s + e.fileFlag()
+}
+
+// fileFlag is " --file PATH" when `immich-accel compose` run in the working
+// directory would not find the inspected compose file by itself, else "".
+func (e *evaluator) fileFlag() string {
+	df := e.f.deploy
+	if df.Path == "" || df.Err != nil || df.InWorkDir {
+		return ""
+	}
+	return " --file " + shellQuote(df.Path)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@%+=,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

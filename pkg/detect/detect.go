@@ -267,10 +267,12 @@ func WithLogger(l *slog.Logger) Option { return func(d *Detector) { d.log = l } 
 // WithGetenv reads environment variables (DOCKER_HOST, HOME) through getenv.
 func WithGetenv(getenv func(string) string) Option { return func(d *Detector) { d.getenv = getenv } }
 
-// WithComposeFile inspects the Immich compose file at path (check 9).
+// WithComposeFile inspects the Immich compose file at path (check 9). A
+// directory stands for the compose file Compose itself would use there.
 func WithComposeFile(path string) Option { return func(d *Detector) { d.composeFile = path } }
 
-// WithWorkDir looks for a compose file in dir when none is given.
+// WithWorkDir looks for a compose file in dir when none is given; with one
+// given, the recommended command adds --file unless it is the file found in dir.
 func WithWorkDir(dir string) Option { return func(d *Detector) { d.workDir = dir } }
 
 // WithTimeout bounds each probe that talks to something outside the

@@ -14,8 +14,6 @@ type evaluator struct {
 	fs     fsys
 	root   string
 	checks []Check
-	// inline: the compose file is an app-store/Portainer/Unraid stack.
-	inline bool
 }
 
 func (e *evaluator) add(cs ...Check) { e.checks = append(e.checks, cs...) }
@@ -252,10 +250,7 @@ func (e *evaluator) recommend(bs []BackendStatus) Recommendation {
 			r.RunnerUpReason = "needs fixes: " + ru.Reason
 		}
 	}
-	r.Command = "immich-accel compose --backend " + best.Name
-	if e.inline {
-		r.Command += " --inline"
-	}
+	r.Command = e.composeCommand(best.Name)
 	return r
 }
 
