@@ -104,6 +104,9 @@ func TestScenarios(t *testing.T) {
 				if h.Arch != "arm64" || h.LibMaliPath != "/usr/lib/libmali.so" || !h.MaliFirmware || h.SoC != "rk3588" || h.RKNPUDriver != "0.9.8" {
 					t.Errorf("facts = %+v", h)
 				}
+				if h.CPUModel != "ARM Cortex-A55 + ARM Cortex-A76" || h.CPUCores != 8 || !contains(h.CPUFlags, "asimd") {
+					t.Errorf("CPU = %q, %d cores, flags %v; want both kinds of core, 8 cores, NEON", h.CPUModel, h.CPUCores, h.CPUFlags)
+				}
 			}},
 		{host: "mali-libmali-elsewhere", backend: "armnn", ready: true, hwReady: true, checks: map[string]detect.Status{
 			"mali-libmali": detect.StatusWarn, "mali-firmware": detect.StatusOK, "rknn-soc": detect.StatusSkip,
@@ -441,4 +444,13 @@ func TestWSLNativeEngineNeedsToolkit(t *testing.T) {
 	if r.Check("nvidia-toolkit").Status == detect.StatusFail && r.Recommendation.Ready {
 		t.Errorf("cuda ready without the toolkit: %+v", r.Recommendation)
 	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

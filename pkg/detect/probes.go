@@ -290,6 +290,7 @@ type cpuFacts struct {
 
 func (d *Detector) probeCPU(fs fsys) cpuFacts {
 	c := cpuFacts{Flags: map[string]bool{}}
+	var parts []string
 	s, err := fs.read("/proc/cpuinfo")
 	if err != nil {
 		c.Err = err
@@ -315,12 +316,19 @@ func (d *Detector) probeCPU(fs fsys) cpuFacts {
 				c.Flags[fl] = true
 			}
 		case "CPU part":
-			if c.Model == "" {
-				if name := armPartName(v); name != "" {
-					c.Model = name
-				}
+			name := armPartName(v)
+			if name == "" {
+				name = "ARM core " + v
+			}
+			if !contains(parts, name) {
+				parts = append(parts, name)
 			}
 		}
+	}
+	if c.Model == "" && len(parts) > 0 {
+		// big.LITTLE SoCs (RK3588: Cortex-A76 + Cortex-A55) list each
+		// kind of core.
+		c.Model = strings.Join(parts, " + ")
 	}
 	if c.Cores == 0 {
 		c.Malformed = true
@@ -333,14 +341,36 @@ func armPartName(part string) string {
 	switch strings.ToLower(part) {
 	case "0xd03":
 		return "ARM Cortex-A53"
+	case "0xd04":
+		return "ARM Cortex-A35"
 	case "0xd05":
 		return "ARM Cortex-A55"
+	case "0xd07":
+		return "ARM Cortex-A57"
 	case "0xd08":
 		return "ARM Cortex-A72"
+	case "0xd09":
+		return "ARM Cortex-A73"
+	case "0xd0a":
+		return "ARM Cortex-A75"
 	case "0xd0b":
 		return "ARM Cortex-A76"
 	case "0xd0c":
 		return "ARM Neoverse-N1"
+	case "0xd0d":
+		return "ARM Cortex-A77"
+	case "0xd41":
+		return "ARM Cortex-A78"
+	case "0xd46":
+		return "ARM Cortex-A510"
+	case "0xd47":
+		return "ARM Cortex-A710"
+	case "0xd40":
+		return "ARM Neoverse-V1"
+	case "0xd4f":
+		return "ARM Neoverse-V2"
+	case "0xd49":
+		return "ARM Neoverse-N2"
 	}
 	return ""
 }
