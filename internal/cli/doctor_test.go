@@ -205,3 +205,35 @@ func TestDoctorUsageErrorExitCode(t *testing.T) {
 		t.Errorf("exit status %d, want %d", code, ExitUsage)
 	}
 }
+
+// Every check id the scenarios produce is documented in the README's
+// doctor table (compose-<problem> ids through their pattern row).
+func TestDoctorCheckIDsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := detecttest.Scenarios(hostsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, dir := range dirs {
+		sc, err := detecttest.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range detect.New(append(sc.Options(), detect.WithTimeout(300*time.Millisecond))...).Run(context.Background()).Checks {
+			if seen[c.ID] || (strings.HasPrefix(c.ID, "compose-") && c.ID != "compose-file" && c.ID != "compose-backend") {
+				continue
+			}
+			seen[c.ID] = true
+			if !strings.Contains(string(readme), "| `"+c.ID+"` |") {
+				t.Errorf("check id %s is not in README.md's doctor table", c.ID)
+			}
+		}
+	}
+	if len(seen) < 20 {
+		t.Errorf("only %d check ids seen", len(seen))
+	}
+}

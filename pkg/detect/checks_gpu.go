@@ -489,10 +489,12 @@ func (e *evaluator) amdChecks() {
 		}
 	}
 	devs := e.pciDevices(vendorAMD)
+	acc := Check{ID: "amd-render-access", Area: AreaAMD}
 	if len(nodes) == 0 && len(devs) == 0 && !e.f.pci.KFD {
 		gpu.Status, gpu.Finding = StatusSkip, "no AMD GPU found"
 		gfx.Status, gfx.Finding = StatusSkip, "no AMD GPU"
-		e.add(gpu, gfx)
+		acc.Status, acc.Finding = StatusSkip, "no AMD GPU"
+		e.add(gpu, gfx, acc)
 		return
 	}
 	g := e.f.groups
@@ -544,6 +546,42 @@ func (e *evaluator) amdChecks() {
 		}
 	}
 	e.add(gfx)
+	e.amdAccess(&acc, nodes)
+	e.add(acc)
+}
+
+// amdAccess checks that this user can open the amdgpu render nodes and
+// /dev/kfd, which ROCm needs both of (video and render groups).
+func (e *evaluator) amdAccess(c *Check, nodes []renderNode) {
+	g := e.f.groups
+	gids := fmt.Sprintf("render GID %s, video GID %s", gidString(g.RenderGID), gidString(g.VideoGID))
+	var paths []string
+	for _, rn := range nodes {
+		if rn.DevExists {
+			paths = append(paths, rn.DevPath)
+		}
+	}
+	if e.f.pci.KFD {
+		paths = append(paths, "/dev/kfd")
+	}
+	if len(paths) == 0 {
+		c.Status, c.Finding = StatusSkip, "no AMD device node to check"
+		return
+	}
+	var denied []string
+	for _, p := range paths {
+		if err := e.d.access(e.fs.path(p)); err != nil {
+			denied = append(denied, p)
+		}
+	}
+	if len(denied) > 0 {
+		c.Status = StatusWarn
+		c.Finding = "this user cannot open " + strings.Join(denied, ", ") + " (" + gids + ")"
+		c.Fix = "Add yourself to the render and video groups (sudo usermod -aG render,video $USER, then log in again) to run `immich-accel bench` here; the container gets access through its devices and group_add."
+		return
+	}
+	c.Status = StatusOK
+	c.Finding = "this user can open " + strings.Join(paths, ", ") + " (" + gids + ")"
 }
 
 // ---- Mali ----

@@ -181,6 +181,26 @@ func TestFixesAreFollowable(t *testing.T) {
 	}
 }
 
+// Device nodes this user cannot open (not in the render/video groups) are
+// reported with the groups to join, for Intel and AMD alike.
+func TestRenderAccessDenied(t *testing.T) {
+	deny := detect.WithAccess(func(string) error { return os.ErrPermission })
+	for host, id := range map[string]string{"intel-n100": "intel-render-access", "amd-rocm": "amd-render-access"} {
+		r := run(t, load(t, host))
+		if c := r.Check(id); c == nil || c.Status != detect.StatusOK {
+			t.Errorf("%s on %s = %+v, want ok", id, host, c)
+		}
+		r = run(t, load(t, host), deny)
+		c := r.Check(id)
+		if c == nil || c.Status != detect.StatusWarn || !strings.Contains(c.Finding, "cannot open /dev/dri/renderD128") || !strings.Contains(c.Fix, "usermod -aG render,video") {
+			t.Errorf("%s on %s with access denied = %+v", id, host, c)
+		}
+		if host == "amd-rocm" && !strings.Contains(c.Finding, "/dev/kfd") {
+			t.Errorf("amd-render-access does not name /dev/kfd: %q", c.Finding)
+		}
+	}
+}
+
 // A daemon that accepts connections but never answers must not hang doctor.
 func TestHangingDockerIsBounded(t *testing.T) {
 	sc := load(t, "broken-proc")
