@@ -218,6 +218,58 @@ func TestHangingDockerIsBounded(t *testing.T) {
 	}
 }
 
+// The same through the real Docker client: a socket that accepts
+// connections and never answers, and a Compose plugin that hangs with a
+// child process holding its output open. Run returns soon after the
+// timeout with both reported.
+func TestRealHangsAreBounded(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("linux only")
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // read nothing, answer nothing
+		}
+	}()
+	plug := filepath.Join(dir, "home", ".docker", "cli-plugins", "docker-compose")
+	if err := os.MkdirAll(filepath.Dir(plug), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(plug, []byte("#!/bin/sh\nsleep 30 &\nexec sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DOCKER_HOST": "unix://" + sock, "HOME": filepath.Join(dir, "home"), "PATH": os.Getenv("PATH")}
+	start := time.Now()
+	r := detect.New(detect.WithNVML(nil), detect.WithTimeout(300*time.Millisecond),
+		detect.WithGetenv(func(k string) string { return env[k] })).Run(context.Background())
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Run took %s with a silent daemon, a hanging plugin and a 300ms timeout", d)
+	}
+	if c := r.Check("docker-daemon"); c.Status != detect.StatusFail || !strings.Contains(c.Finding, "did not answer") {
+		t.Errorf("docker-daemon = %+v", c)
+	}
+	if c := r.Check("docker-compose"); c.Status == detect.StatusOK {
+		t.Errorf("docker-compose = %+v, want a problem reported", c)
+	}
+}
+
 // Malformed and unreadable /proc files give clear results, not panics.
 func TestMalformedHost(t *testing.T) {
 	r := run(t, load(t, "broken-proc"))

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -160,7 +161,11 @@ func (e defaultExec) Output(ctx context.Context, name string, args ...string) ([
 	if !e.hostRoot {
 		return nil, errNotRun
 	}
-	out, err := exec.CommandContext(ctx, name, args...).Output()
+	cmd := exec.CommandContext(ctx, name, args...)
+	// A command killed at the deadline may leave children that hold its
+	// output open; stop waiting for them shortly after.
+	cmd.WaitDelay = 100 * time.Millisecond
+	out, err := cmd.Output()
 	if err != nil {
 		return out, fmt.Errorf("running %s: %w", name, err)
 	}
