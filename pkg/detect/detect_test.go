@@ -526,3 +526,48 @@ func contains(ss []string, s string) bool {
 	}
 	return false
 }
+
+// logsDocker is a scenario's fake daemon with other container logs.
+type logsDocker struct {
+	*detecttest.Docker
+	logs string
+}
+
+func (l logsDocker) Logs(context.Context, string, int) (string, error) { return l.logs, nil }
+
+// Check 10: what the ML container's logs say about the provider it took.
+func TestContainerLogs(t *testing.T) {
+	const (
+		setCPU  = "[11/20/25 09:31:45] INFO     Setting execution providers to ['CPUExecutionProvider'], in descending order of preference\n"
+		epFail  = "2025-11-20 09:31:45.1 [W:onnxruntime:Default, onnxruntime_pybind_state.cc:965 CreateExecutionProviderInstance] Failed to create CUDAExecutionProvider. Require cuDNN 9.* and CUDA 12.*.\n"
+		started = "[11/20/25 09:30:01] INFO     Started server process [1]\n"
+		annFail = "[11/20/25 09:14:03] DEBUG    Could not load ANN shared libraries, using ONNX: libmali.so: cannot open shared object file\n"
+		debugOK = "[11/20/25 09:14:03] DEBUG    Available ORT providers: {'CPUExecutionProvider'}\n"
+	)
+	tests := []struct {
+		host, logs string
+		status     detect.Status
+		finding    string
+		debugHint  bool
+	}{
+		{"nvidia-desktop", started, detect.StatusWarn, "no `Setting execution providers to` line", true},
+		{"nvidia-desktop", started + setCPU, detect.StatusFail, "the cuda image fell back to CPUExecutionProvider", true},
+		{"nvidia-desktop", epFail + setCPU, detect.StatusFail, "ONNX Runtime could not create CUDAExecutionProvider", false},
+		{"mali-libmali-elsewhere", started, detect.StatusWarn, "cannot tell whether ARM NN loaded", true},
+		{"mali-libmali-elsewhere", debugOK + annFail, detect.StatusFail, "ARM NN did not load: Could not load ANN shared libraries", false},
+		{"mali-libmali-elsewhere", debugOK, detect.StatusOK, "ARM NN loaded", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host+"/"+tt.finding, func(t *testing.T) {
+			sc := load(t, tt.host)
+			r := run(t, sc, detect.WithDocker(logsDocker{sc.Docker.(*detecttest.Docker), tt.logs}))
+			c := r.Check("ml-providers")
+			if c.Status != tt.status || !strings.Contains(c.Finding, tt.finding) {
+				t.Errorf("ml-providers = %s %q, want %s with %q", c.Status, c.Finding, tt.status, tt.finding)
+			}
+			if got := strings.Contains(c.Fix, "IMMICH_LOG_LEVEL=debug"); got != tt.debugHint {
+				t.Errorf("debug hint in fix = %v, want %v: %q", got, tt.debugHint, c.Fix)
+			}
+		})
+	}
+}
