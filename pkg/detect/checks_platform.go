@@ -43,6 +43,10 @@ func (e *evaluator) platformChecks() {
 	if p.WSL && len(p.WSLDrivers) > 0 {
 		c.Detail = append(c.Detail, "Windows GPU drivers shared with WSL: "+strings.Join(p.WSLDrivers, ", "))
 	}
+	if err := e.f.pci.Err; err != nil {
+		// GPUs are still found through /sys/class/drm; say what is missing.
+		c.Detail = append(c.Detail, "PCI devices could not be listed (GPUs are looked up through /sys/class/drm only): "+err.Error())
+	}
 	e.add(c)
 
 	a := Check{ID: "platform-arch", Area: AreaPlatform}

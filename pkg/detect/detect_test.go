@@ -376,8 +376,19 @@ func TestPCIWithoutDatabase(t *testing.T) {
 	t.Setenv("PCIDB_ENABLE_NETWORK_FETCH", "1")
 	t.Setenv("PCIDB_PATH", filepath.Join(t.TempDir(), "missing-pci.ids"))
 	r := run(t, load(t, "intel-arc"))
-	if c := r.Check("intel-gpu"); c.Status != detect.StatusOK {
+	c := r.Check("intel-gpu")
+	if c.Status != detect.StatusOK {
 		t.Errorf("intel-gpu = %+v", c)
+	}
+	// The GPU came through ghw's PCI listing (render nodes alone would
+	// not give its PCI address and driver line).
+	if !contains(c.Detail, "PCI 0000:03:00.0 8086:56a0 driver i915") {
+		t.Errorf("intel-gpu details lack the PCI device ghw lists: %v", c.Detail)
+	}
+	for _, d := range r.Check("platform-os").Detail {
+		if strings.Contains(d, "PCI devices could not be listed") {
+			t.Errorf("platform-os: %s", d)
+		}
 	}
 }
 
