@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -578,6 +579,51 @@ func TestContainerLogs(t *testing.T) {
 			}
 			if got := strings.Contains(c.Fix, "IMMICH_LOG_LEVEL=debug"); got != tt.debugHint {
 				t.Errorf("debug hint in fix = %v, want %v: %q", got, tt.debugHint, c.Fix)
+			}
+		})
+	}
+}
+
+// Check 4: an Intel GPU (vendor 0x8086) counts for OpenVINO on i915 or xe;
+// on any other driver (vfio-pci for a VM) it has no render node to use.
+func TestIntelDriver(t *testing.T) {
+	if _, err := exec.LookPath("cp"); err != nil {
+		t.Skip("needs cp to copy a host tree with its symlinks")
+	}
+	for _, tt := range []struct {
+		driver string
+		status detect.Status
+		ready  bool
+	}{{"i915", detect.StatusOK, true}, {"xe", detect.StatusOK, true}, {"vfio-pci", detect.StatusFail, false}} {
+		t.Run(tt.driver, func(t *testing.T) {
+			sc := load(t, "intel-arc")
+			root := filepath.Join(t.TempDir(), "root")
+			if out, err := exec.Command("cp", "-a", sc.Root, root).CombinedOutput(); err != nil {
+				t.Fatalf("copying the host tree: %v: %s", err, out)
+			}
+			link := filepath.Join(root, "sys/devices/pci0000:00/0000:00:01.1/0000:01:00.0/0000:02:01.0/0000:03:00.0/driver")
+			if err := os.Remove(link); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(root, "sys/bus/pci/drivers", tt.driver), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("../../../../../../bus/pci/drivers/"+tt.driver, link); err != nil {
+				t.Fatal(err)
+			}
+			r := run(t, sc, detect.WithRoot(root))
+			c := r.Check("intel-gpu")
+			if c.Status != tt.status {
+				t.Errorf("intel-gpu on %s = %s %q, want %s", tt.driver, c.Status, c.Finding, tt.status)
+			}
+			if tt.status == detect.StatusOK && !strings.Contains(c.Finding, "(driver "+tt.driver+")") {
+				t.Errorf("intel-gpu finding does not name the driver: %q", c.Finding)
+			}
+			if tt.status == detect.StatusFail && (c.Fix == "" || !strings.Contains(c.Finding, `"vfio-pci" is not i915 or xe`)) {
+				t.Errorf("intel-gpu on %s = %q (fix %q), want the driver named and a fix", tt.driver, c.Finding, c.Fix)
+			}
+			if got := r.Backend("openvino").State == detect.BackendReady; got != tt.ready {
+				t.Errorf("openvino ready = %v, want %v", got, tt.ready)
 			}
 		})
 	}
