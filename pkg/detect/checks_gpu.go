@@ -608,9 +608,14 @@ func (e *evaluator) maliChecks() {
 		return
 	}
 	switch {
+	case !arm && e.f.platform.Arch == "":
+		dev.Status = StatusWarn
+		dev.Finding = "Mali GPU found, but the architecture is unknown (see platform-arch); ARM NN needs arm64"
+		dev.Fix = "Check with `uname -m`."
 	case !arm:
 		dev.Status = StatusFail
-		dev.Finding = "Mali GPU on a " + orUnknown(e.f.platform.Arch) + " host: ARM NN needs arm64"
+		dev.Finding = "Mali GPU on a " + e.f.platform.Arch + " host: ARM NN needs arm64"
+		dev.Fix = "Run a 64-bit (arm64) operating system on this board; Immich's armnn image is arm64 only."
 	case m.Mali0:
 		dev.Status = StatusOK
 		dev.Finding = "/dev/mali0 present (vendor kbase driver)"

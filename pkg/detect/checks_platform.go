@@ -57,6 +57,9 @@ func (e *evaluator) platformChecks() {
 	case "":
 		a.Status = StatusWarn
 		a.Finding = "architecture unknown: /proc/sys/kernel/arch is missing"
+		if p.MachineErr != "" {
+			a.Finding = "architecture unknown: " + p.MachineErr
+		}
 		a.Fix = "Check with `uname -m`; Immich's machine-learning images exist for x86_64 and aarch64."
 	default:
 		a.Status = StatusFail
@@ -104,6 +107,9 @@ func (e *evaluator) dockerChecks() {
 		dm.Status = StatusFail
 		msg := df.PingErr.Error()
 		dm.Finding = "Docker daemon at " + df.Endpoint + " did not answer: " + shortErr(msg)
+		if strings.Contains(msg, "connection refused") {
+			dm.Finding = "Docker daemon at " + df.Endpoint + " is not running: connection refused"
+		}
 		switch {
 		case strings.Contains(msg, "permission denied"):
 			dm.Fix = "Add your user to the docker group (sudo usermod -aG docker $USER, then log in again) or run with sudo."
@@ -115,6 +121,7 @@ func (e *evaluator) dockerChecks() {
 	case df.Info == nil:
 		dm.Status = StatusWarn
 		dm.Finding = "Docker daemon at " + df.Endpoint + " answers, but /info failed: " + shortErr(errString(df.InfoErr))
+		dm.Fix = "Check `docker info` and `journalctl -u docker`."
 	default:
 		dm.Status = StatusOK
 		kind := "native engine"

@@ -2,6 +2,8 @@ package detect_test
 
 import (
 	"context"
+	"io/fs"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
@@ -625,6 +629,81 @@ func TestIntelDriver(t *testing.T) {
 			if got := r.Backend("openvino").State == detect.BackendReady; got != tt.ready {
 				t.Errorf("openvino ready = %v, want %v", got, tt.ready)
 			}
+		})
+	}
+}
+
+// A host tree whose every file holds binary garbage (escape sequences,
+// invalid UTF-8, NULs): no panic, every string of the report printable and
+// bounded, every failed check with a fix.
+func TestGarbageHost(t *testing.T) {
+	if _, err := exec.LookPath("cp"); err != nil {
+		t.Skip("needs cp to copy a host tree with its symlinks")
+	}
+	for _, host := range []string{"rk3588-mali", "nvidia-desktop", "amd-rocm", "wsl2-intel"} {
+		t.Run(host, func(t *testing.T) {
+			sc := load(t, host)
+			root := filepath.Join(t.TempDir(), "root")
+			if out, err := exec.Command("cp", "-a", sc.Root, root).CombinedOutput(); err != nil {
+				t.Fatalf("copying the host tree: %v: %s", err, out)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || !d.Type().IsRegular() {
+					return err
+				}
+				b := []byte("\x1b[31m\xff\xfe\x00")
+				for n := rng.IntN(2000); n > 0; n-- {
+					b = append(b, byte(rng.IntN(256)))
+				}
+				return os.WriteFile(p, b, 0o644)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Files well-formed enough to be parsed, with hostile values.
+			evil := "\x1b]0;pwned\x07\x1b[2J\xff" + strings.Repeat("A", 5000)
+			for p, content := range map[string]string{
+				"proc/cpuinfo":                   "processor\t: 0\nmodel name\t: " + evil + "\nflags\t: avx2\n",
+				"proc/device-tree/compatible":    "rockchip,rk3588\x00" + evil + "\x00",
+				"etc/os-release":                 "PRETTY_NAME=\"" + evil + "\"\n",
+				"sys/kernel/debug/rknpu/version": "RKNPU driver: v0.9.8" + evil + "\n",
+			} {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(root, p), []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := run(t, sc, detect.WithRoot(root))
+			if c := r.Check("internal-error"); c != nil {
+				t.Errorf("a probe panicked: %s", c.Finding)
+			}
+			bad := func(what, s string) {
+				if !utf8.ValidString(s) || len(s) > 700 {
+					t.Errorf("%s is not bounded UTF-8: %q", what, s)
+				}
+				for _, r := range s {
+					if !unicode.IsPrint(r) {
+						t.Errorf("%s holds %U: %q", what, r, s)
+						break
+					}
+				}
+			}
+			for _, c := range r.Checks {
+				bad(c.ID+" finding", c.Finding)
+				bad(c.ID+" fix", c.Fix)
+				for _, d := range c.Detail {
+					bad(c.ID+" detail", d)
+				}
+				if c.Status == detect.StatusFail && c.Fix == "" {
+					t.Errorf("failed check %s has no fix: %s", c.ID, c.Finding)
+				}
+			}
+			bad("recommendation", r.Recommendation.Reason)
+			bad("CPU model", r.Host.CPUModel)
+			bad("kernel", r.Host.Kernel)
 		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // evaluator turns facts into checks, backend verdicts and a recommendation.
@@ -41,6 +43,7 @@ func (d *Detector) evaluate(f *facts) *Report {
 	r := &Report{Root: d.root, Host: host, Backends: backends}
 	r.Checks = orderChecks(e.checks)
 	r.Recommendation = e.recommend(backends)
+	r.sanitize()
 	for _, c := range r.Checks {
 		switch c.Status {
 		case StatusOK:
@@ -389,4 +392,57 @@ type DockerFacts struct {
 	ComposeVersion string   `json:"composeVersion"`
 	Runtimes       []string `json:"runtimes"`
 	CDISpecs       []string `json:"cdiSpecs"`
+}
+
+// maxText bounds each string of the report, whatever a host file holds.
+const maxText = 600
+
+// printable returns s with invalid UTF-8 and control characters (a host
+// file full of binary data, terminal escape sequences) replaced by '?',
+// cut to maxText bytes.
+func printable(s string) string {
+	ok := len(s) <= maxText && utf8.ValidString(s)
+	if ok {
+		for _, r := range s {
+			if !unicode.IsPrint(r) && r != '\t' {
+				ok = false
+				break
+			}
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i >= maxText {
+			b.WriteString("…")
+			break
+		}
+		if r == utf8.RuneError || (!unicode.IsPrint(r) && r != '\t') {
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// sanitize makes every human-readable string of the report printable.
+func (r *Report) sanitize() {
+	for i := range r.Checks {
+		c := &r.Checks[i]
+		c.Finding, c.Fix = printable(c.Finding), printable(c.Fix)
+		for j := range c.Detail {
+			c.Detail[j] = printable(c.Detail[j])
+		}
+	}
+	for i := range r.Backends {
+		r.Backends[i].Reason = printable(r.Backends[i].Reason)
+	}
+	rec := &r.Recommendation
+	rec.Reason, rec.RunnerUpReason = printable(rec.Reason), printable(rec.RunnerUpReason)
+	h := &r.Host
+	for _, p := range []*string{&h.Kernel, &h.Machine, &h.CPUModel, &h.NVIDIADriver, &h.SoC, &h.RKNPUDriver, &h.LibMaliPath} {
+		*p = printable(*p)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -126,6 +128,24 @@ func (f fsys) findBinary(name string, extra ...string) string {
 		}
 	}
 	return ""
+}
+
+// errNotText: a file that should hold a short line of text holds something
+// else (binary data, or far too much of it).
+var errNotText = errors.New("does not hold a line of text")
+
+// isToken reports whether s is a short printable value such as a kernel
+// release or machine name.
+func isToken(s string) bool {
+	if s == "" || len(s) > 128 || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // describeErr turns a read error into a short, user-facing phrase.

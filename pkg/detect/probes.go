@@ -46,6 +46,7 @@ type platformFacts struct {
 	Kernel      string
 	KernelErr   error
 	Machine     string // x86_64, aarch64
+	MachineErr  string // why Machine is unknown, when the file was there
 	Arch        string // amd64, arm64
 	WSL         bool
 	WSL1        bool
@@ -64,14 +65,19 @@ var machineToArch = map[string]string{
 
 func (d *Detector) probePlatform(fs fsys) platformFacts {
 	p := platformFacts{GOOS: d.goos}
-	p.OSType = fs.readTrim("/proc/sys/kernel/ostype")
+	if p.OSType = fs.readTrim("/proc/sys/kernel/ostype"); !isToken(p.OSType) {
+		p.OSType = ""
+	}
 	rel, err := fs.read("/proc/sys/kernel/osrelease")
 	p.Kernel = strings.TrimSpace(rel)
+	if err == nil && !isToken(p.Kernel) {
+		p.Kernel, err = "", errNotText
+	}
 	if err != nil {
 		p.KernelErr = err
 		// Fall back to /proc/version: "Linux version 5.15.0-... (...)"
 		if v := fs.readTrim("/proc/version"); strings.HasPrefix(v, "Linux version ") {
-			if f := strings.Fields(v); len(f) >= 3 {
+			if f := strings.Fields(v); len(f) >= 3 && isToken(f[2]) {
 				p.Kernel = f[2]
 				p.KernelErr = nil
 			}
@@ -85,6 +91,10 @@ func (d *Detector) probePlatform(fs fsys) platformFacts {
 	}
 	if p.Machine == "" {
 		p.Machine = fs.readTrim("/proc/sys/kernel/arch")
+		if p.Machine != "" && !isToken(p.Machine) {
+			p.MachineErr = "/proc/sys/kernel/arch is not a machine name"
+			p.Machine = ""
+		}
 	}
 	if p.Machine == "" && d.isHostRoot() {
 		p.Machine = goarchToMachine()
