@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -166,9 +167,24 @@ func TestComposeNotAComposeFile(t *testing.T) {
 	if err := os.WriteFile(helm, []byte("image:\n  repository: ghcr.io/immich-app/immich-server\n  tag: v2.2.3\nmachine-learning:\n  enabled: true\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(t.TempDir(), "huge.yml")
+	if err := os.WriteFile(huge, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, 64<<20); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct{ name, path, finding, fix string }{
 		{"empty directory", t.TempDir(), "no compose file in", "--compose FILE"},
 		{"Helm values", helm, "Helm chart values", "chart values"},
+		// Reading these whole would block forever or exhaust memory.
+		{"endless device", "/dev/zero", "/dev/zero is a character device, not a regular file", "--compose FILE"},
+		{"named pipe", fifo, "is a named pipe, not a regular file", "--compose FILE"},
+		{"huge file", huge, "is 64 MiB, far larger than any compose file", "--compose FILE"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run(t, sc, detect.WithComposeFile(tt.path))
