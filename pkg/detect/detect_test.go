@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unicode"
@@ -238,8 +240,13 @@ func TestRealHangsAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	var conns []net.Conn
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
 	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
 		for _, c := range conns {
 			c.Close()
 		}
@@ -250,7 +257,9 @@ func TestRealHangsAreBounded(t *testing.T) {
 			if err != nil {
 				return
 			}
+			mu.Lock()
 			conns = append(conns, c) // read nothing, answer nothing
+			mu.Unlock()
 		}
 	}()
 	plug := filepath.Join(dir, "home", ".docker", "cli-plugins", "docker-compose")
@@ -705,5 +714,49 @@ func TestGarbageHost(t *testing.T) {
 			bad("CPU model", r.Host.CPUModel)
 			bad("kernel", r.Host.Kernel)
 		})
+	}
+}
+
+// FIFOs planted where host files belong: the files doctor reads itself
+// are refused at once; one read by a library (ghw reads the PCI modalias
+// itself) blocks, and Run stops waiting for that probe after its budget
+// and says so.
+func TestBlockingHostFiles(t *testing.T) {
+	if _, err := exec.LookPath("cp"); err != nil {
+		t.Skip("needs cp to copy a host tree with its symlinks")
+	}
+	sc := load(t, "intel-n100")
+	root := filepath.Join(t.TempDir(), "root")
+	if out, err := exec.Command("cp", "-a", sc.Root, root).CombinedOutput(); err != nil {
+		t.Fatalf("copying the host tree: %v: %s", err, out)
+	}
+	for _, p := range []string{"proc/cpuinfo", "proc/sys/kernel/osrelease", "sys/devices/pci0000:00/0000:00:02.0/modalias"} {
+		full := filepath.Join(root, p)
+		if err := os.Remove(full); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(full, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	r := run(t, sc, detect.WithRoot(root), detect.WithTimeout(100*time.Millisecond))
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Run took %s", d)
+	}
+	if c := r.Check("cpu"); c.Status != detect.StatusWarn || !strings.Contains(c.Finding, "not a regular file") {
+		t.Errorf("cpu = %+v", c)
+	}
+	// The kernel release comes from /proc/version instead.
+	if c := r.Check("platform-os"); c.Status != detect.StatusOK || c.Finding != "Linux 6.8.0-45-generic" {
+		t.Errorf("platform-os = %+v", c)
+	}
+	c := r.Check("probe-unfinished")
+	if c == nil || !strings.Contains(c.Finding, "the pci probe did not finish") || c.Fix == "" {
+		t.Errorf("probe-unfinished = %+v", c)
+	}
+	// The checks the other probes feed are there.
+	if c := r.Check("docker-daemon"); c.Status != detect.StatusOK {
+		t.Errorf("docker-daemon = %+v", c)
 	}
 }

@@ -30,6 +30,11 @@ func (d *Detector) evaluate(f *facts) *Report {
 	e.maliChecks()
 	e.rknnChecks()
 	e.cpuCheck()
+	for _, name := range f.unfinished {
+		e.add(Check{ID: "probe-unfinished", Area: AreaPlatform, Status: StatusWarn,
+			Finding: fmt.Sprintf("the %s probe did not finish within %s; its checks are incomplete", name, f.budget),
+			Fix:     "Something on this host blocks when read (a FIFO or a hung device or mount where a /proc, /sys or /dev file is expected); run `immich-accel doctor --json` again, and report it if it persists."})
+	}
 	for _, p := range f.panics {
 		e.add(Check{ID: "internal-error", Area: AreaPlatform, Status: StatusWarn,
 			Finding: "a probe failed unexpectedly: " + p,

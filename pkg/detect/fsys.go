@@ -31,11 +31,22 @@ func (f fsys) path(p string) string {
 
 // read returns the file's contents, capped at 1 MiB.
 func (f fsys) read(p string) (string, error) {
-	fh, err := os.Open(f.path(p))
+	// O_NONBLOCK: opening a FIFO planted where a host file belongs must
+	// not wait for a writer; only regular files are read (procfs, sysfs
+	// and device-tree files are regular).
+	fh, err := os.OpenFile(f.path(p), os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return "", err
 	}
 	defer fh.Close()
+	if st, err := fh.Stat(); err != nil {
+		return "", err
+	} else if !st.Mode().IsRegular() {
+		if st.IsDir() {
+			return "", &fs.PathError{Op: "read", Path: p, Err: errIsDir}
+		}
+		return "", &fs.PathError{Op: "read", Path: p, Err: errNotRegular}
+	}
 	b, err := io.ReadAll(io.LimitReader(fh, 1<<20))
 	if err != nil {
 		return "", err
@@ -129,6 +140,11 @@ func (f fsys) findBinary(name string, extra ...string) string {
 	}
 	return ""
 }
+
+var (
+	errIsDir      = errors.New("is a directory")
+	errNotRegular = errors.New("is not a regular file")
+)
 
 // errNotText: a file that should hold a short line of text holds something
 // else (binary data, or far too much of it).

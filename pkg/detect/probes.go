@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/jaypipes/ghw"
 	"github.com/jaypipes/pcidb"
@@ -28,14 +28,10 @@ type facts struct {
 	groups   groupFacts
 	deploy   deployFacts
 
-	mu     sync.Mutex
 	panics []string
-}
-
-func (f *facts) addPanic(probe string, r any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.panics = append(f.panics, fmt.Sprintf("%s probe: %v", probe, r))
+	// unfinished names the probes Run stopped waiting for after budget.
+	unfinished []string
+	budget     time.Duration
 }
 
 // ---- platform ----
