@@ -760,3 +760,66 @@ func TestBlockingHostFiles(t *testing.T) {
 		t.Errorf("docker-daemon = %+v", c)
 	}
 }
+
+// Check 7 on built trees: the SoC from the device tree, the RKNPU driver
+// version from each place the driver publishes it, the thread tip only on
+// the multi-core NPUs.
+func TestRKNN(t *testing.T) {
+	tests := []struct {
+		name, compatible, versionFile, version string
+		soc, driver                            detect.Status
+		finding, tip                           string
+	}{
+		{"RK3588 through debugfs", "radxa,rock-5b\x00rockchip,rk3588\x00", "sys/kernel/debug/rknpu/version", "RKNPU driver: v0.9.8\n",
+			detect.StatusOK, detect.StatusOK, "RKNPU driver 0.9.8 (from /sys/kernel/debug/rknpu/version)", "MACHINE_LEARNING_RKNN_THREADS=2 or 3"},
+		{"RK3576 through the module", "rockchip,rk3576-evb\x00rockchip,rk3576\x00", "sys/module/rknpu/version", "0.9.8\n",
+			detect.StatusOK, detect.StatusOK, "RKNPU driver 0.9.8 (from /sys/module/rknpu/version)", "MACHINE_LEARNING_RKNN_THREADS=2 "},
+		{"RK3566 has one NPU core", "pine64,quartz64-a\x00rockchip,rk3566\x00", "proc/debug/rknpu/version", "RKNPU driver: v0.9.8\n",
+			detect.StatusOK, detect.StatusOK, "RKNPU driver 0.9.8", ""},
+		{"RK3568 with an old driver", "rockchip,rk3568-evb1-ddr4-v10\x00rockchip,rk3568\x00", "sys/kernel/debug/rknpu/version", "RKNPU driver: v0.8.2\n",
+			detect.StatusOK, detect.StatusFail, "RKNPU driver 0.8.2 is older than 0.9.8", ""},
+		{"RK3588S", "orangepi,orangepi-5\x00rockchip,rk3588s\x00", "sys/kernel/debug/rknpu/version", "RKNPU driver: v0.9.6\n",
+			detect.StatusOK, detect.StatusFail, "RKNPU driver 0.9.6 is older than 0.9.8", ""},
+		{"RK3399 is not supported", "rockchip,rk3399\x00", "sys/kernel/debug/rknpu/version", "RKNPU driver: v0.9.8\n",
+			detect.StatusFail, detect.StatusSkip, "not checked: Immich's RKNN backend does not support RK3399", ""},
+		{"Rockchip without a version", "rockchip,rk3588\x00", "", "",
+			detect.StatusOK, detect.StatusFail, "RKNPU kernel driver not found", ""},
+		{"not Rockchip", "raspberrypi,5-model-b\x00brcm,bcm2712\x00", "", "",
+			detect.StatusSkip, detect.StatusSkip, "not a Rockchip SoC", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			files := map[string]string{"proc/device-tree/compatible": tt.compatible, "proc/sys/kernel/arch": "aarch64\n"}
+			if tt.versionFile != "" {
+				files[tt.versionFile] = tt.version
+			}
+			for p, c := range files {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(root, p), []byte(c), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := detect.New(detect.WithRoot(root), detect.WithNVML(nil), detect.WithDocker(nil), detect.WithGOOS("linux")).Run(context.Background())
+			soc, drv := r.Check("rknn-soc"), r.Check("rknn-driver")
+			if soc.Status != tt.soc || drv.Status != tt.driver {
+				t.Errorf("rknn-soc = %s (%s), rknn-driver = %s (%s); want %s, %s", soc.Status, soc.Finding, drv.Status, drv.Finding, tt.soc, tt.driver)
+			}
+			if !strings.Contains(drv.Finding, tt.finding) {
+				t.Errorf("rknn-driver finding %q lacks %q", drv.Finding, tt.finding)
+			}
+			tip := strings.Join(drv.Detail, " ")
+			if (tt.tip == "") != !strings.Contains(tip, "MACHINE_LEARNING_RKNN_THREADS") || !strings.Contains(tip, tt.tip) {
+				t.Errorf("rknn-driver details %q, want tip %q", tip, tt.tip)
+			}
+			if drv.Status == detect.StatusFail && drv.Fix == "" {
+				t.Errorf("rknn-driver fails without a fix")
+			}
+			if ready := r.Backend("rknn").State == detect.BackendReady; ready != (tt.soc == detect.StatusOK && tt.driver == detect.StatusOK) {
+				t.Errorf("rknn ready = %v", ready)
+			}
+		})
+	}
+}

@@ -534,7 +534,8 @@ func (d *Detector) probeRKNN(fs fsys) rknnFacts {
 			}
 		}
 		for _, c := range r.Compatible {
-			if soc, ok := strings.CutPrefix(c, "rockchip,rk"); ok && isDigits(soc) {
+			// rockchip,rk3588 and variants such as rockchip,rk3588s (Orange Pi 5).
+			if soc, ok := strings.CutPrefix(c, "rockchip,rk"); ok && isDigits(strings.TrimSuffix(soc, "s")) {
 				r.SoC = "rk" + soc
 			}
 		}
