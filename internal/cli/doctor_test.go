@@ -237,3 +237,53 @@ func TestDoctorCheckIDsDocumented(t *testing.T) {
 		t.Errorf("only %d check ids seen", len(seen))
 	}
 }
+
+// Every JSON field of the report is named in the README's --json list.
+func TestDoctorJSONFieldsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := strings.Index(string(readme), "JSON (`--json`), stable camelCase fields:")
+	if start < 0 {
+		t.Fatal("README.md has no doctor JSON section")
+	}
+	section := string(readme)[start:]
+	section = section[:strings.Index(section, "\nExit status:")]
+	sc, err := detecttest.Load(filepath.Join(hostsDir, "nvidia-desktop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(detect.New(sc.Options()...).Run(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				seen[k] = true
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	for k := range seen {
+		if !strings.Contains(section, "`"+k+"`") && !strings.Contains(section, "`"+k+"[]`") {
+			t.Errorf("JSON field %q is not in README.md's doctor JSON list", k)
+		}
+	}
+	if len(seen) < 40 {
+		t.Errorf("only %d fields seen", len(seen))
+	}
+}

@@ -214,6 +214,9 @@ func (e *evaluator) backend(name string) BackendStatus {
 		if !archOK {
 			return unavailable(name, "platform not supported")
 		}
+		if e.status("cpu") != StatusOK {
+			return BackendStatus{Name: name, State: BackendReady, Reason: "the CPU always works (its model and features are unknown here)"}
+		}
 		return BackendStatus{Name: name, State: BackendReady, Reason: "the CPU always works: " + e.finding("cpu")}
 	}
 	return unavailable(name, "unknown backend")
