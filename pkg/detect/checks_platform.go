@@ -2,9 +2,16 @@ package detect
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/immich-accel/immich-accel/internal/docker"
 )
+
+// reHTTPStatus matches the Docker client's error for an HTTP answer that
+// is not 200 ("docker: GET /_ping: 404 Not Found: ...").
+var reHTTPStatus = regexp.MustCompile(`docker: GET /_ping: [1-5][0-9][0-9] `)
 
 func (e *evaluator) platformChecks() {
 	p := e.f.platform
@@ -103,14 +110,24 @@ func (e *evaluator) dockerChecks() {
 		dm.Status = StatusFail
 		dm.Finding = "Docker daemon not reachable: " + df.NoDaemon
 		dm.Fix = "Start Docker (sudo systemctl enable --now docker), or set DOCKER_HOST to the daemon's address."
+		if df.BadHost {
+			dm.Fix = "Set DOCKER_HOST to unix:///path/to/docker.sock or tcp://host:port, or unset it to use " + docker.DefaultSocket + "; for a daemon reached over ssh:// or TLS, run doctor on that host."
+		}
 	case df.PingErr != nil:
 		dm.Status = StatusFail
 		msg := df.PingErr.Error()
 		dm.Finding = "Docker daemon at " + df.Endpoint + " did not answer: " + shortErr(msg)
-		if strings.Contains(msg, "connection refused") {
+		switch {
+		case strings.Contains(msg, "connection refused"):
 			dm.Finding = "Docker daemon at " + df.Endpoint + " is not running: connection refused"
+		case strings.Contains(msg, "no such file or directory"):
+			dm.Finding = "Docker daemon at " + df.Endpoint + " is not running: the socket does not exist"
+		case reHTTPStatus.MatchString(msg):
+			dm.Finding = "something answers at " + df.Endpoint + ", but not as a Docker daemon: " + shortErr(msg)
 		}
 		switch {
+		case reHTTPStatus.MatchString(msg):
+			dm.Fix = "Check DOCKER_HOST: it must be the Docker daemon's address (tcp://host:2375 or a unix socket), not a proxy or another service."
 		case strings.Contains(msg, "permission denied"):
 			dm.Fix = "Add your user to the docker group (sudo usermod -aG docker $USER, then log in again) or run with sudo."
 		case strings.Contains(msg, "did not answer in time"):

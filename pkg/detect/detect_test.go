@@ -823,3 +823,34 @@ func TestRKNN(t *testing.T) {
 		})
 	}
 }
+
+// DOCKER_HOST values doctor cannot use, or that lead somewhere else than a
+// Docker daemon: each says what is wrong and what to set.
+func TestDockerHostProblems(t *testing.T) {
+	dir := t.TempDir()
+	notDocker := filepath.Join(dir, "web.sock")
+	ln, err := net.Listen("unix", notDocker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	tests := []struct{ host, finding, fix string }{
+		{"ssh://me@nas", `unsupported scheme "ssh"`, "run doctor on that host"},
+		{"unix://" + filepath.Join(dir, "missing.sock"), "is not running: the socket does not exist", "Start Docker"},
+		{"unix://" + notDocker, "but not as a Docker daemon: docker: GET /_ping: 404 Not Found", "Check DOCKER_HOST"},
+	}
+	sc := load(t, "no-gpu-server")
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			env := map[string]string{"DOCKER_HOST": tt.host}
+			r := detect.New(detect.WithRoot(sc.Root), detect.WithNVML(nil), detect.WithTimeout(time.Second),
+				detect.WithGetenv(func(k string) string { return env[k] })).Run(context.Background())
+			c := r.Check("docker-daemon")
+			if c.Status != detect.StatusFail || !strings.Contains(c.Finding, tt.finding) || !strings.Contains(c.Fix, tt.fix) {
+				t.Errorf("docker-daemon = %s %q (fix %q), want fail with %q and %q", c.Status, c.Finding, c.Fix, tt.finding, tt.fix)
+			}
+		})
+	}
+}
