@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -122,6 +123,8 @@ func (e *evaluator) dockerChecks() {
 			dm.Finding = "Docker daemon at " + df.Endpoint + " is not running: connection refused"
 		case strings.Contains(msg, "no such file or directory"):
 			dm.Finding = "Docker daemon at " + df.Endpoint + " is not running: the socket does not exist"
+		case errors.Is(df.PingErr, docker.ErrTimeout):
+			dm.Finding = fmt.Sprintf("Docker daemon at %s accepts connections but did not answer within %s", df.Endpoint, e.d.timeout)
 		case reHTTPStatus.MatchString(msg):
 			dm.Finding = "something answers at " + df.Endpoint + ", but not as a Docker daemon: " + shortErr(msg)
 		}
