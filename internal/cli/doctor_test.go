@@ -123,7 +123,7 @@ func TestDoctorTextShowsFixesWithoutVerbose(t *testing.T) {
 		"nvidia-toolkit: NVIDIA Container Toolkit not installed",
 		"→ Install it (https://docs.nvidia.com/",
 		"Recommended backend: cuda (not ready yet)",
-		"Next: immich-accel compose --backend cuda",
+		"Next, after fixing nvidia-toolkit: immich-accel compose --backend cuda",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

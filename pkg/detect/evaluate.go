@@ -203,7 +203,11 @@ func (e *evaluator) backend(name string) BackendStatus {
 			return unavailable(name, "not an arm64 host")
 		}
 		if !e.f.mali.Mali0 {
-			return BackendStatus{Name: name, State: BackendNeedsFixes, Reason: e.finding("mali-device"), Blockers: []string{"mali-device"}}
+			b := BackendStatus{Name: name, State: BackendNeedsFixes, Reason: e.finding("mali-device"), Blockers: []string{"mali-device"}}
+			if e.status("mali-libmali") == StatusFail {
+				b.Blockers = append(b.Blockers, "mali-libmali")
+			}
+			return b
 		}
 		reason := "Mali GPU via /dev/mali0, libmali at " + e.f.mali.LibMali
 		if e.f.mali.GPUName != "" {
