@@ -89,7 +89,10 @@ func runDoctor(ctx context.Context, opts *DoctorOptions) error {
 	}
 	if opts.ComposeFile != "" {
 		dopts = append(dopts, detect.WithComposeFile(opts.ComposeFile))
-	} else if opts.Getwd != nil {
+	}
+	// The working directory is where a compose file is looked for without
+	// --compose, and tells whether the next command needs --file.
+	if opts.Getwd != nil {
 		if wd, err := opts.Getwd(); err == nil {
 			dopts = append(dopts, detect.WithWorkDir(wd))
 		}
@@ -192,8 +195,18 @@ func writeDoctorText(w io.Writer, cs *iostreams.ColorScheme, r *detect.Report, v
 	if rec.RunnerUp != "" {
 		fmt.Fprintf(w, "Runner-up: %s: %s\n", rec.RunnerUp, rec.RunnerUpReason)
 	}
-	if rec.Command != "" {
+	switch {
+	case rec.Command == "":
+	case rec.Ready:
 		fmt.Fprintf(w, "Next: %s\n", cs.Cyan(rec.Command))
+	default:
+		// Switching to a backend before its problems are fixed would leave
+		// the ML container unable to start or on the CPU.
+		after := "the problems above"
+		if b := r.Backend(rec.Backend); b != nil && len(b.Blockers) > 0 {
+			after = strings.Join(b.Blockers, ", ")
+		}
+		fmt.Fprintf(w, "Next, after fixing %s: %s\n", after, cs.Cyan(rec.Command))
 	}
 }
 

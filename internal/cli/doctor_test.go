@@ -123,7 +123,7 @@ func TestDoctorTextShowsFixesWithoutVerbose(t *testing.T) {
 		"nvidia-toolkit: NVIDIA Container Toolkit not installed",
 		"→ Install it (https://docs.nvidia.com/",
 		"Recommended backend: cuda (not ready yet)",
-		"Next: immich-accel compose --backend cuda",
+		"Next, after fixing nvidia-toolkit: immich-accel compose --backend cuda",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -203,5 +203,87 @@ func TestDoctorUsageErrorExitCode(t *testing.T) {
 	f := &Factory{IOStreams: ios, Getenv: func(string) string { return "" }, Getwd: os.Getwd}
 	if code := Run(context.Background(), f, []string{"doctor", "--no-such-flag"}); code != ExitUsage {
 		t.Errorf("exit status %d, want %d", code, ExitUsage)
+	}
+}
+
+// Every check id the scenarios produce is documented in the README's
+// doctor table (compose-<problem> ids through their pattern row).
+func TestDoctorCheckIDsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := detecttest.Scenarios(hostsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, dir := range dirs {
+		sc, err := detecttest.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range detect.New(append(sc.Options(), detect.WithTimeout(300*time.Millisecond))...).Run(context.Background()).Checks {
+			if seen[c.ID] || (strings.HasPrefix(c.ID, "compose-") && c.ID != "compose-file" && c.ID != "compose-backend") {
+				continue
+			}
+			seen[c.ID] = true
+			if !strings.Contains(string(readme), "| `"+c.ID+"` |") {
+				t.Errorf("check id %s is not in README.md's doctor table", c.ID)
+			}
+		}
+	}
+	if len(seen) < 20 {
+		t.Errorf("only %d check ids seen", len(seen))
+	}
+}
+
+// Every JSON field of the report is named in the README's --json list.
+func TestDoctorJSONFieldsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := strings.Index(string(readme), "JSON (`--json`), stable camelCase fields:")
+	if start < 0 {
+		t.Fatal("README.md has no doctor JSON section")
+	}
+	section := string(readme)[start:]
+	section = section[:strings.Index(section, "\nExit status:")]
+	sc, err := detecttest.Load(filepath.Join(hostsDir, "nvidia-desktop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(detect.New(sc.Options()...).Run(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				seen[k] = true
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	for k := range seen {
+		if !strings.Contains(section, "`"+k+"`") && !strings.Contains(section, "`"+k+"[]`") {
+			t.Errorf("JSON field %q is not in README.md's doctor JSON list", k)
+		}
+	}
+	if len(seen) < 40 {
+		t.Errorf("only %d fields seen", len(seen))
 	}
 }

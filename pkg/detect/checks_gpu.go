@@ -93,6 +93,11 @@ func (e *evaluator) nvidiaChecks() {
 		drv.Status = StatusFail
 		drv.Finding = fmt.Sprintf("driver %s (CUDA %s) is older than %s (CUDA 12.3), which Immich's -cuda image needs", n.Driver, cudaString(n.CUDA), MinNVIDIADriver)
 		drv.Fix = "Upgrade the NVIDIA driver to " + MinNVIDIADriver + " or newer (Ubuntu: sudo ubuntu-drivers install), then reboot."
+		if !anyCUDACapable(n.GPUs) {
+			// Kepler and older GPUs (compute < 5.0) stop at the 470 branch:
+			// no driver that Immich's image needs supports them.
+			drv.Fix = "No driver upgrade helps here: drivers " + MinNVIDIADriver + " and newer do not support this GPU (compute capability below 5.2, see nvidia-gpu); use the CPU or another backend."
+		}
 	default:
 		drv.Status = StatusOK
 		drv.Finding = fmt.Sprintf("driver %s, CUDA %s", orUnknown(n.Driver), cudaString(n.CUDA))
@@ -147,6 +152,20 @@ func (e *evaluator) nvidiaChecks() {
 
 	e.toolkitCheck(&tk)
 	e.add(tk)
+}
+
+// anyCUDACapable reports whether NVML lists no GPU (nothing known) or at
+// least one GPU whose compute capability Immich's CUDA image supports.
+func anyCUDACapable(gs []nvmlGPU) bool {
+	if len(gs) == 0 {
+		return true
+	}
+	for _, g := range gs {
+		if st, _, _ := judgeCC(g); st != StatusFail {
+			return true
+		}
+	}
+	return false
 }
 
 func describeGPUs(gs []nvmlGPU) string {
@@ -470,10 +489,12 @@ func (e *evaluator) amdChecks() {
 		}
 	}
 	devs := e.pciDevices(vendorAMD)
+	acc := Check{ID: "amd-render-access", Area: AreaAMD}
 	if len(nodes) == 0 && len(devs) == 0 && !e.f.pci.KFD {
 		gpu.Status, gpu.Finding = StatusSkip, "no AMD GPU found"
 		gfx.Status, gfx.Finding = StatusSkip, "no AMD GPU"
-		e.add(gpu, gfx)
+		acc.Status, acc.Finding = StatusSkip, "no AMD GPU"
+		e.add(gpu, gfx, acc)
 		return
 	}
 	g := e.f.groups
@@ -525,6 +546,42 @@ func (e *evaluator) amdChecks() {
 		}
 	}
 	e.add(gfx)
+	e.amdAccess(&acc, nodes)
+	e.add(acc)
+}
+
+// amdAccess checks that this user can open the amdgpu render nodes and
+// /dev/kfd, which ROCm needs both of (video and render groups).
+func (e *evaluator) amdAccess(c *Check, nodes []renderNode) {
+	g := e.f.groups
+	gids := fmt.Sprintf("render GID %s, video GID %s", gidString(g.RenderGID), gidString(g.VideoGID))
+	var paths []string
+	for _, rn := range nodes {
+		if rn.DevExists {
+			paths = append(paths, rn.DevPath)
+		}
+	}
+	if e.f.pci.KFD {
+		paths = append(paths, "/dev/kfd")
+	}
+	if len(paths) == 0 {
+		c.Status, c.Finding = StatusSkip, "no AMD device node to check"
+		return
+	}
+	var denied []string
+	for _, p := range paths {
+		if err := e.d.access(e.fs.path(p)); err != nil {
+			denied = append(denied, p)
+		}
+	}
+	if len(denied) > 0 {
+		c.Status = StatusWarn
+		c.Finding = "this user cannot open " + strings.Join(denied, ", ") + " (" + gids + ")"
+		c.Fix = "Add yourself to the render and video groups (sudo usermod -aG render,video $USER, then log in again) to run `immich-accel bench` here; the container gets access through its devices and group_add."
+		return
+	}
+	c.Status = StatusOK
+	c.Finding = "this user can open " + strings.Join(paths, ", ") + " (" + gids + ")"
 }
 
 // ---- Mali ----
@@ -551,9 +608,14 @@ func (e *evaluator) maliChecks() {
 		return
 	}
 	switch {
+	case !arm && e.f.platform.Arch == "":
+		dev.Status = StatusWarn
+		dev.Finding = "Mali GPU found, but the architecture is unknown (see platform-arch); ARM NN needs arm64"
+		dev.Fix = "Check with `uname -m`."
 	case !arm:
 		dev.Status = StatusFail
-		dev.Finding = "Mali GPU on a " + orUnknown(e.f.platform.Arch) + " host: ARM NN needs arm64"
+		dev.Finding = "Mali GPU on a " + e.f.platform.Arch + " host: ARM NN needs arm64"
+		dev.Fix = "Run a 64-bit (arm64) operating system on this board; Immich's armnn image is arm64 only."
 	case m.Mali0:
 		dev.Status = StatusOK
 		dev.Finding = "/dev/mali0 present (vendor kbase driver)"
@@ -563,7 +625,10 @@ func (e *evaluator) maliChecks() {
 	default:
 		dev.Status = StatusFail
 		dev.Finding = "the Mali GPU is driven by " + m.PanDriver + ", which has no /dev/mali0; ARM NN needs the vendor (kbase) driver"
-		dev.Fix = "Boot a kernel with the vendor Mali kbase driver (your board vendor's BSP kernel), or use the rknn backend on Rockchip SoCs."
+		dev.Fix = "Boot a kernel with the vendor Mali kbase driver (your board vendor's BSP kernel)."
+		if rknnSoCs[strings.TrimSuffix(e.f.rknn.SoC, "s")] {
+			dev.Fix = "Boot a kernel with the vendor Mali kbase driver (your board vendor's BSP kernel), or use the rknn backend, which this SoC's NPU serves."
+		}
 	}
 	e.add(dev)
 
@@ -642,6 +707,14 @@ func (e *evaluator) rknnChecks() {
 	}
 	soc.Detail = append(soc.Detail, "compatible: "+strings.Join(r.Compatible, ", "))
 	e.add(soc)
+	if soc.Status == StatusFail {
+		drv.Status, drv.Finding = StatusSkip, "not checked: Immich's RKNN backend does not support "+strings.ToUpper(r.SoC)
+		if r.DriverVersion != "" {
+			drv.Finding += " (RKNPU driver " + r.DriverVersion + " present)"
+		}
+		e.add(drv)
+		return
+	}
 
 	switch {
 	case r.DriverVersion != "" && versionAtLeast(r.DriverVersion, MinRKNPUDriver):

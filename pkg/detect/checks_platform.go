@@ -1,10 +1,18 @@
 package detect
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/immich-accel/immich-accel/internal/docker"
 )
+
+// reHTTPStatus matches the Docker client's error for an HTTP answer that
+// is not 200 ("docker: GET /_ping: 404 Not Found: ...").
+var reHTTPStatus = regexp.MustCompile(`docker: GET /_ping: [1-5][0-9][0-9] `)
 
 func (e *evaluator) platformChecks() {
 	p := e.f.platform
@@ -43,6 +51,10 @@ func (e *evaluator) platformChecks() {
 	if p.WSL && len(p.WSLDrivers) > 0 {
 		c.Detail = append(c.Detail, "Windows GPU drivers shared with WSL: "+strings.Join(p.WSLDrivers, ", "))
 	}
+	if err := e.f.pci.Err; err != nil {
+		// GPUs are still found through /sys/class/drm; say what is missing.
+		c.Detail = append(c.Detail, "PCI devices could not be listed (GPUs are looked up through /sys/class/drm only): "+err.Error())
+	}
 	e.add(c)
 
 	a := Check{ID: "platform-arch", Area: AreaPlatform}
@@ -53,6 +65,9 @@ func (e *evaluator) platformChecks() {
 	case "":
 		a.Status = StatusWarn
 		a.Finding = "architecture unknown: /proc/sys/kernel/arch is missing"
+		if p.MachineErr != "" {
+			a.Finding = "architecture unknown: " + p.MachineErr
+		}
 		a.Fix = "Check with `uname -m`; Immich's machine-learning images exist for x86_64 and aarch64."
 	default:
 		a.Status = StatusFail
@@ -96,11 +111,26 @@ func (e *evaluator) dockerChecks() {
 		dm.Status = StatusFail
 		dm.Finding = "Docker daemon not reachable: " + df.NoDaemon
 		dm.Fix = "Start Docker (sudo systemctl enable --now docker), or set DOCKER_HOST to the daemon's address."
+		if df.BadHost {
+			dm.Fix = "Set DOCKER_HOST to unix:///path/to/docker.sock or tcp://host:port, or unset it to use " + docker.DefaultSocket + "; for a daemon reached over ssh:// or TLS, run doctor on that host."
+		}
 	case df.PingErr != nil:
 		dm.Status = StatusFail
 		msg := df.PingErr.Error()
 		dm.Finding = "Docker daemon at " + df.Endpoint + " did not answer: " + shortErr(msg)
 		switch {
+		case strings.Contains(msg, "connection refused"):
+			dm.Finding = "Docker daemon at " + df.Endpoint + " is not running: connection refused"
+		case strings.Contains(msg, "no such file or directory"):
+			dm.Finding = "Docker daemon at " + df.Endpoint + " is not running: the socket does not exist"
+		case errors.Is(df.PingErr, docker.ErrTimeout):
+			dm.Finding = fmt.Sprintf("Docker daemon at %s accepts connections but did not answer within %s", df.Endpoint, e.d.timeout)
+		case reHTTPStatus.MatchString(msg):
+			dm.Finding = "something answers at " + df.Endpoint + ", but not as a Docker daemon: " + shortErr(msg)
+		}
+		switch {
+		case reHTTPStatus.MatchString(msg):
+			dm.Fix = "Check DOCKER_HOST: it must be the Docker daemon's address (tcp://host:2375 or a unix socket), not a proxy or another service."
 		case strings.Contains(msg, "permission denied"):
 			dm.Fix = "Add your user to the docker group (sudo usermod -aG docker $USER, then log in again) or run with sudo."
 		case strings.Contains(msg, "did not answer in time"):
@@ -111,6 +141,7 @@ func (e *evaluator) dockerChecks() {
 	case df.Info == nil:
 		dm.Status = StatusWarn
 		dm.Finding = "Docker daemon at " + df.Endpoint + " answers, but /info failed: " + shortErr(errString(df.InfoErr))
+		dm.Fix = "Check `docker info` and `journalctl -u docker`."
 	default:
 		dm.Status = StatusOK
 		kind := "native engine"

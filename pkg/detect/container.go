@@ -78,7 +78,7 @@ func (e *evaluator) containerChecks(bs []BackendStatus) {
 	if backend == BackendCPU && best != "" {
 		ct.Status = StatusWarn
 		ct.Finding += "; this host can serve " + best
-		ct.Fix = "immich-accel compose --backend " + best
+		ct.Fix = e.composeCommand(best)
 	}
 	e.add(ct)
 

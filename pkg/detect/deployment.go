@@ -17,31 +17,46 @@ type InspectFunc func(path string) (*compose.Inspection, error)
 func WithInspect(f InspectFunc) Option { return func(d *Detector) { d.inspect = f } }
 
 // ComposeFileNames are the names docker compose looks for, in order.
-var ComposeFileNames = []string{"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
+var ComposeFileNames = compose.DefaultFileNames
 
 type deployFacts struct {
 	Path  string
 	Given bool
-	In    *compose.Inspection
-	Err   error
+	// InWorkDir: `immich-accel compose` run in the working directory finds
+	// this same file without --file.
+	InWorkDir bool
+	In        *compose.Inspection
+	Err       error
 	// Sources of the ML service's volume mounts that are missing on the host.
 	MissingSources []string
 }
 
 func (d *Detector) probeDeployment(fs fsys) deployFacts {
 	var f deployFacts
+	found := ""
+	if d.workDir != "" {
+		found, _ = compose.FindFile(d.workDir)
+	}
 	if d.composeFile != "" {
 		f.Path, f.Given = d.composeFile, true
-	} else if d.workDir != "" {
-		for _, n := range ComposeFileNames {
-			p := filepath.Join(d.workDir, n)
-			if st, err := os.Stat(p); err == nil && !st.IsDir() {
-				f.Path = p
-				break
+		if st, err := os.Stat(f.Path); err == nil && st.IsDir() {
+			// A directory: the compose file Compose itself would use there.
+			p, ferr := compose.FindFile(f.Path)
+			if ferr != nil {
+				f.Err = ferr
+				return f
 			}
+			f.Path = p
 		}
+		f.InWorkDir = found != "" && sameFile(found, f.Path)
+	} else {
+		f.Path, f.InWorkDir = found, found != ""
 	}
 	if f.Path == "" {
+		return f
+	}
+	if err := readableComposeFile(f.Path); err != nil {
+		f.Err = err
 		return f
 	}
 	inspect := d.inspect
@@ -69,12 +84,64 @@ func (d *Detector) probeDeployment(fs fsys) deployFacts {
 	return f
 }
 
+// maxComposeSize bounds what doctor reads as a compose file; real ones are
+// a few KiB.
+const maxComposeSize = 4 << 20
+
+// errNotComposeFile: the path is something no compose file can be (a
+// device, a FIFO, a huge file), so doctor does not read it.
+var errNotComposeFile = errors.New("not a compose file")
+
+// readableComposeFile refuses paths that would block or exhaust memory
+// when read whole (/dev/zero, a FIFO, a disk image).
+func readableComposeFile(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.IsDir():
+		return nil // reported by the inspector
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("%w: %s is a %s, not a regular file", errNotComposeFile, path, fileKind(st.Mode()))
+	case st.Size() > maxComposeSize:
+		return fmt.Errorf("%w: %s is %d MiB, far larger than any compose file", errNotComposeFile, path, st.Size()>>20)
+	}
+	return nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeCharDevice != 0:
+		return "character device"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
+
+func sameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
+}
+
 // extendedVolumes returns the volumes of the hwaccel section the service
 // extends, read with the same compose parser.
 func extendedVolumes(composePath string, in *compose.Inspection) []string {
 	p := in.ExtendsFile
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(filepath.Dir(composePath), p)
+	}
+	if readableComposeFile(p) != nil {
+		return nil
 	}
 	src, err := os.ReadFile(p)
 	if err != nil {
@@ -113,17 +180,25 @@ func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 		return
 	}
 	in := df.In
-	if in != nil && in.StackKind != "" {
-		e.inline = true
-	}
 	if df.Err != nil {
 		file.Status = StatusFail
-		if errors.Is(df.Err, os.ErrNotExist) {
+		var ce *compose.Error
+		switch {
+		case errors.Is(df.Err, os.ErrNotExist):
 			file.Finding = "cannot read " + df.Path + ": not found"
 			file.Fix = "Pass the path of Immich's docker-compose.yml with --compose FILE."
-		} else {
+		case errors.Is(df.Err, errNotComposeFile):
+			file.Finding = "cannot inspect " + df.Path + ": " + strings.TrimPrefix(df.Err.Error(), errNotComposeFile.Error()+": ")
+			file.Fix = "Pass Immich's docker-compose.yml with --compose FILE."
+		case errors.Is(df.Err, compose.ErrNoComposeFile):
+			file.Finding = df.Err.Error()
+			file.Fix = "Pass Immich's docker-compose.yml itself with --compose FILE."
+		case errors.As(df.Err, &ce) && ce.Fix != "":
 			file.Finding = "cannot inspect " + df.Path + ": " + df.Err.Error()
-			file.Fix = "Check the file with `docker compose -f " + df.Path + " config`."
+			file.Fix = strings.ReplaceAll(ce.Fix, "--file", "--compose")
+		default:
+			file.Finding = "cannot inspect " + df.Path + ": " + df.Err.Error()
+			file.Fix = "Check the file with `docker compose -f " + shellQuote(df.Path) + " config`."
 		}
 		if !df.Given {
 			file.Status = StatusSkip
@@ -164,7 +239,11 @@ func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 		if !ok {
 			st = StatusWarn
 		}
-		e.add(Check{ID: "compose-" + p.ID, Area: AreaDeployment, Status: st, Finding: p.Message, Fix: p.Fix})
+		fix := p.Fix
+		if f := e.fileFlag(); f != "" {
+			fix = strings.Replace(fix, "immich-accel compose ", "immich-accel compose"+f+" ", 1)
+		}
+		e.add(Check{ID: "compose-" + p.ID, Area: AreaDeployment, Status: st, Finding: p.Message, Fix: fix})
 	}
 	e.add(e.composeBackendCheck(in, host, bs, df.MissingSources))
 }
@@ -189,13 +268,7 @@ func (e *evaluator) composeBackendCheck(in *compose.Inspection, host HostFacts, 
 			status = s
 		}
 	}
-	cmd := func(backend string) string {
-		s := "immich-accel compose --backend " + backend
-		if in.StackKind != "" || in.Mode == "inline" {
-			s += " --inline"
-		}
-		return s
-	}
+	cmd := e.composeCommand
 	switch {
 	case in.BackendFromEnv:
 		c.Status = StatusSkip
@@ -244,12 +317,44 @@ func (e *evaluator) composeBackendCheck(in *compose.Inspection, host HostFacts, 
 			if host.LibMaliPath != "" {
 				c.Finding += "; libmali is at " + host.LibMaliPath
 			}
-			c.Fix = cmd(BackendARMNN) + " mounts libmali from where this host has it"
+			c.Fix = "Run `" + cmd(BackendARMNN) + "`: it mounts libmali from where this host has it."
 		} else if c.Status == StatusOK {
 			c.Status = StatusWarn
 			c.Finding = "mounts " + strings.Join(missing, ", ") + ", which this host does not have (docker creates an empty directory there)"
-			c.Fix = cmd(BackendARMNN) + " drops the firmware mount when the file is absent"
+			c.Fix = "Run `" + cmd(BackendARMNN) + "`: it drops the firmware mount when the file is absent."
 		}
 	}
 	return c
+}
+
+// composeCommand is the `immich-accel compose` command line that switches
+// the inspected compose file (or, without one, the file in the working
+// directory) to backend: --inline when the file already inlines its
+// section or looks like a Portainer, Unraid or app-store stack, and --file
+// when compose would not find the file by itself.
+func (e *evaluator) composeCommand(backend string) string {
+	s := "immich-accel compose --backend " + backend
+	df := e.f.deploy
+	if in := df.In; in != nil && (in.StackKind != "" || in.Mode == "inline") {
+		s += " --inline"
+	}
+	return s + e.fileFlag()
+}
+
+// fileFlag is " --file PATH" when `immich-accel compose` run in the working
+// directory would not find the inspected compose file by itself, else "".
+func (e *evaluator) fileFlag() string {
+	df := e.f.deploy
+	if df.Path == "" || df.Err != nil || df.InWorkDir {
+		return ""
+	}
+	return " --file " + shellQuote(df.Path)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@%+=,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"sync"
 	"time"
 
@@ -267,10 +268,12 @@ func WithLogger(l *slog.Logger) Option { return func(d *Detector) { d.log = l } 
 // WithGetenv reads environment variables (DOCKER_HOST, HOME) through getenv.
 func WithGetenv(getenv func(string) string) Option { return func(d *Detector) { d.getenv = getenv } }
 
-// WithComposeFile inspects the Immich compose file at path (check 9).
+// WithComposeFile inspects the Immich compose file at path (check 9). A
+// directory stands for the compose file Compose itself would use there.
 func WithComposeFile(path string) Option { return func(d *Detector) { d.composeFile = path } }
 
-// WithWorkDir looks for a compose file in dir when none is given.
+// WithWorkDir looks for a compose file in dir when none is given; with one
+// given, the recommended command adds --file unless it is the file found in dir.
 func WithWorkDir(dir string) Option { return func(d *Detector) { d.workDir = dir } }
 
 // WithTimeout bounds each probe that talks to something outside the
@@ -319,36 +322,87 @@ func (d *Detector) isHostRoot() bool { return d.root == "/" }
 
 // Run probes the host and returns the report. Probes run concurrently; each
 // one that talks to something outside the process is bounded by the
-// detector's timeout, so Run returns in bounded time whatever the host does.
+// detector's timeout, and Run itself stops waiting after runBudget (or when
+// ctx ends): a probe stuck on something no timeout reaches (a host file
+// that blocks reading) is reported as unfinished, so Run returns in bounded
+// time whatever the host does.
 func (d *Detector) Run(ctx context.Context) *Report {
 	fs := fsys{root: d.root}
-	var f facts
-	var wg sync.WaitGroup
-	run := func(name string, fn func()) {
+	// What the report says of a probe that does not finish.
+	f := facts{}
+	f.platform.GOOS = d.goos
+	f.nvml.SkipReason = "the NVML probe did not finish in time"
+	f.docker.NoDaemon = "the Docker probe did not finish in time"
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex // guards f, pending and closed while probes run
+		closed  bool
+		pending = map[string]bool{}
+	)
+	run := func(name string, probe func() func(*facts)) {
+		pending[name] = true
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() {
 				if r := recover(); r != nil {
 					d.log.Error("probe panicked", "probe", name, "panic", fmt.Sprint(r))
-					f.addPanic(name, r)
+					mu.Lock()
+					if !closed {
+						f.panics = append(f.panics, fmt.Sprintf("%s probe: %v", name, r))
+						delete(pending, name)
+					}
+					mu.Unlock()
 				}
 			}()
 			start := time.Now()
-			fn()
+			apply := probe()
+			mu.Lock()
+			if !closed {
+				apply(&f)
+				delete(pending, name)
+			}
+			mu.Unlock()
 			d.log.Debug("probe done", "probe", name, "took", time.Since(start))
 		}()
 	}
-	run("platform", func() { f.platform = d.probePlatform(fs) })
-	run("pci", func() { f.pci = d.probePCI(fs) })
-	run("nvml", func() { f.nvml = d.probeNVML(ctx, fs) })
-	run("docker", func() { f.docker = d.probeDocker(ctx, fs) })
-	run("toolkit", func() { f.toolkit = d.probeToolkit(fs) })
-	run("cpu", func() { f.cpu = d.probeCPU(fs) })
-	run("mali", func() { f.mali = d.probeMali(fs) })
-	run("rknn", func() { f.rknn = d.probeRKNN(fs) })
-	run("groups", func() { f.groups = probeGroups(fs) })
-	run("deployment", func() { f.deploy = d.probeDeployment(fs) })
-	wg.Wait()
+	mu.Lock() // the probes wait until every one is started
+	run("platform", func() func(*facts) { v := d.probePlatform(fs); return func(f *facts) { f.platform = v } })
+	run("pci", func() func(*facts) { v := d.probePCI(fs); return func(f *facts) { f.pci = v } })
+	run("nvml", func() func(*facts) { v := d.probeNVML(ctx, fs); return func(f *facts) { f.nvml = v } })
+	run("docker", func() func(*facts) { v := d.probeDocker(ctx, fs); return func(f *facts) { f.docker = v } })
+	run("toolkit", func() func(*facts) { v := d.probeToolkit(fs); return func(f *facts) { f.toolkit = v } })
+	run("cpu", func() func(*facts) { v := d.probeCPU(fs); return func(f *facts) { f.cpu = v } })
+	run("mali", func() func(*facts) { v := d.probeMali(fs); return func(f *facts) { f.mali = v } })
+	run("rknn", func() func(*facts) { v := d.probeRKNN(fs); return func(f *facts) { f.rknn = v } })
+	run("groups", func() func(*facts) { v := probeGroups(fs); return func(f *facts) { f.groups = v } })
+	run("deployment", func() func(*facts) { v := d.probeDeployment(fs); return func(f *facts) { f.deploy = v } })
+	mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	budget := d.runBudget()
+	timer := time.NewTimer(budget)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	mu.Lock()
+	closed = true // late probes change nothing from here on
+	for name := range pending {
+		f.unfinished = append(f.unfinished, name)
+	}
+	mu.Unlock()
+	sort.Strings(f.unfinished)
+	if len(f.unfinished) > 0 {
+		d.log.Warn("probes did not finish", "probes", f.unfinished, "after", budget)
+	}
+	f.budget = budget
 	return d.evaluate(&f)
 }
+
+// runBudget is how long Run waits for all probes: the Docker probe makes a
+// few requests in a row, each bounded by the timeout.
+func (d *Detector) runBudget() time.Duration { return 4*d.timeout + time.Second }

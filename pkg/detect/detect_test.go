@@ -2,13 +2,21 @@ package detect_test
 
 import (
 	"context"
+	"io/fs"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
@@ -103,6 +111,9 @@ func TestScenarios(t *testing.T) {
 				if h.Arch != "arm64" || h.LibMaliPath != "/usr/lib/libmali.so" || !h.MaliFirmware || h.SoC != "rk3588" || h.RKNPUDriver != "0.9.8" {
 					t.Errorf("facts = %+v", h)
 				}
+				if h.CPUModel != "ARM Cortex-A55 + ARM Cortex-A76" || h.CPUCores != 8 || !contains(h.CPUFlags, "asimd") {
+					t.Errorf("CPU = %q, %d cores, flags %v; want both kinds of core, 8 cores, NEON", h.CPUModel, h.CPUCores, h.CPUFlags)
+				}
 			}},
 		{host: "mali-libmali-elsewhere", backend: "armnn", ready: true, hwReady: true, checks: map[string]detect.Status{
 			"mali-libmali": detect.StatusWarn, "mali-firmware": detect.StatusOK, "rknn-soc": detect.StatusSkip,
@@ -156,6 +167,47 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// Advice must be possible to follow: no driver upgrade for a GPU that no
+// new driver supports, no RKNPU driver hunt on an SoC RKNN does not support,
+// no rknn suggestion where the NPU is unsupported.
+func TestFixesAreFollowable(t *testing.T) {
+	r := run(t, load(t, "nvidia-gt710"))
+	if c := r.Check("nvidia-driver"); c.Status != detect.StatusFail || strings.Contains(c.Fix, "Upgrade") || !strings.Contains(c.Fix, "No driver upgrade helps") {
+		t.Errorf("nvidia-driver on a GT 710 = %+v", c)
+	}
+	r = run(t, load(t, "nvidia-old-driver"))
+	if c := r.Check("nvidia-driver"); !strings.Contains(c.Fix, "Upgrade the NVIDIA driver to 545") {
+		t.Errorf("nvidia-driver on a supported GPU with driver 535 = %+v", c)
+	}
+	r = run(t, load(t, "mali-panfrost"))
+	if c := r.Check("rknn-driver"); c.Status != detect.StatusSkip || !strings.Contains(c.Finding, "RK3399") {
+		t.Errorf("rknn-driver on an RK3399 = %+v, want skip", c)
+	}
+	if c := r.Check("mali-device"); strings.Contains(c.Fix, "rknn") {
+		t.Errorf("mali-device on an RK3399 suggests rknn: %q", c.Fix)
+	}
+}
+
+// Device nodes this user cannot open (not in the render/video groups) are
+// reported with the groups to join, for Intel and AMD alike.
+func TestRenderAccessDenied(t *testing.T) {
+	deny := detect.WithAccess(func(string) error { return os.ErrPermission })
+	for host, id := range map[string]string{"intel-n100": "intel-render-access", "amd-rocm": "amd-render-access"} {
+		r := run(t, load(t, host))
+		if c := r.Check(id); c == nil || c.Status != detect.StatusOK {
+			t.Errorf("%s on %s = %+v, want ok", id, host, c)
+		}
+		r = run(t, load(t, host), deny)
+		c := r.Check(id)
+		if c == nil || c.Status != detect.StatusWarn || !strings.Contains(c.Finding, "cannot open /dev/dri/renderD128") || !strings.Contains(c.Fix, "usermod -aG render,video") {
+			t.Errorf("%s on %s with access denied = %+v", id, host, c)
+		}
+		if host == "amd-rocm" && !strings.Contains(c.Finding, "/dev/kfd") {
+			t.Errorf("amd-render-access does not name /dev/kfd: %q", c.Finding)
+		}
+	}
+}
+
 // A daemon that accepts connections but never answers must not hang doctor.
 func TestHangingDockerIsBounded(t *testing.T) {
 	sc := load(t, "broken-proc")
@@ -170,6 +222,65 @@ func TestHangingDockerIsBounded(t *testing.T) {
 	}
 	if r.Check("ml-container").Status != detect.StatusSkip {
 		t.Errorf("ml-container should be skipped when the daemon does not answer")
+	}
+}
+
+// The same through the real Docker client: a socket that accepts
+// connections and never answers, and a Compose plugin that hangs with a
+// child process holding its output open. Run returns soon after the
+// timeout with both reported.
+func TestRealHangsAreBounded(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("linux only")
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	plug := filepath.Join(dir, "home", ".docker", "cli-plugins", "docker-compose")
+	if err := os.MkdirAll(filepath.Dir(plug), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(plug, []byte("#!/bin/sh\nsleep 30 &\nexec sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DOCKER_HOST": "unix://" + sock, "HOME": filepath.Join(dir, "home"), "PATH": os.Getenv("PATH")}
+	start := time.Now()
+	r := detect.New(detect.WithNVML(nil), detect.WithTimeout(300*time.Millisecond),
+		detect.WithGetenv(func(k string) string { return env[k] })).Run(context.Background())
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Run took %s with a silent daemon, a hanging plugin and a 300ms timeout", d)
+	}
+	if c := r.Check("docker-daemon"); c.Status != detect.StatusFail || !strings.Contains(c.Finding, "did not answer") {
+		t.Errorf("docker-daemon = %+v", c)
+	}
+	if c := r.Check("docker-compose"); c.Status == detect.StatusOK {
+		t.Errorf("docker-compose = %+v, want a problem reported", c)
 	}
 }
 
@@ -279,8 +390,19 @@ func TestPCIWithoutDatabase(t *testing.T) {
 	t.Setenv("PCIDB_ENABLE_NETWORK_FETCH", "1")
 	t.Setenv("PCIDB_PATH", filepath.Join(t.TempDir(), "missing-pci.ids"))
 	r := run(t, load(t, "intel-arc"))
-	if c := r.Check("intel-gpu"); c.Status != detect.StatusOK {
+	c := r.Check("intel-gpu")
+	if c.Status != detect.StatusOK {
 		t.Errorf("intel-gpu = %+v", c)
+	}
+	// The GPU came through ghw's PCI listing (render nodes alone would
+	// not give its PCI address and driver line).
+	if !contains(c.Detail, "PCI 0000:03:00.0 8086:56a0 driver i915") {
+		t.Errorf("intel-gpu details lack the PCI device ghw lists: %v", c.Detail)
+	}
+	for _, d := range r.Check("platform-os").Detail {
+		if strings.Contains(d, "PCI devices could not be listed") {
+			t.Errorf("platform-os: %s", d)
+		}
 	}
 }
 
@@ -418,5 +540,317 @@ func TestWSLNativeEngineNeedsToolkit(t *testing.T) {
 	}
 	if r.Check("nvidia-toolkit").Status == detect.StatusFail && r.Recommendation.Ready {
 		t.Errorf("cuda ready without the toolkit: %+v", r.Recommendation)
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// logsDocker is a scenario's fake daemon with other container logs.
+type logsDocker struct {
+	*detecttest.Docker
+	logs string
+}
+
+func (l logsDocker) Logs(context.Context, string, int) (string, error) { return l.logs, nil }
+
+// Check 10: what the ML container's logs say about the provider it took.
+func TestContainerLogs(t *testing.T) {
+	const (
+		setCPU  = "[11/20/25 09:31:45] INFO     Setting execution providers to ['CPUExecutionProvider'], in descending order of preference\n"
+		epFail  = "2025-11-20 09:31:45.1 [W:onnxruntime:Default, onnxruntime_pybind_state.cc:965 CreateExecutionProviderInstance] Failed to create CUDAExecutionProvider. Require cuDNN 9.* and CUDA 12.*.\n"
+		started = "[11/20/25 09:30:01] INFO     Started server process [1]\n"
+		annFail = "[11/20/25 09:14:03] DEBUG    Could not load ANN shared libraries, using ONNX: libmali.so: cannot open shared object file\n"
+		debugOK = "[11/20/25 09:14:03] DEBUG    Available ORT providers: {'CPUExecutionProvider'}\n"
+	)
+	tests := []struct {
+		host, logs string
+		status     detect.Status
+		finding    string
+		debugHint  bool
+	}{
+		{"nvidia-desktop", started, detect.StatusWarn, "no `Setting execution providers to` line", true},
+		{"nvidia-desktop", started + setCPU, detect.StatusFail, "the cuda image fell back to CPUExecutionProvider", true},
+		{"nvidia-desktop", epFail + setCPU, detect.StatusFail, "ONNX Runtime could not create CUDAExecutionProvider", false},
+		{"mali-libmali-elsewhere", started, detect.StatusWarn, "cannot tell whether ARM NN loaded", true},
+		{"mali-libmali-elsewhere", debugOK + annFail, detect.StatusFail, "ARM NN did not load: Could not load ANN shared libraries", false},
+		{"mali-libmali-elsewhere", debugOK, detect.StatusOK, "ARM NN loaded", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host+"/"+tt.finding, func(t *testing.T) {
+			sc := load(t, tt.host)
+			r := run(t, sc, detect.WithDocker(logsDocker{sc.Docker.(*detecttest.Docker), tt.logs}))
+			c := r.Check("ml-providers")
+			if c.Status != tt.status || !strings.Contains(c.Finding, tt.finding) {
+				t.Errorf("ml-providers = %s %q, want %s with %q", c.Status, c.Finding, tt.status, tt.finding)
+			}
+			if got := strings.Contains(c.Fix, "IMMICH_LOG_LEVEL=debug"); got != tt.debugHint {
+				t.Errorf("debug hint in fix = %v, want %v: %q", got, tt.debugHint, c.Fix)
+			}
+		})
+	}
+}
+
+// Check 4: an Intel GPU (vendor 0x8086) counts for OpenVINO on i915 or xe;
+// on any other driver (vfio-pci for a VM) it has no render node to use.
+func TestIntelDriver(t *testing.T) {
+	if _, err := exec.LookPath("cp"); err != nil {
+		t.Skip("needs cp to copy a host tree with its symlinks")
+	}
+	for _, tt := range []struct {
+		driver string
+		status detect.Status
+		ready  bool
+	}{{"i915", detect.StatusOK, true}, {"xe", detect.StatusOK, true}, {"vfio-pci", detect.StatusFail, false}} {
+		t.Run(tt.driver, func(t *testing.T) {
+			sc := load(t, "intel-arc")
+			root := filepath.Join(t.TempDir(), "root")
+			if out, err := exec.Command("cp", "-a", sc.Root, root).CombinedOutput(); err != nil {
+				t.Fatalf("copying the host tree: %v: %s", err, out)
+			}
+			link := filepath.Join(root, "sys/devices/pci0000:00/0000:00:01.1/0000:01:00.0/0000:02:01.0/0000:03:00.0/driver")
+			if err := os.Remove(link); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(root, "sys/bus/pci/drivers", tt.driver), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("../../../../../../bus/pci/drivers/"+tt.driver, link); err != nil {
+				t.Fatal(err)
+			}
+			r := run(t, sc, detect.WithRoot(root))
+			c := r.Check("intel-gpu")
+			if c.Status != tt.status {
+				t.Errorf("intel-gpu on %s = %s %q, want %s", tt.driver, c.Status, c.Finding, tt.status)
+			}
+			if tt.status == detect.StatusOK && !strings.Contains(c.Finding, "(driver "+tt.driver+")") {
+				t.Errorf("intel-gpu finding does not name the driver: %q", c.Finding)
+			}
+			if tt.status == detect.StatusFail && (c.Fix == "" || !strings.Contains(c.Finding, `"vfio-pci" is not i915 or xe`)) {
+				t.Errorf("intel-gpu on %s = %q (fix %q), want the driver named and a fix", tt.driver, c.Finding, c.Fix)
+			}
+			if got := r.Backend("openvino").State == detect.BackendReady; got != tt.ready {
+				t.Errorf("openvino ready = %v, want %v", got, tt.ready)
+			}
+		})
+	}
+}
+
+// A host tree whose every file holds binary garbage (escape sequences,
+// invalid UTF-8, NULs): no panic, every string of the report printable and
+// bounded, every failed check with a fix.
+func TestGarbageHost(t *testing.T) {
+	if _, err := exec.LookPath("cp"); err != nil {
+		t.Skip("needs cp to copy a host tree with its symlinks")
+	}
+	for _, host := range []string{"rk3588-mali", "nvidia-desktop", "amd-rocm", "wsl2-intel"} {
+		t.Run(host, func(t *testing.T) {
+			sc := load(t, host)
+			root := filepath.Join(t.TempDir(), "root")
+			if out, err := exec.Command("cp", "-a", sc.Root, root).CombinedOutput(); err != nil {
+				t.Fatalf("copying the host tree: %v: %s", err, out)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || !d.Type().IsRegular() {
+					return err
+				}
+				b := []byte("\x1b[31m\xff\xfe\x00")
+				for n := rng.IntN(2000); n > 0; n-- {
+					b = append(b, byte(rng.IntN(256)))
+				}
+				return os.WriteFile(p, b, 0o644)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Files well-formed enough to be parsed, with hostile values.
+			evil := "\x1b]0;pwned\x07\x1b[2J\xff" + strings.Repeat("A", 5000)
+			for p, content := range map[string]string{
+				"proc/cpuinfo":                   "processor\t: 0\nmodel name\t: " + evil + "\nflags\t: avx2\n",
+				"proc/device-tree/compatible":    "rockchip,rk3588\x00" + evil + "\x00",
+				"etc/os-release":                 "PRETTY_NAME=\"" + evil + "\"\n",
+				"sys/kernel/debug/rknpu/version": "RKNPU driver: v0.9.8" + evil + "\n",
+			} {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(root, p), []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := run(t, sc, detect.WithRoot(root))
+			if c := r.Check("internal-error"); c != nil {
+				t.Errorf("a probe panicked: %s", c.Finding)
+			}
+			bad := func(what, s string) {
+				if !utf8.ValidString(s) || len(s) > 700 {
+					t.Errorf("%s is not bounded UTF-8: %q", what, s)
+				}
+				for _, r := range s {
+					if !unicode.IsPrint(r) {
+						t.Errorf("%s holds %U: %q", what, r, s)
+						break
+					}
+				}
+			}
+			for _, c := range r.Checks {
+				bad(c.ID+" finding", c.Finding)
+				bad(c.ID+" fix", c.Fix)
+				for _, d := range c.Detail {
+					bad(c.ID+" detail", d)
+				}
+				if c.Status == detect.StatusFail && c.Fix == "" {
+					t.Errorf("failed check %s has no fix: %s", c.ID, c.Finding)
+				}
+			}
+			bad("recommendation", r.Recommendation.Reason)
+			bad("CPU model", r.Host.CPUModel)
+			bad("kernel", r.Host.Kernel)
+		})
+	}
+}
+
+// FIFOs planted where host files belong: the files doctor reads itself
+// are refused at once; one read by a library (ghw reads the PCI modalias
+// itself) blocks, and Run stops waiting for that probe after its budget
+// and says so.
+func TestBlockingHostFiles(t *testing.T) {
+	if _, err := exec.LookPath("cp"); err != nil {
+		t.Skip("needs cp to copy a host tree with its symlinks")
+	}
+	sc := load(t, "intel-n100")
+	root := filepath.Join(t.TempDir(), "root")
+	if out, err := exec.Command("cp", "-a", sc.Root, root).CombinedOutput(); err != nil {
+		t.Fatalf("copying the host tree: %v: %s", err, out)
+	}
+	for _, p := range []string{"proc/cpuinfo", "proc/sys/kernel/osrelease", "sys/devices/pci0000:00/0000:00:02.0/modalias"} {
+		full := filepath.Join(root, p)
+		if err := os.Remove(full); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(full, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	r := run(t, sc, detect.WithRoot(root), detect.WithTimeout(100*time.Millisecond))
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Run took %s", d)
+	}
+	if c := r.Check("cpu"); c.Status != detect.StatusWarn || !strings.Contains(c.Finding, "not a regular file") {
+		t.Errorf("cpu = %+v", c)
+	}
+	// The kernel release comes from /proc/version instead.
+	if c := r.Check("platform-os"); c.Status != detect.StatusOK || c.Finding != "Linux 6.8.0-45-generic" {
+		t.Errorf("platform-os = %+v", c)
+	}
+	c := r.Check("probe-unfinished")
+	if c == nil || !strings.Contains(c.Finding, "the pci probe did not finish") || c.Fix == "" {
+		t.Errorf("probe-unfinished = %+v", c)
+	}
+	// The checks the other probes feed are there.
+	if c := r.Check("docker-daemon"); c.Status != detect.StatusOK {
+		t.Errorf("docker-daemon = %+v", c)
+	}
+}
+
+// Check 7 on built trees: the SoC from the device tree, the RKNPU driver
+// version from each place the driver publishes it, the thread tip only on
+// the multi-core NPUs.
+func TestRKNN(t *testing.T) {
+	tests := []struct {
+		name, compatible, versionFile, version string
+		soc, driver                            detect.Status
+		finding, tip                           string
+	}{
+		{"RK3588 through debugfs", "radxa,rock-5b\x00rockchip,rk3588\x00", "sys/kernel/debug/rknpu/version", "RKNPU driver: v0.9.8\n",
+			detect.StatusOK, detect.StatusOK, "RKNPU driver 0.9.8 (from /sys/kernel/debug/rknpu/version)", "MACHINE_LEARNING_RKNN_THREADS=2 or 3"},
+		{"RK3576 through the module", "rockchip,rk3576-evb\x00rockchip,rk3576\x00", "sys/module/rknpu/version", "0.9.8\n",
+			detect.StatusOK, detect.StatusOK, "RKNPU driver 0.9.8 (from /sys/module/rknpu/version)", "MACHINE_LEARNING_RKNN_THREADS=2 "},
+		{"RK3566 has one NPU core", "pine64,quartz64-a\x00rockchip,rk3566\x00", "proc/debug/rknpu/version", "RKNPU driver: v0.9.8\n",
+			detect.StatusOK, detect.StatusOK, "RKNPU driver 0.9.8", ""},
+		{"RK3568 with an old driver", "rockchip,rk3568-evb1-ddr4-v10\x00rockchip,rk3568\x00", "sys/kernel/debug/rknpu/version", "RKNPU driver: v0.8.2\n",
+			detect.StatusOK, detect.StatusFail, "RKNPU driver 0.8.2 is older than 0.9.8", ""},
+		{"RK3588S", "orangepi,orangepi-5\x00rockchip,rk3588s\x00", "sys/kernel/debug/rknpu/version", "RKNPU driver: v0.9.6\n",
+			detect.StatusOK, detect.StatusFail, "RKNPU driver 0.9.6 is older than 0.9.8", ""},
+		{"RK3399 is not supported", "rockchip,rk3399\x00", "sys/kernel/debug/rknpu/version", "RKNPU driver: v0.9.8\n",
+			detect.StatusFail, detect.StatusSkip, "not checked: Immich's RKNN backend does not support RK3399", ""},
+		{"Rockchip without a version", "rockchip,rk3588\x00", "", "",
+			detect.StatusOK, detect.StatusFail, "RKNPU kernel driver not found", ""},
+		{"not Rockchip", "raspberrypi,5-model-b\x00brcm,bcm2712\x00", "", "",
+			detect.StatusSkip, detect.StatusSkip, "not a Rockchip SoC", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			files := map[string]string{"proc/device-tree/compatible": tt.compatible, "proc/sys/kernel/arch": "aarch64\n"}
+			if tt.versionFile != "" {
+				files[tt.versionFile] = tt.version
+			}
+			for p, c := range files {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(root, p), []byte(c), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := detect.New(detect.WithRoot(root), detect.WithNVML(nil), detect.WithDocker(nil), detect.WithGOOS("linux")).Run(context.Background())
+			soc, drv := r.Check("rknn-soc"), r.Check("rknn-driver")
+			if soc.Status != tt.soc || drv.Status != tt.driver {
+				t.Errorf("rknn-soc = %s (%s), rknn-driver = %s (%s); want %s, %s", soc.Status, soc.Finding, drv.Status, drv.Finding, tt.soc, tt.driver)
+			}
+			if !strings.Contains(drv.Finding, tt.finding) {
+				t.Errorf("rknn-driver finding %q lacks %q", drv.Finding, tt.finding)
+			}
+			tip := strings.Join(drv.Detail, " ")
+			if (tt.tip == "") != !strings.Contains(tip, "MACHINE_LEARNING_RKNN_THREADS") || !strings.Contains(tip, tt.tip) {
+				t.Errorf("rknn-driver details %q, want tip %q", tip, tt.tip)
+			}
+			if drv.Status == detect.StatusFail && drv.Fix == "" {
+				t.Errorf("rknn-driver fails without a fix")
+			}
+			if ready := r.Backend("rknn").State == detect.BackendReady; ready != (tt.soc == detect.StatusOK && tt.driver == detect.StatusOK) {
+				t.Errorf("rknn ready = %v", ready)
+			}
+		})
+	}
+}
+
+// DOCKER_HOST values doctor cannot use, or that lead somewhere else than a
+// Docker daemon: each says what is wrong and what to set.
+func TestDockerHostProblems(t *testing.T) {
+	dir := t.TempDir()
+	notDocker := filepath.Join(dir, "web.sock")
+	ln, err := net.Listen("unix", notDocker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	tests := []struct{ host, finding, fix string }{
+		{"ssh://me@nas", `unsupported scheme "ssh"`, "run doctor on that host"},
+		{"unix://" + filepath.Join(dir, "missing.sock"), "is not running: the socket does not exist", "Start Docker"},
+		{"unix://" + notDocker, "but not as a Docker daemon: docker: GET /_ping: 404 Not Found", "Check DOCKER_HOST"},
+	}
+	sc := load(t, "no-gpu-server")
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			env := map[string]string{"DOCKER_HOST": tt.host}
+			r := detect.New(detect.WithRoot(sc.Root), detect.WithNVML(nil), detect.WithTimeout(time.Second),
+				detect.WithGetenv(func(k string) string { return env[k] })).Run(context.Background())
+			c := r.Check("docker-daemon")
+			if c.Status != detect.StatusFail || !strings.Contains(c.Finding, tt.finding) || !strings.Contains(c.Fix, tt.fix) {
+				t.Errorf("docker-daemon = %s %q (fix %q), want fail with %q and %q", c.Status, c.Finding, c.Fix, tt.finding, tt.fix)
+			}
+		})
 	}
 }

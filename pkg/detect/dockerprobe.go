@@ -22,6 +22,7 @@ type dockerFacts struct {
 	DesktopHints   []string
 
 	NoDaemon   string // why the daemon was not contacted
+	BadHost    bool   // DOCKER_HOST is set to an address doctor cannot use
 	Endpoint   string
 	PingErr    error
 	Info       *docker.Info
@@ -155,7 +156,7 @@ func (d *Detector) readDaemonJSON(fs fsys, f *dockerFacts) {
 }
 
 // dockerAPI returns the client to use, or nil with the reason.
-func (d *Detector) dockerAPI(fs fsys) (docker.API, string) {
+func (d *Detector) dockerAPI(fs fsys, f *dockerFacts) (docker.API, string) {
 	if d.dockerSet {
 		if d.docker == nil {
 			return nil, "no Docker daemon configured"
@@ -165,6 +166,7 @@ func (d *Detector) dockerAPI(fs fsys) (docker.API, string) {
 	if h := d.getenv("DOCKER_HOST"); h != "" {
 		c, err := docker.New(h, docker.WithTimeout(d.timeout))
 		if err != nil {
+			f.BadHost = true
 			return nil, err.Error()
 		}
 		return c, ""
@@ -187,7 +189,7 @@ func (d *Detector) dockerAPI(fs fsys) (docker.API, string) {
 }
 
 func (d *Detector) probeDaemon(ctx context.Context, fs fsys, f *dockerFacts) {
-	api, why := d.dockerAPI(fs)
+	api, why := d.dockerAPI(fs, f)
 	if api == nil {
 		f.NoDaemon = why
 		return

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // evaluator turns facts into checks, backend verdicts and a recommendation.
@@ -14,8 +16,6 @@ type evaluator struct {
 	fs     fsys
 	root   string
 	checks []Check
-	// inline: the compose file is an app-store/Portainer/Unraid stack.
-	inline bool
 }
 
 func (e *evaluator) add(cs ...Check) { e.checks = append(e.checks, cs...) }
@@ -30,6 +30,11 @@ func (d *Detector) evaluate(f *facts) *Report {
 	e.maliChecks()
 	e.rknnChecks()
 	e.cpuCheck()
+	for _, name := range f.unfinished {
+		e.add(Check{ID: "probe-unfinished", Area: AreaPlatform, Status: StatusWarn,
+			Finding: fmt.Sprintf("the %s probe did not finish within %s; its checks are incomplete", name, f.budget),
+			Fix:     "Something on this host blocks when read (a FIFO or a hung device or mount where a /proc, /sys or /dev file is expected); run `immich-accel doctor --json` again, and report it if it persists."})
+	}
 	for _, p := range f.panics {
 		e.add(Check{ID: "internal-error", Area: AreaPlatform, Status: StatusWarn,
 			Finding: "a probe failed unexpectedly: " + p,
@@ -43,6 +48,7 @@ func (d *Detector) evaluate(f *facts) *Report {
 	r := &Report{Root: d.root, Host: host, Backends: backends}
 	r.Checks = orderChecks(e.checks)
 	r.Recommendation = e.recommend(backends)
+	r.sanitize()
 	for _, c := range r.Checks {
 		switch c.Status {
 		case StatusOK:
@@ -197,7 +203,11 @@ func (e *evaluator) backend(name string) BackendStatus {
 			return unavailable(name, "not an arm64 host")
 		}
 		if !e.f.mali.Mali0 {
-			return BackendStatus{Name: name, State: BackendNeedsFixes, Reason: e.finding("mali-device"), Blockers: []string{"mali-device"}}
+			b := BackendStatus{Name: name, State: BackendNeedsFixes, Reason: e.finding("mali-device"), Blockers: []string{"mali-device"}}
+			if e.status("mali-libmali") == StatusFail {
+				b.Blockers = append(b.Blockers, "mali-libmali")
+			}
+			return b
 		}
 		reason := "Mali GPU via /dev/mali0, libmali at " + e.f.mali.LibMali
 		if e.f.mali.GPUName != "" {
@@ -207,6 +217,9 @@ func (e *evaluator) backend(name string) BackendStatus {
 	case BackendCPU:
 		if !archOK {
 			return unavailable(name, "platform not supported")
+		}
+		if e.status("cpu") != StatusOK {
+			return BackendStatus{Name: name, State: BackendReady, Reason: "the CPU always works (its model and features are unknown here)"}
 		}
 		return BackendStatus{Name: name, State: BackendReady, Reason: "the CPU always works: " + e.finding("cpu")}
 	}
@@ -252,10 +265,7 @@ func (e *evaluator) recommend(bs []BackendStatus) Recommendation {
 			r.RunnerUpReason = "needs fixes: " + ru.Reason
 		}
 	}
-	r.Command = "immich-accel compose --backend " + best.Name
-	if e.inline {
-		r.Command += " --inline"
-	}
+	r.Command = e.composeCommand(best.Name)
 	return r
 }
 
@@ -394,4 +404,57 @@ type DockerFacts struct {
 	ComposeVersion string   `json:"composeVersion"`
 	Runtimes       []string `json:"runtimes"`
 	CDISpecs       []string `json:"cdiSpecs"`
+}
+
+// maxText bounds each string of the report, whatever a host file holds.
+const maxText = 600
+
+// printable returns s with invalid UTF-8 and control characters (a host
+// file full of binary data, terminal escape sequences) replaced by '?',
+// cut to maxText bytes.
+func printable(s string) string {
+	ok := len(s) <= maxText && utf8.ValidString(s)
+	if ok {
+		for _, r := range s {
+			if !unicode.IsPrint(r) && r != '\t' {
+				ok = false
+				break
+			}
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i >= maxText {
+			b.WriteString("…")
+			break
+		}
+		if r == utf8.RuneError || (!unicode.IsPrint(r) && r != '\t') {
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// sanitize makes every human-readable string of the report printable.
+func (r *Report) sanitize() {
+	for i := range r.Checks {
+		c := &r.Checks[i]
+		c.Finding, c.Fix = printable(c.Finding), printable(c.Fix)
+		for j := range c.Detail {
+			c.Detail[j] = printable(c.Detail[j])
+		}
+	}
+	for i := range r.Backends {
+		r.Backends[i].Reason = printable(r.Backends[i].Reason)
+	}
+	rec := &r.Recommendation
+	rec.Reason, rec.RunnerUpReason = printable(rec.Reason), printable(rec.RunnerUpReason)
+	h := &r.Host
+	for _, p := range []*string{&h.Kernel, &h.Machine, &h.CPUModel, &h.NVIDIADriver, &h.SoC, &h.RKNPUDriver, &h.LibMaliPath} {
+		*p = printable(*p)
+	}
 }

@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,11 +31,22 @@ func (f fsys) path(p string) string {
 
 // read returns the file's contents, capped at 1 MiB.
 func (f fsys) read(p string) (string, error) {
-	fh, err := os.Open(f.path(p))
+	// O_NONBLOCK: opening a FIFO planted where a host file belongs must
+	// not wait for a writer; only regular files are read (procfs, sysfs
+	// and device-tree files are regular).
+	fh, err := os.OpenFile(f.path(p), os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return "", err
 	}
 	defer fh.Close()
+	if st, err := fh.Stat(); err != nil {
+		return "", err
+	} else if !st.Mode().IsRegular() {
+		if st.IsDir() {
+			return "", &fs.PathError{Op: "read", Path: p, Err: errIsDir}
+		}
+		return "", &fs.PathError{Op: "read", Path: p, Err: errNotRegular}
+	}
 	b, err := io.ReadAll(io.LimitReader(fh, 1<<20))
 	if err != nil {
 		return "", err
@@ -127,6 +141,29 @@ func (f fsys) findBinary(name string, extra ...string) string {
 	return ""
 }
 
+var (
+	errIsDir      = errors.New("is a directory")
+	errNotRegular = errors.New("is not a regular file")
+)
+
+// errNotText: a file that should hold a short line of text holds something
+// else (binary data, or far too much of it).
+var errNotText = errors.New("does not hold a line of text")
+
+// isToken reports whether s is a short printable value such as a kernel
+// release or machine name.
+func isToken(s string) bool {
+	if s == "" || len(s) > 128 || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
 // describeErr turns a read error into a short, user-facing phrase.
 func describeErr(err error) string {
 	switch {
@@ -160,7 +197,11 @@ func (e defaultExec) Output(ctx context.Context, name string, args ...string) ([
 	if !e.hostRoot {
 		return nil, errNotRun
 	}
-	out, err := exec.CommandContext(ctx, name, args...).Output()
+	cmd := exec.CommandContext(ctx, name, args...)
+	// A command killed at the deadline may leave children that hold its
+	// output open; stop waiting for them shortly after.
+	cmd.WaitDelay = 100 * time.Millisecond
+	out, err := cmd.Output()
 	if err != nil {
 		return out, fmt.Errorf("running %s: %w", name, err)
 	}

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/jaypipes/ghw"
 	"github.com/jaypipes/pcidb"
@@ -28,14 +28,10 @@ type facts struct {
 	groups   groupFacts
 	deploy   deployFacts
 
-	mu     sync.Mutex
 	panics []string
-}
-
-func (f *facts) addPanic(probe string, r any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.panics = append(f.panics, fmt.Sprintf("%s probe: %v", probe, r))
+	// unfinished names the probes Run stopped waiting for after budget.
+	unfinished []string
+	budget     time.Duration
 }
 
 // ---- platform ----
@@ -46,6 +42,7 @@ type platformFacts struct {
 	Kernel      string
 	KernelErr   error
 	Machine     string // x86_64, aarch64
+	MachineErr  string // why Machine is unknown, when the file was there
 	Arch        string // amd64, arm64
 	WSL         bool
 	WSL1        bool
@@ -64,14 +61,19 @@ var machineToArch = map[string]string{
 
 func (d *Detector) probePlatform(fs fsys) platformFacts {
 	p := platformFacts{GOOS: d.goos}
-	p.OSType = fs.readTrim("/proc/sys/kernel/ostype")
+	if p.OSType = fs.readTrim("/proc/sys/kernel/ostype"); !isToken(p.OSType) {
+		p.OSType = ""
+	}
 	rel, err := fs.read("/proc/sys/kernel/osrelease")
 	p.Kernel = strings.TrimSpace(rel)
+	if err == nil && !isToken(p.Kernel) {
+		p.Kernel, err = "", errNotText
+	}
 	if err != nil {
 		p.KernelErr = err
 		// Fall back to /proc/version: "Linux version 5.15.0-... (...)"
 		if v := fs.readTrim("/proc/version"); strings.HasPrefix(v, "Linux version ") {
-			if f := strings.Fields(v); len(f) >= 3 {
+			if f := strings.Fields(v); len(f) >= 3 && isToken(f[2]) {
 				p.Kernel = f[2]
 				p.KernelErr = nil
 			}
@@ -85,6 +87,10 @@ func (d *Detector) probePlatform(fs fsys) platformFacts {
 	}
 	if p.Machine == "" {
 		p.Machine = fs.readTrim("/proc/sys/kernel/arch")
+		if p.Machine != "" && !isToken(p.Machine) {
+			p.MachineErr = "/proc/sys/kernel/arch is not a machine name"
+			p.Machine = ""
+		}
 	}
 	if p.Machine == "" && d.isHostRoot() {
 		p.Machine = goarchToMachine()
@@ -290,6 +296,7 @@ type cpuFacts struct {
 
 func (d *Detector) probeCPU(fs fsys) cpuFacts {
 	c := cpuFacts{Flags: map[string]bool{}}
+	var parts []string
 	s, err := fs.read("/proc/cpuinfo")
 	if err != nil {
 		c.Err = err
@@ -315,12 +322,19 @@ func (d *Detector) probeCPU(fs fsys) cpuFacts {
 				c.Flags[fl] = true
 			}
 		case "CPU part":
-			if c.Model == "" {
-				if name := armPartName(v); name != "" {
-					c.Model = name
-				}
+			name := armPartName(v)
+			if name == "" {
+				name = "ARM core " + v
+			}
+			if !contains(parts, name) {
+				parts = append(parts, name)
 			}
 		}
+	}
+	if c.Model == "" && len(parts) > 0 {
+		// big.LITTLE SoCs (RK3588: Cortex-A76 + Cortex-A55) list each
+		// kind of core.
+		c.Model = strings.Join(parts, " + ")
 	}
 	if c.Cores == 0 {
 		c.Malformed = true
@@ -333,14 +347,36 @@ func armPartName(part string) string {
 	switch strings.ToLower(part) {
 	case "0xd03":
 		return "ARM Cortex-A53"
+	case "0xd04":
+		return "ARM Cortex-A35"
 	case "0xd05":
 		return "ARM Cortex-A55"
+	case "0xd07":
+		return "ARM Cortex-A57"
 	case "0xd08":
 		return "ARM Cortex-A72"
+	case "0xd09":
+		return "ARM Cortex-A73"
+	case "0xd0a":
+		return "ARM Cortex-A75"
 	case "0xd0b":
 		return "ARM Cortex-A76"
 	case "0xd0c":
 		return "ARM Neoverse-N1"
+	case "0xd0d":
+		return "ARM Cortex-A77"
+	case "0xd41":
+		return "ARM Cortex-A78"
+	case "0xd46":
+		return "ARM Cortex-A510"
+	case "0xd47":
+		return "ARM Cortex-A710"
+	case "0xd40":
+		return "ARM Neoverse-V1"
+	case "0xd4f":
+		return "ARM Neoverse-V2"
+	case "0xd49":
+		return "ARM Neoverse-N2"
 	}
 	return ""
 }
@@ -498,7 +534,8 @@ func (d *Detector) probeRKNN(fs fsys) rknnFacts {
 			}
 		}
 		for _, c := range r.Compatible {
-			if soc, ok := strings.CutPrefix(c, "rockchip,rk"); ok && isDigits(soc) {
+			// rockchip,rk3588 and variants such as rockchip,rk3588s (Orange Pi 5).
+			if soc, ok := strings.CutPrefix(c, "rockchip,rk"); ok && isDigits(strings.TrimSuffix(soc, "s")) {
 				r.SoC = "rk" + soc
 			}
 		}

@@ -1,0 +1,200 @@
+package detect_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/immich-accel/immich-accel/pkg/detect"
+)
+
+// mlCompose is an Immich compose file whose machine-learning service has
+// the given image tag suffix and extra lines (extends, devices, volumes).
+func mlCompose(header, suffix, extra string) string {
+	return header + `services:
+  immich-server:
+    image: ghcr.io/immich-app/immich-server:${IMMICH_VERSION:-release}
+  immich-machine-learning:
+    container_name: immich_machine_learning
+    image: ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release}` + suffix + `
+` + extra + `    volumes:
+      - model-cache:/cache
+    restart: always
+volumes:
+  model-cache:
+`
+}
+
+const extendsCUDA = "    extends:\n      file: hwaccel.ml.yml\n      service: cuda\n"
+
+// writeCompose writes a compose file (and, with hwaccel, the scenario's
+// hwaccel.ml.yml next to it) into a new directory and returns its path.
+func writeCompose(t *testing.T, content string, hwaccel bool) string {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "docker-compose.yml")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if hwaccel {
+		src, err := os.ReadFile(filepath.Join(hostsDir, "nvidia-desktop", "compose", "hwaccel.ml.yml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "hwaccel.ml.yml"), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// Check 9: each deployment mistake the issue names, read through
+// pkg/compose's inspector, ends in a failed check whose fix is the command
+// that repairs it.
+func TestDeploymentMistakes(t *testing.T) {
+	tests := []struct {
+		name    string
+		host    string
+		compose string
+		hwaccel bool
+		check   string
+		status  detect.Status
+		finding string // substring
+		fix     string // substring
+	}{
+		{name: "section without suffix", host: "nvidia-desktop", compose: mlCompose("", "", extendsCUDA), hwaccel: true,
+			check: "compose-section-without-suffix", status: detect.StatusFail, finding: "no -cuda suffix", fix: "--backend cuda"},
+		{name: "suffix without devices", host: "nvidia-desktop", compose: mlCompose("", "-cuda", ""),
+			check: "compose-suffix-without-section", status: detect.StatusFail, finding: "-cuda suffix but the service does not have the cuda section", fix: "--backend cuda"},
+		{name: "extends file not next to the compose file", host: "nvidia-desktop", compose: mlCompose("", "-cuda", extendsCUDA),
+			check: "compose-extends-file-missing", status: detect.StatusFail, finding: "hwaccel.ml.yml, which is not next to the compose file", fix: "--backend cuda"},
+		{name: "openvino on WSL2", host: "wsl2-intel", hwaccel: true,
+			compose: mlCompose("", "-openvino", "    extends:\n      file: hwaccel.ml.yml\n      service: openvino\n"),
+			check:   "compose-backend", status: detect.StatusFail, finding: "openvino section does not work on WSL2", fix: "--backend openvino-wsl"},
+		{name: "openvino-wsl takes the -openvino suffix", host: "wsl2-intel", hwaccel: true,
+			compose: mlCompose("", "-openvino", "    extends:\n      file: hwaccel.ml.yml\n      service: openvino-wsl\n"),
+			check:   "compose-backend", status: detect.StatusOK, finding: "configured for openvino-wsl"},
+		{name: "backend this host cannot serve", host: "no-gpu-server", compose: mlCompose("", "-cuda", extendsCUDA), hwaccel: true,
+			check: "compose-backend", status: detect.StatusFail, finding: "configured for cuda, which this host cannot serve: no NVIDIA GPU", fix: "--backend cpu"},
+		{name: "libmali mounted from where this host has none", host: "mali-libmali-elsewhere",
+			compose: mlCompose("", "-armnn", "    extends:\n      file: hwaccel.ml.yml\n      service: armnn\n"), hwaccel: true,
+			check: "compose-backend", status: detect.StatusFail, finding: "mounts /lib/firmware/mali_csffw.bin, /usr/lib/libmali.so, which this host does not have; libmali is at /usr/lib/aarch64-linux-gnu/libmali.so.1", fix: "--backend armnn"},
+		{name: "CPU although an accelerator is ready", host: "intel-n100", compose: mlCompose("", "", ""),
+			check: "compose-backend", status: detect.StatusWarn, finding: "configured for the CPU although this host can serve openvino", fix: "--backend openvino"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := load(t, tt.host)
+			path := writeCompose(t, tt.compose, tt.hwaccel)
+			r := run(t, sc, detect.WithComposeFile(path))
+			if c := r.Check("compose-file"); c == nil || c.Status != detect.StatusOK {
+				t.Fatalf("compose-file = %+v", c)
+			}
+			c := r.Check(tt.check)
+			if c == nil {
+				var ids []string
+				for _, c := range r.Checks {
+					if c.Area == detect.AreaDeployment {
+						ids = append(ids, c.ID+"="+string(c.Status)+": "+c.Finding)
+					}
+				}
+				t.Fatalf("no check %s; deployment checks: %s", tt.check, strings.Join(ids, " | "))
+			}
+			if c.Status != tt.status || !strings.Contains(c.Finding, tt.finding) {
+				t.Errorf("%s = %s %q, want %s containing %q", tt.check, c.Status, c.Finding, tt.status, tt.finding)
+			}
+			if tt.fix != "" && !strings.Contains(c.Fix, tt.fix) {
+				t.Errorf("%s fix = %q, want it to contain %q", tt.check, c.Fix, tt.fix)
+			}
+			// The file lies outside the working directory: every command
+			// in a fix names it.
+			if strings.Contains(c.Fix, "immich-accel compose") && !strings.Contains(c.Fix, "--file "+path) {
+				t.Errorf("fix %q does not name the compose file %s", c.Fix, path)
+			}
+		})
+	}
+}
+
+// The recommended command adds --inline for stacks and inlined sections,
+// and --file only when compose would not find the file by itself.
+func TestRecommendedCommand(t *testing.T) {
+	sc := load(t, "nvidia-desktop")
+	plain := writeCompose(t, mlCompose("", "-cuda", extendsCUDA), true)
+	portainer := writeCompose(t, mlCompose("# Portainer stack: env from stack.env\n", "", ""), false)
+	spaced := filepath.Join(t.TempDir(), "my immich", "docker-compose.yml")
+	if err := os.MkdirAll(filepath.Dir(spaced), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(spaced, []byte(mlCompose("", "", "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		compose string
+		workDir string
+		want    string
+	}{
+		{name: "found in the working directory", workDir: filepath.Dir(plain), want: "immich-accel compose --backend cuda"},
+		{name: "given and in the working directory", compose: plain, workDir: filepath.Dir(plain), want: "immich-accel compose --backend cuda"},
+		{name: "given elsewhere", compose: plain, workDir: t.TempDir(), want: "immich-accel compose --backend cuda --file " + plain},
+		{name: "directory given", compose: filepath.Dir(plain), workDir: t.TempDir(), want: "immich-accel compose --backend cuda --file " + plain},
+		{name: "path with a space", compose: spaced, want: "immich-accel compose --backend cuda --file '" + spaced + "'"},
+		{name: "Portainer stack", compose: portainer, workDir: filepath.Dir(portainer), want: "immich-accel compose --backend cuda --inline"},
+		{name: "no compose file", workDir: t.TempDir(), want: "immich-accel compose --backend cuda"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The scenario's own compose file is replaced (or dropped).
+			opts := append(sc.Options(), detect.WithTimeout(200*time.Millisecond),
+				detect.WithWorkDir(tt.workDir), detect.WithComposeFile(tt.compose))
+			r := detect.New(opts...).Run(context.Background())
+			if got := r.Recommendation.Command; got != tt.want {
+				t.Errorf("command = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// A directory without a compose file, and a Helm values file, given with
+// --compose: a failed check that says what to pass instead.
+func TestComposeNotAComposeFile(t *testing.T) {
+	sc := load(t, "no-gpu-server")
+	helm := filepath.Join(t.TempDir(), "values.yaml")
+	if err := os.WriteFile(helm, []byte("image:\n  repository: ghcr.io/immich-app/immich-server\n  tag: v2.2.3\nmachine-learning:\n  enabled: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(t.TempDir(), "huge.yml")
+	if err := os.WriteFile(huge, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, path, finding, fix string }{
+		{"empty directory", t.TempDir(), "no compose file in", "--compose FILE"},
+		{"Helm values", helm, "Helm chart values", "chart values"},
+		// Reading these whole would block forever or exhaust memory.
+		{"endless device", "/dev/zero", "/dev/zero is a character device, not a regular file", "--compose FILE"},
+		{"named pipe", fifo, "is a named pipe, not a regular file", "--compose FILE"},
+		{"huge file", huge, "is 64 MiB, far larger than any compose file", "--compose FILE"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, sc, detect.WithComposeFile(tt.path))
+			c := r.Check("compose-file")
+			if c.Status != detect.StatusFail || !strings.Contains(c.Finding, tt.finding) || !strings.Contains(c.Fix, tt.fix) {
+				t.Errorf("compose-file = %+v, want fail with %q and a fix with %q", c, tt.finding, tt.fix)
+			}
+			if strings.Contains(c.Fix, "--file") {
+				t.Errorf("fix names compose's --file where doctor takes --compose: %q", c.Fix)
+			}
+		})
+	}
+}
