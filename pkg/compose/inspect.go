@@ -53,7 +53,7 @@ type Problem struct {
 // is not a compose file with an ML service; the Inspection is still
 // returned with what was found (File, StackKind) when possible.
 func InspectFile(path string) (*Inspection, error) {
-	src, err := os.ReadFile(path)
+	src, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading compose file: %w", err)
 	}
@@ -288,7 +288,7 @@ func (in *Inspection) addExtendsProblems(path string) {
 	if in.Backend == "" {
 		return
 	}
-	src, err := os.ReadFile(path)
+	src, err := readFile(path)
 	if err != nil {
 		return
 	}

@@ -89,13 +89,13 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading compose file: %w", err)
 	}
-	src, err := os.ReadFile(path)
+	src, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading compose file: %w", err)
 	}
 	eo := opts.EditOptions
 	if opts.HwaccelFile != "" {
-		b, err := os.ReadFile(opts.HwaccelFile)
+		b, err := readFile(opts.HwaccelFile)
 		if err != nil {
 			return nil, fmt.Errorf("reading --hwaccel-file: %w", err)
 		}
@@ -130,7 +130,7 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		if !filepath.IsAbs(hw) {
 			hw = filepath.Join(dir, hw)
 		}
-		existing, err := os.ReadFile(hw)
+		existing, err := readFile(hw)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			plan.Changes = append(plan.Changes, FileChange{Path: hw, Create: true,
@@ -245,7 +245,7 @@ func (p *Plan) Write(opts WriteOptions) (*Written, error) {
 			}
 			continue
 		}
-		cur, err := os.ReadFile(c.Path)
+		cur, err := readFile(c.Path)
 		if err != nil {
 			return w, fmt.Errorf("re-reading %s: %w", c.Path, err)
 		}

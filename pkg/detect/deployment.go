@@ -84,45 +84,9 @@ func (d *Detector) probeDeployment(fs fsys) deployFacts {
 	return f
 }
 
-// maxComposeSize bounds what doctor reads as a compose file; real ones are
-// a few KiB.
-const maxComposeSize = 4 << 20
-
-// errNotComposeFile: the path is something no compose file can be (a
-// device, a FIFO, a huge file), so doctor does not read it.
-var errNotComposeFile = errors.New("not a compose file")
-
 // readableComposeFile refuses paths that would block or exhaust memory
-// when read whole (/dev/zero, a FIFO, a disk image).
-func readableComposeFile(path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	switch {
-	case st.IsDir():
-		return nil // reported by the inspector
-	case !st.Mode().IsRegular():
-		return fmt.Errorf("%w: %s is a %s, not a regular file", errNotComposeFile, path, fileKind(st.Mode()))
-	case st.Size() > maxComposeSize:
-		return fmt.Errorf("%w: %s is %d MiB, far larger than any compose file", errNotComposeFile, path, st.Size()>>20)
-	}
-	return nil
-}
-
-func fileKind(m os.FileMode) string {
-	switch {
-	case m&os.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&os.ModeSocket != 0:
-		return "socket"
-	case m&os.ModeCharDevice != 0:
-		return "character device"
-	case m&os.ModeDevice != 0:
-		return "device"
-	}
-	return "special file"
-}
+// when read whole, through the same guard compose uses.
+func readableComposeFile(path string) error { return compose.CheckReadable(path) }
 
 func sameFile(a, b string) bool {
 	sa, err := os.Stat(a)
@@ -187,8 +151,8 @@ func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 		case errors.Is(df.Err, os.ErrNotExist):
 			file.Finding = "cannot read " + df.Path + ": not found"
 			file.Fix = "Pass the path of Immich's docker-compose.yml with --compose FILE."
-		case errors.Is(df.Err, errNotComposeFile):
-			file.Finding = "cannot inspect " + df.Path + ": " + strings.TrimPrefix(df.Err.Error(), errNotComposeFile.Error()+": ")
+		case errors.Is(df.Err, compose.ErrNotComposeFile):
+			file.Finding = "cannot inspect " + df.Path + ": " + strings.TrimPrefix(df.Err.Error(), compose.ErrNotComposeFile.Error()+": ")
 			file.Fix = "Pass Immich's docker-compose.yml with --compose FILE."
 		case errors.Is(df.Err, compose.ErrNoComposeFile):
 			file.Finding = df.Err.Error()

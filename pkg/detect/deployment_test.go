@@ -180,7 +180,7 @@ func TestComposeNotAComposeFile(t *testing.T) {
 	}
 	for _, tt := range []struct{ name, path, finding, fix string }{
 		{"empty directory", t.TempDir(), "no compose file in", "--compose FILE"},
-		{"Helm values", helm, "Helm chart values", "chart values"},
+		{"Helm values", helm, "Helm chart or TrueNAS app values", "chart or app values"},
 		// Reading these whole would block forever or exhaust memory.
 		{"endless device", "/dev/zero", "/dev/zero is a character device, not a regular file", "--compose FILE"},
 		{"named pipe", fifo, "is a named pipe, not a regular file", "--compose FILE"},
