@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/immich-accel/immich-accel/internal/units"
 )
 
 // Styler colours text; iostreams.ColorScheme is one. Plain returns text
@@ -35,19 +37,6 @@ func (Plain) Yellow(s string) string { return s }
 
 // Gray returns s.
 func (Plain) Gray(s string) string { return s }
-
-// HumanCount formats n with an SI prefix (88.1 M, 8.82 G).
-func HumanCount(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.3g G", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.3g M", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.3g k", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d ", n)
-}
 
 // HumanBytes formats b in MiB or GiB.
 func HumanBytes(b uint64) string {
@@ -102,10 +91,10 @@ func (rep *Report) WriteText(w io.Writer, st Styler, verbose bool) error {
 		head := st.Bold(mr.Model.Name)
 		var facts []string
 		if mr.Model.Params > 0 {
-			facts = append(facts, HumanCount(mr.Model.Params)+"params")
+			facts = append(facts, units.Count(mr.Model.Params)+"params")
 		}
 		if mr.Model.FLOPs > 0 {
-			facts = append(facts, HumanCount(mr.Model.FLOPs)+"FLOPs/inference")
+			facts = append(facts, units.Count(mr.Model.FLOPs)+"FLOPs/inference")
 		}
 		for _, in := range mr.Inputs {
 			facts = append(facts, fmt.Sprintf("%s %s %s", in.Name, dimString(in.Shape), in.Type))

@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	"github.com/immich-accel/immich-accel/internal/onnx"
+	"github.com/immich-accel/immich-accel/internal/units"
 )
 
 // DefaultSeed is the seed used when Build is called without WithSeed.
@@ -139,7 +140,7 @@ func describe(d definition) (Model, error) {
 		define: d.define,
 	}
 	m.Description = fmt.Sprintf("%s; %s parameters, %sFLOPs per inference (2 x multiply-adds)",
-		d.about, strings.TrimSpace(humanCount(m.Params)), humanCount(m.FLOPs))
+		d.about, strings.TrimSpace(units.Count(m.Params)), units.Count(m.FLOPs))
 	for _, v := range b.g.Inputs {
 		m.Inputs = append(m.Inputs, tensorInfo(v))
 	}
@@ -147,19 +148,6 @@ func describe(d definition) (Model, error) {
 		m.Outputs = append(m.Outputs, tensorInfo(v))
 	}
 	return m, nil
-}
-
-// humanCount formats n with an SI prefix: 1664, 1.03 M, 87.8 M, 8.82 G.
-func humanCount(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.3g G", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.3g M", float64(n)/1e6)
-	case n >= 1e4:
-		return fmt.Sprintf("%.3g k", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d ", n)
 }
 
 func tensorInfo(v onnx.ValueInfo) TensorInfo {
