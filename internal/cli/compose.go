@@ -207,6 +207,11 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	if explicit {
 		up = fmt.Sprintf("docker compose -f %s up -d %s", shellQuote(file), plan.Service)
 	}
+	if plan.Before != nil {
+		if s := redeployStep(plan.Before.StackKind, up); s != "" {
+			up = s
+		}
+	}
 	rep.NextSteps = []string{up, "immich-accel doctor"}
 
 	if !opts.JSON {
@@ -275,6 +280,22 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	}
 	fmt.Fprintf(io.ErrOut, "Next: %s\nThen check it with: immich-accel doctor\n", up)
 	return nil
+}
+
+// redeployStep is how a stack managed by a web UI picks up the edited file;
+// "" for a plain compose project.
+func redeployStep(stackKind, up string) string {
+	switch stackKind {
+	case "portainer":
+		return "paste the edited file into the stack's editor in Portainer (Stacks → your stack → Editor) and click \"Update the stack\""
+	case "unraid":
+		return "redeploy the stack from Unraid's Compose Manager (Compose Up), or run: " + up
+	case "casaos":
+		return "restart the app from the CasaOS dashboard, or run: " + up
+	case "runtipi":
+		return "runtipi rewrites app files on update: keep the change in user-config/<app>/docker-compose.yml, then restart the app from runtipi"
+	}
+	return ""
 }
 
 func confirm(io *iostreams.IOStreams, prompt string) (bool, error) {

@@ -386,3 +386,34 @@ func TestComposeCPUNothingToChange(t *testing.T) {
 		t.Error("file changed")
 	}
 }
+
+// TestComposeNextStepForWebUIStacks: stacks that a web UI deploys are told
+// how to redeploy there, not only `docker compose up`.
+func TestComposeNextStepForWebUIStacks(t *testing.T) {
+	cases := map[string]string{
+		"stack-portainer.yml": "Update the stack",
+		"stack-unraid.yml":    "Compose Manager",
+		"stack-casaos.yml":    "CasaOS dashboard",
+		"stack-runtipi.yml":   "user-config/<app>/docker-compose.yml",
+		"basic.yml":           "Next: docker compose up -d immich-machine-learning",
+	}
+	for fixture, want := range cases {
+		t.Run(fixture, func(t *testing.T) {
+			src, err := os.ReadFile(filepath.Join("..", "..", "testdata", "compose", fixture))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), src, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, _, _, errOut := newComposeFactory(t, dir, nil)
+			if code := Run(context.Background(), f, []string{"compose", "-b", "cuda", "--inline", "--yes", "--no-detect"}); code != ExitOK {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if !strings.Contains(errOut.String(), want) {
+				t.Errorf("next step lacks %q:\n%s", want, errOut)
+			}
+		})
+	}
+}
