@@ -10,13 +10,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/spf13/cobra"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
 	"github.com/immich-accel/immich-accel/internal/ortlib"
 	"github.com/immich-accel/immich-accel/pkg/bench"
 	"github.com/immich-accel/immich-accel/pkg/bench/models"
+	"github.com/immich-accel/immich-accel/pkg/detect"
 )
 
 // autoCache is the value of a bare --immich-cache: find the Docker volume.
@@ -361,10 +361,10 @@ func progressPrinter(w io.Writer) func(bench.Progress) {
 	}
 }
 
-// nvmlMemory opens NVML for per-process GPU memory; it fails where there is
-// no NVIDIA driver.
+// nvmlMemory opens NVML (the library doctor finds, WSL2's included) for
+// per-process GPU memory; it fails where there is no NVIDIA driver.
 func nvmlMemory() (bench.GPUMemory, func(), error) {
-	m, err := bench.NewNVMLMemory(nvml.New())
+	m, err := bench.NewNVMLMemory(detect.NVML())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -96,3 +96,17 @@ func TestJudgeCC(t *testing.T) {
 		}
 	}
 }
+
+// TestNVMLLibraryPath: on WSL2 NVML is opened from /usr/lib/wsl/lib, which
+// is where doctor and bench both look; elsewhere the loader finds it.
+func TestNVMLLibraryPath(t *testing.T) {
+	for root, want := range map[string]string{
+		"../../testdata/hosts/wsl2-nvidia/root":    WSLNVMLPath,
+		"../../testdata/hosts/nvidia-desktop/root": "libnvidia-ml.so.1",
+		t.TempDir(): "libnvidia-ml.so.1",
+	} {
+		if got := nvmlLibraryPath(fsys{root: root}); got != want {
+			t.Errorf("%s: %q, want %q", root, got, want)
+		}
+	}
+}

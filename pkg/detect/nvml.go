@@ -45,11 +45,17 @@ func (d *Detector) nvmlLibrary(fs fsys) (nvml.Interface, string, string) {
 	if !d.isHostRoot() {
 		return nil, "", "NVML is not loaded when host files are read under another root"
 	}
-	lib := "libnvidia-ml.so.1"
-	if fs.exists(WSLNVMLPath) {
-		lib = WSLNVMLPath
-	}
+	lib := nvmlLibraryPath(fs)
 	return nvml.New(nvml.WithLibraryPath(lib)), lib, ""
+}
+
+// nvmlLibraryPath is WSL2's NVML when the host has it (it is not on the
+// loader's path there), else the name the dynamic loader resolves.
+func nvmlLibraryPath(fs fsys) string {
+	if fs.exists(WSLNVMLPath) {
+		return WSLNVMLPath
+	}
+	return "libnvidia-ml.so.1"
 }
 
 // probeNVML queries the driver through NVML. A broken driver can make NVML
@@ -151,6 +157,14 @@ func cString[T ~int8 | ~uint8](b []T) string {
 		sb.WriteByte(byte(c))
 	}
 	return sb.String()
+}
+
+// NVML returns the NVML library to open on this host: WSL2's copy under
+// /usr/lib/wsl/lib when present, the system's libnvidia-ml.so.1 otherwise.
+// Nothing is loaded until the caller's Init.
+func NVML() nvml.Interface {
+	lib, _, _ := New().nvmlLibrary(fsys{root: "/"})
+	return lib
 }
 
 // NVMLDriverVersion returns the NVIDIA driver version NVML reports on this
