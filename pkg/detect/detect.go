@@ -276,8 +276,12 @@ func WithComposeFile(path string) Option { return func(d *Detector) { d.composeF
 // given, the recommended command adds --file unless it is the file found in dir.
 func WithWorkDir(dir string) Option { return func(d *Detector) { d.workDir = dir } }
 
+// DefaultTimeout is how long a probe waits for something outside the
+// process (Docker, NVML, commands) unless WithTimeout says otherwise.
+const DefaultTimeout = 1500 * time.Millisecond
+
 // WithTimeout bounds each probe that talks to something outside the
-// process (Docker, NVML, commands). The default is 1.5 s.
+// process (Docker, NVML, commands). The default is DefaultTimeout.
 func WithTimeout(t time.Duration) Option { return func(d *Detector) { d.timeout = t } }
 
 // WithGOOS overrides the operating system the detector believes it runs on
@@ -293,7 +297,7 @@ func WithAccess(access func(path string) error) Option {
 // library, the Docker daemon at DOCKER_HOST or the standard socket, real
 // command execution and a discarding logger.
 func New(opts ...Option) *Detector {
-	d := &Detector{root: "/", timeout: 1500 * time.Millisecond, goos: runtime.GOOS}
+	d := &Detector{root: "/", timeout: DefaultTimeout, goos: runtime.GOOS}
 	for _, o := range opts {
 		o(d)
 	}
