@@ -331,9 +331,42 @@ func (d *Detector) isHostRoot() bool { return d.root == "/" }
 // that blocks reading) is reported as unfinished, so Run returns in bounded
 // time whatever the host does.
 func (d *Detector) Run(ctx context.Context) *Report {
-	fs := fsys{root: d.root}
+	return d.evaluate(d.collect(ctx, d.probes(fsys{root: d.root})))
+}
+
+// probe gathers one kind of facts. It returns what to apply to the facts,
+// so that a probe that finishes late changes nothing.
+type probe struct {
+	name string
+	run  func(ctx context.Context) func(*facts)
+}
+
+// probes lists every probe Run runs.
+func (d *Detector) probes(fs fsys) []probe {
+	return []probe{
+		{"platform", func(context.Context) func(*facts) { v := d.probePlatform(fs); return func(f *facts) { f.platform = v } }},
+		{"pci", func(context.Context) func(*facts) { v := d.probePCI(fs); return func(f *facts) { f.pci = v } }},
+		{"nvml", func(ctx context.Context) func(*facts) { v := d.probeNVML(ctx, fs); return func(f *facts) { f.nvml = v } }},
+		{"docker", func(ctx context.Context) func(*facts) { v := d.probeDocker(ctx, fs); return func(f *facts) { f.docker = v } }},
+		{"toolkit", func(context.Context) func(*facts) { v := d.probeToolkit(fs); return func(f *facts) { f.toolkit = v } }},
+		{"cpu", func(context.Context) func(*facts) { v := d.probeCPU(fs); return func(f *facts) { f.cpu = v } }},
+		{"mali", func(context.Context) func(*facts) { v := d.probeMali(fs); return func(f *facts) { f.mali = v } }},
+		{"rknn", func(context.Context) func(*facts) { v := d.probeRKNN(fs); return func(f *facts) { f.rknn = v } }},
+		{"groups", func(context.Context) func(*facts) { v := probeGroups(fs); return func(f *facts) { f.groups = v } }},
+		{"deployment", func(context.Context) func(*facts) { v := d.probeDeployment(fs); return func(f *facts) { f.deploy = v } }},
+	}
+}
+
+// collect runs the probes at once and waits for them within the run's
+// budget. The probes get a context derived from ctx that ends with the
+// budget and is canceled when collect returns, so none that honours its
+// context outlives the run.
+func (d *Detector) collect(ctx context.Context, probes []probe) *facts {
+	budget := d.runBudget()
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	// What the report says of a probe that does not finish.
-	f := facts{}
+	f := &facts{}
 	f.platform.GOOS = d.goos
 	f.nvml.SkipReason = "the NVML probe did not finish in time"
 	f.docker.NoDaemon = "the Docker probe did not finish in time"
@@ -343,54 +376,40 @@ func (d *Detector) Run(ctx context.Context) *Report {
 		closed  bool
 		pending = map[string]bool{}
 	)
-	run := func(name string, probe func() func(*facts)) {
-		pending[name] = true
+	mu.Lock() // the probes wait until every one is started
+	for _, p := range probes {
+		pending[p.name] = true
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() {
 				if r := recover(); r != nil {
-					d.log.Error("probe panicked", "probe", name, "panic", fmt.Sprint(r))
+					d.log.Error("probe panicked", "probe", p.name, "panic", fmt.Sprint(r))
 					mu.Lock()
 					if !closed {
-						f.panics = append(f.panics, fmt.Sprintf("%s probe: %v", name, r))
-						delete(pending, name)
+						f.panics = append(f.panics, fmt.Sprintf("%s probe: %v", p.name, r))
+						delete(pending, p.name)
 					}
 					mu.Unlock()
 				}
 			}()
 			start := time.Now()
-			apply := probe()
+			apply := p.run(ctx)
 			mu.Lock()
 			if !closed {
-				apply(&f)
-				delete(pending, name)
+				apply(f)
+				delete(pending, p.name)
 			}
 			mu.Unlock()
-			d.log.Debug("probe done", "probe", name, "took", time.Since(start))
+			d.log.Debug("probe done", "probe", p.name, "took", time.Since(start))
 		}()
 	}
-	mu.Lock() // the probes wait until every one is started
-	run("platform", func() func(*facts) { v := d.probePlatform(fs); return func(f *facts) { f.platform = v } })
-	run("pci", func() func(*facts) { v := d.probePCI(fs); return func(f *facts) { f.pci = v } })
-	run("nvml", func() func(*facts) { v := d.probeNVML(ctx, fs); return func(f *facts) { f.nvml = v } })
-	run("docker", func() func(*facts) { v := d.probeDocker(ctx, fs); return func(f *facts) { f.docker = v } })
-	run("toolkit", func() func(*facts) { v := d.probeToolkit(fs); return func(f *facts) { f.toolkit = v } })
-	run("cpu", func() func(*facts) { v := d.probeCPU(fs); return func(f *facts) { f.cpu = v } })
-	run("mali", func() func(*facts) { v := d.probeMali(fs); return func(f *facts) { f.mali = v } })
-	run("rknn", func() func(*facts) { v := d.probeRKNN(fs); return func(f *facts) { f.rknn = v } })
-	run("groups", func() func(*facts) { v := probeGroups(fs); return func(f *facts) { f.groups = v } })
-	run("deployment", func() func(*facts) { v := d.probeDeployment(fs); return func(f *facts) { f.deploy = v } })
 	mu.Unlock()
 
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	budget := d.runBudget()
-	timer := time.NewTimer(budget)
-	defer timer.Stop()
 	select {
 	case <-done:
-	case <-timer.C:
 	case <-ctx.Done():
 	}
 	mu.Lock()
@@ -404,7 +423,7 @@ func (d *Detector) Run(ctx context.Context) *Report {
 		d.log.Warn("probes did not finish", "probes", f.unfinished, "after", budget)
 	}
 	f.budget = budget
-	return d.evaluate(&f)
+	return f
 }
 
 // runBudget is how long Run waits for all probes: the Docker probe makes a
