@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/immich-accel/immich-accel/pkg/accel"
+
 	"context"
 	"fmt"
 	"os"
@@ -38,8 +40,8 @@ type Factory struct {
 // ComposeHostInfo is the host information compose uses.
 type ComposeHostInfo struct {
 	Host        compose.Host
-	Recommended string // a backend name, as for --backend
-	Why         string // one line: why that backend
+	Recommended accel.Backend // as for --backend
+	Why         string        // one line: why that backend
 	// Ready is false when the host needs fixes (drivers, toolkit, device
 	// access) before the recommended backend will work.
 	Ready bool

@@ -1,6 +1,8 @@
 package compose
 
 import (
+	"github.com/immich-accel/immich-accel/pkg/accel"
+
 	"bytes"
 	"errors"
 	"os"
@@ -507,7 +509,7 @@ func TestImageSuffix(t *testing.T) {
 	}
 	for _, tt := range tests {
 		r := parseImage(tt.in)
-		if got := r.withSuffix(imageSuffix[tt.backend], false); got != tt.want {
+		if got := r.withSuffix(accel.Backend(tt.backend).Suffix(), false); got != tt.want {
 			t.Errorf("%s + %s = %s, want %s", tt.in, tt.backend, got, tt.want)
 		}
 	}

@@ -1,6 +1,8 @@
 package compose
 
 import (
+	"github.com/immich-accel/immich-accel/pkg/accel"
+
 	"context"
 	"flag"
 	"io"
@@ -56,3 +58,6 @@ func sharedDir(t testing.TB, sub ...string) string {
 	t.Helper()
 	return testenv.SharedDir(t, sub...)
 }
+
+// allBackends lists every backend, cpu last.
+var allBackends = accel.BackendNames()

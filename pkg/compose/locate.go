@@ -1,6 +1,8 @@
 package compose
 
 import (
+	"github.com/immich-accel/immich-accel/pkg/accel"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -400,7 +402,7 @@ func (p *parsed) findService(want string) error {
 	}
 	sections := 0
 	for _, s := range list {
-		if ValidBackend(s.name) && s.image == "" {
+		if accel.Backend(s.name).Valid() && s.image == "" {
 			sections++
 		}
 	}

@@ -1,6 +1,8 @@
 package compose
 
 import (
+	"github.com/immich-accel/immich-accel/pkg/accel"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -160,7 +162,7 @@ func TestDiffMinimality(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, inline := range []bool{false, true} {
-			for _, b := range Backends {
+			for _, b := range allBackends {
 				res, err := Edit(src, EditOptions{Backend: b, Inline: inline, DropDigest: true})
 				if err != nil || !res.Changed {
 					continue
@@ -191,7 +193,7 @@ func TestDiffMinimality(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, inline := range []bool{false, true} {
-			for i, from := range Backends {
+			for i, from := range allBackends {
 				if from == "cpu" {
 					continue
 				}
@@ -199,7 +201,7 @@ func TestDiffMinimality(t *testing.T) {
 				if err != nil {
 					continue
 				}
-				for _, to := range []string{Backends[(i+1)%len(Backends)], "cpu"} {
+				for _, to := range []accel.Backend{allBackends[(i+1)%len(allBackends)], accel.CPU} {
 					if to == from {
 						continue
 					}

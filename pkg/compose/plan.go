@@ -1,6 +1,8 @@
 package compose
 
 import (
+	"github.com/immich-accel/immich-accel/pkg/accel"
+
 	"bytes"
 	"context"
 	"errors"
@@ -59,14 +61,14 @@ type FileChange struct {
 // Plan is everything a compose run would change, before anything is
 // written.
 type Plan struct {
-	File       string       `json:"file"`
-	Service    string       `json:"service"`
-	Backend    string       `json:"backend"`
-	Mode       string       `json:"mode"` // "extends" or "inline"
-	Changes    []FileChange `json:"changes"`
-	Notes      []string     `json:"notes"`
-	Validation *Validation  `json:"validation,omitempty"`
-	Before     *Inspection  `json:"before"`
+	File       string        `json:"file"`
+	Service    string        `json:"service"`
+	Backend    accel.Backend `json:"backend"`
+	Mode       string        `json:"mode"` // "extends" or "inline"
+	Changes    []FileChange  `json:"changes"`
+	Notes      []string      `json:"notes"`
+	Validation *Validation   `json:"validation,omitempty"`
+	Before     *Inspection   `json:"before"`
 	// ChangedLines is the number of lines the compose file diff removes
 	// and adds.
 	ChangedLines int `json:"changedLines"`
@@ -146,13 +148,13 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 			if lerr != nil {
 				return nil, newError(ErrManual, "Replace it with Immich's current hwaccel.ml.yml (delete it and run again to have it written).", "%s: %v", hw, lerr)
 			}
-			if secs.get(res.Backend) == nil {
+			if secs.get(string(res.Backend)) == nil {
 				return nil, newError(ErrManual, "Replace it with Immich's current hwaccel.ml.yml (delete it and run again to have it written).",
 					"%s has no %s section (it has: %s); it predates that backend", hw, res.Backend, strings.Join(secs.names(), ", "))
 			}
 			// Only the chosen section matters: a file written earlier
 			// with another backend's host tailoring is no surprise.
-			differs := !sameSection(existing, sections, res.Backend)
+			differs := !sameSection(existing, sections, string(res.Backend))
 			if differs && len(eo.GPUs) > 0 {
 				return nil, newError(ErrManual, "Use --inline to put the GPU selection into the service, or set device_ids in your hwaccel.ml.yml by hand.",
 					"--gpus cannot be applied: the existing %s is kept as it is", res.ExtendsFile)

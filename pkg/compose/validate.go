@@ -1,6 +1,8 @@
 package compose
 
 import (
+	"github.com/immich-accel/immich-accel/pkg/accel"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -128,7 +130,7 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 				removeEntries(sm, secMap, "")
 			}
 		}
-		sm["extends"] = map[string]any{"file": hw, "service": res.Backend}
+		sm["extends"] = map[string]any{"file": hw, "service": string(res.Backend)}
 	})
 
 	// Variables: first unset (defaults apply, others are empty); when the
@@ -296,15 +298,15 @@ func baseImage(img string) string {
 	if i := strings.Index(img, "@"); i >= 0 {
 		img = img[:i]
 	}
-	for _, s := range knownSuffixes {
-		if strings.HasSuffix(img, "-"+s.written) {
-			return strings.TrimSuffix(img, "-"+s.written)
+	for _, w := range accel.SuffixSpellings() {
+		if strings.HasSuffix(img, "-"+w) {
+			return strings.TrimSuffix(img, "-"+w)
 		}
 	}
 	return img
 }
 
-func compareProjects(orig, edited, oracle *types.Project, name, backend string) error {
+func compareProjects(orig, edited, oracle *types.Project, name string, backend accel.Backend) error {
 	fail := func(format string, args ...any) error {
 		return newError(ErrValidation, "Nothing was written. Please report this with the file attached.", format, args...)
 	}
@@ -329,7 +331,7 @@ func compareProjects(orig, edited, oracle *types.Project, name, backend string) 
 	}
 	want := oracle.Services[name]
 	// The image: the same image with the backend's suffix.
-	suffix := imageSuffix[backend]
+	suffix := backend.Suffix()
 	origImg := orig.Services[name].Image
 	if baseImage(got.Image) != baseImage(origImg) {
 		return fail("the image changed beyond its suffix: %s -> %s", origImg, got.Image)
