@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"github.com/immich-accel/immich-accel/pkg/accel"
-
 	"bufio"
 	"context"
 	"errors"
@@ -15,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 )
 

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"github.com/immich-accel/immich-accel/pkg/accel"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 )
 

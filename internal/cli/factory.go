@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"github.com/immich-accel/immich-accel/pkg/accel"
-
 	"context"
 	"fmt"
 	"os"
@@ -10,6 +8,7 @@ import (
 
 	"github.com/immich-accel/immich-accel/internal/docker"
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/bench"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 	"github.com/immich-accel/immich-accel/pkg/detect"

@@ -1,14 +1,14 @@
 package compose
 
 import (
-	"github.com/immich-accel/immich-accel/pkg/accel"
-
 	"errors"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // TestRealCorpus walks every file of ../shared/testdata-real/compose: each

@@ -1,8 +1,6 @@
 package compose
 
 import (
-	"github.com/immich-accel/immich-accel/pkg/accel"
-
 	"bytes"
 	"fmt"
 	"path"
@@ -10,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/templates"
 )
 

@@ -1,8 +1,6 @@
 package compose
 
 import (
-	"github.com/immich-accel/immich-accel/pkg/accel"
-
 	"context"
 	"flag"
 	"io"
@@ -13,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/immich-accel/immich-accel/internal/testenv"
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

@@ -1,15 +1,16 @@
 package compose
 
 import (
-	"github.com/immich-accel/immich-accel/pkg/accel"
-
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // Inspection is what a compose file says about the ML deployment, read
@@ -188,7 +189,7 @@ func (p *parsed) inspect() *Inspection {
 			in.Backend = accel.Backend(inl[0])
 		}
 		all := inl
-		if in.Mode == "extends" && in.Backend != "" && !contains(inl, string(in.Backend)) {
+		if in.Mode == "extends" && in.Backend != "" && !slices.Contains(inl, string(in.Backend)) {
 			all = append([]string{string(in.Backend) + " (extends)"}, inl...)
 		}
 		if len(all) > 1 {

@@ -1,8 +1,6 @@
 package compose
 
 import (
-	"github.com/immich-accel/immich-accel/pkg/accel"
-
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +9,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // diffCost is the number of lines a diff touches: per run of changes, the

@@ -1,14 +1,13 @@
 package detect
 
 import (
-	"github.com/immich-accel/immich-accel/pkg/accel"
-
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 )
 

@@ -1,13 +1,13 @@
 package detect
 
 import (
-	"github.com/immich-accel/immich-accel/pkg/accel"
-
 	"fmt"
 	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // evaluator turns facts into checks, backend verdicts and a recommendation.
