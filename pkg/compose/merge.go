@@ -42,7 +42,7 @@ func (e *editor) image() error {
 		return newError(ErrManual, "Write the image as a plain string.", "the image of %q is not a string (line %d)", p.name, v.Line)
 	}
 	ref := parseImage(v.Value)
-	want := imageSuffix[e.backend]
+	want := e.backend.Suffix()
 	if ref.legacy {
 		return newError(ErrManual, "Switch to ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release} as in Immich's current docker-compose.yml, then run again.",
 			"service %q uses the legacy image %s, which has no accelerated variants", p.name, v.Value)
