@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/internal/shell"
 	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 )
@@ -264,7 +265,7 @@ func (r *composeRun) record(plan *compose.Plan) {
 func upCommand(plan *compose.Plan, file string, explicit bool) string {
 	up := "docker compose up -d " + plan.Service
 	if explicit {
-		up = fmt.Sprintf("docker compose -f %s up -d %s", shellQuote(file), plan.Service)
+		up = fmt.Sprintf("docker compose -f %s up -d %s", shell.Quote(file), plan.Service)
 	}
 	if plan.Before != nil {
 		if s := redeployStep(plan.Before.StackKind, up); s != "" {
@@ -412,15 +413,6 @@ func writeDiff(w io.Writer, cs *iostreams.ColorScheme, diff string) {
 		}
 		fmt.Fprintln(w, body)
 	}
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '/' || r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // backendNames lists the backends for usage messages.

@@ -1,9 +1,9 @@
 package bench
 
 import (
-	"context"
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"

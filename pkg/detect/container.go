@@ -54,7 +54,7 @@ func (e *evaluator) containerChecks(bs []BackendStatus) {
 	if backend == accel.CPU && best != "" {
 		ct.Status = StatusWarn
 		ct.Finding += "; this host can serve " + string(best)
-		ct.Fix = e.composeCommand(best)
+		ct.Run = e.composeRun(best)
 	}
 	e.add(ct)
 

@@ -20,8 +20,9 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
-	"github.com/immich-accel/immich-accel/internal/docker"
 	"github.com/immich-accel/immich-accel/pkg/accel"
+	"github.com/immich-accel/immich-accel/pkg/compose"
+	"github.com/immich-accel/immich-accel/pkg/dockerapi"
 )
 
 // Status is the outcome of one check.
@@ -110,7 +111,11 @@ type Check struct {
 	Status  Status   `json:"status"`
 	Finding string   `json:"finding"`
 	Detail  []string `json:"detail,omitempty"`
-	Fix     string   `json:"fix,omitempty"`
+	// Fix says what to do. With Run set, it says what that run does and
+	// follows it; commands write the run as a command line and fill Fix
+	// with the whole text before they print or encode the report.
+	Fix string          `json:"fix,omitempty"`
+	Run *compose.FixRun `json:"run,omitempty"`
 }
 
 // Report is everything Run found.
@@ -193,8 +198,10 @@ type Recommendation struct {
 	Reason         string        `json:"reason"`
 	RunnerUp       accel.Backend `json:"runnerUp,omitempty"`
 	RunnerUpReason string        `json:"runnerUpReason,omitempty"`
-	// Command is the exact next command to run.
-	Command string `json:"command"`
+	// Run is the next run of `immich-accel compose`; commands write it as
+	// a command line in Command.
+	Run     *compose.FixRun `json:"run,omitempty"`
+	Command string          `json:"command"`
 }
 
 // Logger is where the detector writes debug notes; a *slog.Logger.
@@ -218,7 +225,7 @@ type Detector struct {
 	root        string
 	nvml        nvml.Interface
 	nvmlSet     bool
-	docker      docker.API
+	docker      dockerapi.API
 	dockerSet   bool
 	exec        Execer
 	log         *slog.Logger
@@ -245,7 +252,7 @@ func WithNVML(n nvml.Interface) Option {
 }
 
 // WithDocker uses api to talk to the Docker daemon. A nil api means no daemon.
-func WithDocker(api docker.API) Option {
+func WithDocker(api dockerapi.API) Option {
 	return func(d *Detector) { d.docker, d.dockerSet = api, true }
 }
 
@@ -336,8 +343,14 @@ func (d *Detector) probes(fs fsys) []probe {
 	return []probe{
 		{"platform", func(context.Context) func(*facts) { v := d.probePlatform(fs); return func(f *facts) { f.platform = v } }},
 		{"pci", func(context.Context) func(*facts) { v := d.probePCI(fs); return func(f *facts) { f.pci = v } }},
-		{"nvml", func(ctx context.Context) func(*facts) { v := d.probeNVML(ctx, fs); return func(f *facts) { f.nvml = v } }},
-		{"docker", func(ctx context.Context) func(*facts) { v := d.probeDocker(ctx, fs); return func(f *facts) { f.docker = v } }},
+		{"nvml", func(ctx context.Context) func(*facts) {
+			v := d.probeNVML(ctx, fs)
+			return func(f *facts) { f.nvml = v }
+		}},
+		{"docker", func(ctx context.Context) func(*facts) {
+			v := d.probeDocker(ctx, fs)
+			return func(f *facts) { f.docker = v }
+		}},
 		{"toolkit", func(context.Context) func(*facts) { v := d.probeToolkit(fs); return func(f *facts) { f.toolkit = v } }},
 		{"cpu", func(context.Context) func(*facts) { v := d.probeCPU(fs); return func(f *facts) { f.cpu = v } }},
 		{"mali", func(context.Context) func(*facts) { v := d.probeMali(fs); return func(f *facts) { f.mali = v } }},
