@@ -149,12 +149,13 @@ func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 	if df.Err != nil {
 		file.Status = StatusFail
 		var ce *compose.Error
+		var ue *compose.UnreadableError
 		switch {
 		case errors.Is(df.Err, os.ErrNotExist):
 			file.Finding = "cannot read " + df.Path + ": not found"
 			file.Fix = "Pass the path of Immich's docker-compose.yml with --compose FILE."
-		case errors.Is(df.Err, compose.ErrNotComposeFile):
-			file.Finding = "cannot inspect " + df.Path + ": " + strings.TrimPrefix(df.Err.Error(), compose.ErrNotComposeFile.Error()+": ")
+		case errors.As(df.Err, &ue):
+			file.Finding = "cannot inspect " + df.Path + ": " + ue.Reason
 			file.Fix = "Pass Immich's docker-compose.yml with --compose FILE."
 		case errors.Is(df.Err, compose.ErrNoComposeFile):
 			file.Finding = df.Err.Error()
