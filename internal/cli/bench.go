@@ -291,13 +291,14 @@ func runBench(ctx context.Context, opts *BenchOptions) error {
 			fmt.Fprintf(ios.ErrOut, "GPU memory will not be measured: %v\n", err)
 		}
 	}
+	line := iostreams.NewProgressLine(ios.ErrOut)
 	if ios.IsStderrTTY() {
-		ropts = append(ropts, bench.WithProgress(progressPrinter(ios.ErrOut)))
-		defer fmt.Fprint(ios.ErrOut, "\r\x1b[K")
+		ropts = append(ropts, bench.WithProgress(progressPrinter(line)))
+		defer line.Clear()
 	}
 	rep, runErr := bench.NewRunner(rt, ropts...).Run(ctx, ms)
 	if ios.IsStderrTTY() {
-		fmt.Fprint(ios.ErrOut, "\r\x1b[K")
+		line.Clear()
 	}
 	if rep == nil {
 		return runErr
@@ -346,18 +347,18 @@ func benchVerdict(rep *bench.Report, errOut io.Writer, quiet bool) error {
 	return nil
 }
 
-func progressPrinter(w io.Writer) func(bench.Progress) {
+func progressPrinter(line *iostreams.ProgressLine) func(bench.Progress) {
 	return func(p bench.Progress) {
 		const width = 24
 		done := 0
 		if p.Steps > 0 {
-			done = min(width, max(0, (p.Step-1)*width/p.Steps))
+			done = (p.Step - 1) * width / p.Steps
 		}
 		what := p.Model
 		if p.Provider != "" {
 			what += " · " + p.Provider
 		}
-		fmt.Fprintf(w, "\r\x1b[K[%s%s] %d/%d %s: %s", strings.Repeat("█", done), strings.Repeat("░", width-done), p.Step, p.Steps, what, p.Phase)
+		line.Update("%s %d/%d %s: %s", iostreams.Bar(done, width), p.Step, p.Steps, what, p.Phase)
 	}
 }
 

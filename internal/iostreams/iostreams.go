@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"golang.org/x/term"
 )
@@ -29,15 +30,20 @@ type IOStreams struct {
 // Colour is on only when stdout is a terminal, NO_COLOR is unset or empty,
 // and TERM is not "dumb".
 func System() *IOStreams {
+	return newStreams(os.Stdin, os.Stdout, os.Stderr, func(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }, os.Getenv)
+}
+
+// newStreams is System with the terminal test and the environment given.
+func newStreams(in, out, errOut *os.File, isTerminal func(*os.File) bool, getenv func(string) string) *IOStreams {
 	ios := &IOStreams{
-		In:        os.Stdin,
-		Out:       os.Stdout,
-		ErrOut:    os.Stderr,
-		stdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
-		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
-		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+		In:        in,
+		Out:       out,
+		ErrOut:    errOut,
+		stdinTTY:  isTerminal(in),
+		stdoutTTY: isTerminal(out),
+		stderrTTY: isTerminal(errOut),
 	}
-	ios.colorOK = ios.stdoutTTY && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+	ios.colorOK = ios.stdoutTTY && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 	return ios
 }
 
@@ -89,4 +95,25 @@ func (s *IOStreams) WriteJSON(v any) error {
 		return fmt.Errorf("writing JSON: %w", err)
 	}
 	return nil
+}
+
+// ProgressLine redraws one status line on a terminal: each Update replaces
+// the text before it, and Clear removes it.
+type ProgressLine struct{ w io.Writer }
+
+// NewProgressLine draws on w, which should be a terminal (see ShowProgress).
+func NewProgressLine(w io.Writer) *ProgressLine { return &ProgressLine{w: w} }
+
+// Update replaces the line with the formatted text.
+func (p *ProgressLine) Update(format string, args ...any) {
+	fmt.Fprintf(p.w, "\r\x1b[K"+format, args...)
+}
+
+// Clear removes the line.
+func (p *ProgressLine) Clear() { fmt.Fprint(p.w, "\r\x1b[K") }
+
+// Bar is a bar of width cells with done of them filled.
+func Bar(done, width int) string {
+	done = min(width, max(0, done))
+	return "[" + strings.Repeat("█", done) + strings.Repeat("░", width-done) + "]"
 }

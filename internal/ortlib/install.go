@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/immich-accel/immich-accel/internal/iostreams"
 )
 
 // npmPackage is a registry package pinned by version and tarball hash.
@@ -395,8 +397,9 @@ func (in *Installer) extract(archive string, pick func(string) (string, bool), d
 	var r io.Reader = f
 	if in.Progress != nil {
 		if fi, err := f.Stat(); err == nil {
-			r = &progressReader{r: f, total: fi.Size(), w: in.Progress, label: "unpacking " + filepath.Base(archive)}
-			defer fmt.Fprint(in.Progress, "\r\x1b[K")
+			line := iostreams.NewProgressLine(in.Progress)
+			r = &progressReader{r: f, total: fi.Size(), line: line, label: "unpacking " + filepath.Base(archive)}
+			defer line.Clear()
 		}
 	}
 	zr, err := gzip.NewReader(r)
@@ -507,6 +510,7 @@ func watchDownload(w io.Writer, label, dir string, total int64) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	start := time.Now()
+	line := iostreams.NewProgressLine(w)
 	go func() {
 		defer close(finished)
 		t := time.NewTicker(250 * time.Millisecond)
@@ -514,18 +518,12 @@ func watchDownload(w io.Writer, label, dir string, total int64) (stop func()) {
 		for {
 			select {
 			case <-done:
-				fmt.Fprint(w, "\r\x1b[K")
+				line.Clear()
 				return
 			case <-t.C:
-				n := dirSize(dir)
-				if total > 0 {
-					// npm may briefly hold a second copy while it moves the
-					// download into its cache.
-					n = min(n, total)
-					fmt.Fprintf(w, "\r\x1b[K%s %3d%% (%d/%d MB, %ds)", label, n*100/total, n>>20, total>>20, int(time.Since(start).Seconds()))
-				} else {
-					fmt.Fprintf(w, "\r\x1b[K%s %d MB (%ds)", label, n>>20, int(time.Since(start).Seconds()))
-				}
+				// npm may briefly hold a second copy while it moves the
+				// download into its cache.
+				showBytes(line, label, dirSize(dir), total, time.Since(start))
 			}
 		}
 	}()
@@ -533,6 +531,21 @@ func watchDownload(w io.Writer, label, dir string, total int64) (stop func()) {
 		close(done)
 		<-finished
 	}
+}
+
+// showBytes draws "label 42% (12/30 MB, 3s)", or "label 12 MB (3s)" when
+// the total is unknown; elapsed is left out when 0.
+func showBytes(line *iostreams.ProgressLine, label string, n, total int64, elapsed time.Duration) {
+	secs := ""
+	if elapsed > 0 {
+		secs = fmt.Sprintf(", %ds", int(elapsed.Seconds()))
+	}
+	if total > 0 {
+		n = min(n, total)
+		line.Update("%s %3d%% (%d/%d MB%s)", label, n*100/total, n>>20, total>>20, secs)
+		return
+	}
+	line.Update("%s %d MB (%s)", label, n>>20, strings.TrimPrefix(secs, ", "))
 }
 
 // dirSize is the total size of the regular files under dir.
@@ -554,7 +567,7 @@ type progressReader struct {
 	total int64
 	n     int64
 	last  time.Time
-	w     io.Writer
+	line  *iostreams.ProgressLine
 	label string
 }
 
@@ -563,7 +576,7 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	p.n += int64(n)
 	if now := time.Now(); now.Sub(p.last) > 100*time.Millisecond || err != nil {
 		p.last = now
-		fmt.Fprintf(p.w, "\r\x1b[K%s %3d%% (%d/%d MB)", p.label, p.n*100/max(p.total, 1), p.n>>20, p.total>>20)
+		showBytes(p.line, p.label, p.n, max(p.total, 1), 0)
 	}
 	return n, err
 }
