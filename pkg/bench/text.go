@@ -77,6 +77,28 @@ func (rep *Report) WriteText(w io.Writer, st Styler, verbose bool) error {
 	if st == nil {
 		st = Plain{}
 	}
+	writeHeader(w, rep)
+	for _, mr := range rep.Models {
+		fmt.Fprintln(w)
+		writeModelHead(w, mr, st)
+		if mr.Error != "" {
+			fmt.Fprintf(w, "  %s %s\n", st.Red("✗"), mr.Error)
+			continue
+		}
+		others := writeTable(w, mr, st)
+		if verbose {
+			writeVerbose(w, mr, st)
+		}
+		writeFallbacks(w, mr, st)
+		writeThroughput(w, mr, st)
+		writeFailures(w, others, st, verbose)
+	}
+	writeUnavailable(w, rep, st)
+	return nil
+}
+
+// writeHeader names the runtime, the host and the settings.
+func writeHeader(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "ONNX Runtime %s (%s), %s/%s, %d CPUs", rep.Runtime.Version, rep.Runtime.Path, rep.Host.OS, rep.Host.Arch, rep.Host.CPUs)
 	threads := "default threads"
 	switch t := rep.Settings.ProviderOptions.Threads; {
@@ -86,96 +108,115 @@ func (rep *Report) WriteText(w io.Writer, st Styler, verbose bool) error {
 		threads = fmt.Sprintf("%d threads", t)
 	}
 	fmt.Fprintf(w, ", %s, concurrency %d\n", threads, rep.Settings.Concurrency)
-	for _, mr := range rep.Models {
-		fmt.Fprintln(w)
-		head := st.Bold(mr.Model.Name)
-		var facts []string
-		if mr.Model.Params > 0 {
-			facts = append(facts, units.Count(mr.Model.Params)+"params")
-		}
-		if mr.Model.FLOPs > 0 {
-			facts = append(facts, units.Count(mr.Model.FLOPs)+"FLOPs/inference")
-		}
-		for _, in := range mr.Inputs {
-			facts = append(facts, fmt.Sprintf("%s %s %s", in.Name, dimString(in.Shape), in.Type))
-		}
-		if len(facts) > 0 {
-			head += st.Gray("  " + strings.Join(facts, ", "))
-		}
-		fmt.Fprintln(w, head)
-		if mr.Error != "" {
-			fmt.Fprintf(w, "  %s %s\n", st.Red("✗"), mr.Error)
+}
+
+// writeModelHead names the model with its size, cost and inputs.
+func writeModelHead(w io.Writer, mr *ModelReport, st Styler) {
+	head := st.Bold(mr.Model.Name)
+	var facts []string
+	if mr.Model.Params > 0 {
+		facts = append(facts, units.Count(mr.Model.Params)+"params")
+	}
+	if mr.Model.FLOPs > 0 {
+		facts = append(facts, units.Count(mr.Model.FLOPs)+"FLOPs/inference")
+	}
+	for _, in := range mr.Inputs {
+		facts = append(facts, fmt.Sprintf("%s %s %s", in.Name, dimString(in.Shape), in.Type))
+	}
+	if len(facts) > 0 {
+		head += st.Gray("  " + strings.Join(facts, ", "))
+	}
+	fmt.Fprintln(w, head)
+}
+
+// writeTable prints a row per provider that ran and returns the others.
+func writeTable(w io.Writer, mr *ModelReport, st Styler) (others []*ProviderRun) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  PROVIDER\tCREATE\tFIRST\tP50\tP95\tRUNS/S\tSPEEDUP\t\tMATCHES CPU\tON PROVIDER")
+	maxSpeed := 0.0
+	for _, pr := range mr.Results {
+		maxSpeed = math.Max(maxSpeed, pr.Speedup)
+	}
+	for _, pr := range mr.Results {
+		if pr.Outcome != OutcomeRan {
+			others = append(others, pr)
 			continue
 		}
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  PROVIDER\tCREATE\tFIRST\tP50\tP95\tRUNS/S\tSPEEDUP\t\tMATCHES CPU\tON PROVIDER")
-		maxSpeed := 0.0
-		for _, pr := range mr.Results {
-			maxSpeed = math.Max(maxSpeed, pr.Speedup)
+		speed := "-"
+		if pr.Speedup > 0 {
+			speed = fmt.Sprintf("%.2fx", pr.Speedup)
 		}
-		var others []*ProviderRun
-		for _, pr := range mr.Results {
-			if pr.Outcome != OutcomeRan {
-				others = append(others, pr)
-				continue
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t%s\n", pr.Provider.Key, fmtMs(pr.SessionCreateMs), fmtMs(pr.FirstRunMs),
+			fmtMs(pr.Latency.P50), fmtMs(pr.Latency.P95), pr.Throughput, speed, st.Green(bar(pr.Speedup, maxSpeed)), agreeCell(pr, st), placementCell(pr, st))
+	}
+	tw.Flush()
+	return others
+}
+
+// agreeCell is the MATCHES CPU column.
+func agreeCell(pr *ProviderRun, st Styler) string {
+	switch {
+	case pr.Provider.Key == "cpu":
+		return st.Gray("reference")
+	case pr.Agrees == nil:
+		return st.Yellow("not compared")
+	case *pr.Agrees:
+		return st.Green("✓ " + agreeSummary(pr))
+	}
+	return st.Red("✗ " + agreeSummary(pr))
+}
+
+// placementCell is the ON PROVIDER column.
+func placementCell(pr *ProviderRun, st Styler) string {
+	pl := pr.Placement
+	if pl == nil {
+		return "-"
+	}
+	onEP := fmt.Sprintf("%.0f%% nodes, %.0f%% time", 100*pl.NodeShare, 100*pl.TimeShare)
+	if pl.NodeShare < 1 {
+		onEP = st.Yellow(onEP)
+	}
+	return onEP
+}
+
+// writeFallbacks names the operators that fell back to the CPU.
+func writeFallbacks(w io.Writer, mr *ModelReport, st Styler) {
+	for _, pr := range mr.Results {
+		if pl := pr.Placement; pl != nil && pl.NodesOnProvider < pl.Nodes {
+			what := fmt.Sprintf("%d of %d nodes (%.0f%% of the time) ran on the CPU instead", pl.Nodes-pl.NodesOnProvider, pl.Nodes, 100*(1-pl.TimeShare))
+			if pl.NodesOnProvider == 0 {
+				what = fmt.Sprintf("all %d nodes ran on the CPU: this provider did not accelerate anything", pl.Nodes)
 			}
-			agrees := st.Gray("reference")
-			if pr.Provider.Key != "cpu" {
-				switch {
-				case pr.Agrees == nil:
-					agrees = st.Yellow("not compared")
-				case *pr.Agrees:
-					agrees = st.Green("✓ " + agreeSummary(pr))
-				default:
-					agrees = st.Red("✗ " + agreeSummary(pr))
-				}
-			}
-			onEP := "-"
-			if pl := pr.Placement; pl != nil {
-				onEP = fmt.Sprintf("%.0f%% nodes, %.0f%% time", 100*pl.NodeShare, 100*pl.TimeShare)
-				if pl.NodeShare < 1 {
-					onEP = st.Yellow(onEP)
-				}
-			}
-			speed := "-"
-			if pr.Speedup > 0 {
-				speed = fmt.Sprintf("%.2fx", pr.Speedup)
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t%s\n", pr.Provider.Key, fmtMs(pr.SessionCreateMs), fmtMs(pr.FirstRunMs),
-				fmtMs(pr.Latency.P50), fmtMs(pr.Latency.P95), pr.Throughput, speed, st.Green(bar(pr.Speedup, maxSpeed)), agrees, onEP)
-		}
-		tw.Flush()
-		if verbose {
-			writeVerbose(w, mr, st)
-		}
-		for _, pr := range mr.Results {
-			if pl := pr.Placement; pl != nil && pl.NodesOnProvider < pl.Nodes {
-				what := fmt.Sprintf("%d of %d nodes (%.0f%% of the time) ran on the CPU instead", pl.Nodes-pl.NodesOnProvider, pl.Nodes, 100*(1-pl.TimeShare))
-				if pl.NodesOnProvider == 0 {
-					what = fmt.Sprintf("all %d nodes ran on the CPU: this provider did not accelerate anything", pl.Nodes)
-				}
-				fmt.Fprintf(w, "  %s %s: %s (%s)\n", st.Yellow("!"), pr.Provider.Key, what, strings.Join(pl.CPUOps, ", "))
-			}
-		}
-		if mr.Model.FLOPs > 0 {
-			for _, pr := range mr.Results {
-				if pr.Outcome == OutcomeRan && pr.Latency.P50 > 0 {
-					fmt.Fprintf(w, "  %s\n", st.Gray(fmt.Sprintf("%s: %.1f GFLOP/s at the median", pr.Provider.Key, float64(mr.Model.FLOPs)/pr.Latency.P50/1e6)))
-				}
-			}
-		}
-		for _, pr := range others {
-			if providerLevel(pr.Outcome) {
-				continue // listed once, below
-			}
-			fmt.Fprintf(w, "  %s %s: %s: %s\n", st.Red("✗"), pr.Provider.Key, pr.Outcome.Label(), pr.Detail)
-			if verbose && pr.Log != "" {
-				fmt.Fprintln(w, indent(pr.Log, "      "))
-			}
+			fmt.Fprintf(w, "  %s %s: %s (%s)\n", st.Yellow("!"), pr.Provider.Key, what, strings.Join(pl.CPUOps, ", "))
 		}
 	}
-	writeUnavailable(w, rep, st)
-	return nil
+}
+
+// writeThroughput gives the compute rate at the median, when the model's
+// cost is known.
+func writeThroughput(w io.Writer, mr *ModelReport, st Styler) {
+	if mr.Model.FLOPs <= 0 {
+		return
+	}
+	for _, pr := range mr.Results {
+		if pr.Outcome == OutcomeRan && pr.Latency.P50 > 0 {
+			fmt.Fprintf(w, "  %s\n", st.Gray(fmt.Sprintf("%s: %.1f GFLOP/s at the median", pr.Provider.Key, float64(mr.Model.FLOPs)/pr.Latency.P50/1e6)))
+		}
+	}
+}
+
+// writeFailures lists the providers that failed on this model; those that
+// failed before any model are listed once, by writeUnavailable.
+func writeFailures(w io.Writer, others []*ProviderRun, st Styler, verbose bool) {
+	for _, pr := range others {
+		if providerLevel(pr.Outcome) {
+			continue
+		}
+		fmt.Fprintf(w, "  %s %s: %s: %s\n", st.Red("✗"), pr.Provider.Key, pr.Outcome.Label(), pr.Detail)
+		if verbose && pr.Log != "" {
+			fmt.Fprintln(w, indent(pr.Log, "      "))
+		}
+	}
 }
 
 func agreeSummary(pr *ProviderRun) string {
