@@ -8,10 +8,15 @@ import (
 // Facts about NVIDIA that Immich's CUDA image depends on.
 const (
 	// MinNVIDIADriver is the oldest driver branch (CUDA 12.3) that runs
-	// Immich's -cuda image.
+	// Immich's -cuda image. Source: Immich's docs, "Hardware-Accelerated
+	// Machine Learning", CUDA prerequisites (driver 545 or newer, for CUDA
+	// 12.3), https://docs.immich.app/features/ml-hardware-acceleration.
 	MinNVIDIADriver = "545"
-	minCCMajor      = 5
-	minCCMinor      = 2
+	// minCCMajor.minCCMinor is the lowest compute capability Immich
+	// supports (CUDA for NVIDIA GPUs with compute capability 5.2 or higher,
+	// same page, Supported Backends).
+	minCCMajor = 5
+	minCCMinor = 2
 )
 
 func (e *evaluator) nvidiaPresent() bool {
@@ -197,9 +202,16 @@ func judgeCC(g nvmlGPU) (Status, string, string) {
 		return StatusFail, fmt.Sprintf("%s has compute capability %s; Immich's CUDA image needs 5.2 or newer", g.Name, cc),
 			"This GPU cannot run Immich's CUDA backend; use another backend or the CPU."
 	case g.Major >= 10:
+		// Blackwell (sm_100/sm_120) needs CUDA 12.8; Immich's -cuda image is
+		// built FROM nvidia/cuda:12.2.2-runtime (machine-learning/Dockerfile)
+		// and falls back to the CPU on RTX 50-series GPUs, reported in
+		// https://github.com/immich-app/immich/discussions/28582.
 		return StatusWarn, fmt.Sprintf("%s is a Blackwell GPU (compute %s), which the CUDA 12.2 runtime in Immich's -cuda image does not support", g.Name, cc),
 			"Use an Immich release whose -cuda image is built with CUDA 12.8 or newer, or expect the ML container to fall back to CPU."
 	case g.Major <= 6:
+		// cuDNN 9.11 dropped Maxwell and Pascal (compute 5.x/6.x): see
+		// NVIDIA's cuDNN 9.11 release notes, and the Immich release that
+		// shipped it, https://github.com/immich-app/immich/discussions/29241.
 		return StatusWarn, fmt.Sprintf("%s is a Maxwell/Pascal GPU (compute %s): cuDNN 9.11 and later dropped these, and one Immich release shipped such a cuDNN", g.Name, cc),
 			"If the ML container logs cuDNN errors or falls back to CPU, move to an Immich release whose -cuda image still supports compute 5.x/6.x."
 	}
@@ -264,7 +276,10 @@ func (e *evaluator) dockerRuntime(name string) bool {
 // ---- Intel ----
 
 // intelGen names Intel GPU generations by PCI device ID (a small table of
-// common ones; OpenVINO works on Gen9 and newer).
+// common ones; OpenVINO works on Gen9 and newer). Sources: the device IDs
+// per platform in the Linux kernel's include/drm/intel/pciids.h (formerly
+// i915_pciids.h) and xe_pciids.h; the Gen9+ floor from OpenVINO's system
+// requirements, https://docs.openvino.ai/2024/about-openvino/release-notes-openvino/system-requirements.html.
 func intelGen(dev string) string {
 	switch dev {
 	case "46d0", "46d1", "46d2", "46d3", "46d4":
@@ -457,14 +472,23 @@ func gidString(gid int) string {
 
 // ---- AMD ----
 
-// rocmTargets are the GPU targets Immich's ROCm image is built for.
+// rocmTargets are the GPU targets Immich's ROCm image is built for: the
+// targets ROCm supports on Linux (ROCm's system requirements,
+// https://rocm.docs.amd.com/projects/install-on-linux/en/latest/reference/system-requirements.html),
+// which Immich's machine-learning/Dockerfile builds ONNX Runtime's ROCm and
+// MIGraphX providers for.
 var rocmTargets = map[string]bool{
 	"gfx900": true, "gfx906": true, "gfx908": true, "gfx90a": true, "gfx942": true,
 	"gfx1030": true, "gfx1100": true, "gfx1101": true, "gfx1102": true, "gfx1200": true, "gfx1201": true,
 }
 
 // hsaOverride suggests the HSA_OVERRIDE_GFX_VERSION for a target outside
-// the supported list, using the nearest supported target of its family.
+// the supported list, using the nearest supported target of its family:
+// 10.3.0 runs gfx1031/gfx1032 as gfx1030
+// (https://github.com/ROCm/ROCm/issues/2353), 11.0.0 runs gfx1101-gfx1103
+// and the gfx115x APUs as gfx1100
+// (https://github.com/ROCm/ROCm/discussions/2631); 9.0.0 and 12.0.0 follow
+// the same rule for Vega and RDNA4.
 func hsaOverride(target string) string {
 	switch {
 	case strings.HasPrefix(target, "gfx103"):
@@ -587,7 +611,11 @@ func (e *evaluator) amdAccess(c *Check, nodes []renderNode) {
 // ---- Mali ----
 
 // csfGPUs are Mali GPUs with a command stream frontend, which need
-// mali_csffw.bin with the vendor kbase driver.
+// mali_csffw.bin with the vendor kbase driver. Source: the Linux kernel's
+// panthor driver, "DRM support for ARM Mali CSF-based GPUs": the Valhall
+// Gxxx GPUs G310, G510, G610, G710 and their successors G615, G715, G720
+// (drivers/gpu/drm/panthor/Kconfig; G68 and G78 are Valhall but not CSF);
+// Immich's hwaccel.ml.yml mounts /lib/firmware/mali_csffw.bin for them.
 var csfGPUs = []string{"G310", "G510", "G610", "G615", "G710", "G715", "G720"}
 
 func (e *evaluator) maliChecks() {
@@ -676,10 +704,16 @@ func (e *evaluator) maliChecks() {
 
 // ---- RKNN ----
 
-// rknnSoCs are the Rockchip SoCs Immich's RKNN backend supports.
+// rknnSoCs are the Rockchip SoCs Immich's RKNN backend supports: those
+// rknn-toolkit2 supports (its README, "Support Platform",
+// https://github.com/airockchip/rknn-toolkit2) that Immich's docs list
+// under RKNN, https://docs.immich.app/features/ml-hardware-acceleration,
+// and its machine-learning/Dockerfile builds the -rknn image for.
 var rknnSoCs = map[string]bool{"rk3566": true, "rk3568": true, "rk3576": true, "rk3588": true}
 
-// MinRKNPUDriver is the oldest RKNPU kernel driver Immich's RKNN backend runs on.
+// MinRKNPUDriver is the oldest RKNPU kernel driver Immich's RKNN backend
+// runs on. Source: Immich's docs, RKNN prerequisites (RKNPU driver 0.9.8
+// or later), https://docs.immich.app/features/ml-hardware-acceleration.
 const MinRKNPUDriver = "0.9.8"
 
 func (e *evaluator) rknnChecks() {
