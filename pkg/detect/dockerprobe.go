@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/immich-accel/immich-accel/internal/ansi"
 	"github.com/immich-accel/immich-accel/internal/docker"
 )
 
@@ -285,7 +286,6 @@ type logFindings struct {
 }
 
 var (
-	reANSI      = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
 	reProvider  = regexp.MustCompile(`([A-Za-z]+)ExecutionProvider`)
 	reSetProvs  = regexp.MustCompile(`Setting execution providers to\s*\[([^\]]*)\]`)
 	reAvailable = regexp.MustCompile(`Available ORT providers:\s*\{([^}]*)\}`)
@@ -298,7 +298,7 @@ var (
 // matched across line breaks.
 func analyzeLogs(logs string) logFindings {
 	var lf logFindings
-	s := unwrapRich(reANSI.ReplaceAllString(logs, ""))
+	s := unwrapRich(ansi.Strip(logs))
 	if m := reSetProvs.FindAllStringSubmatch(s, -1); len(m) > 0 {
 		lf.ProviderLineSeen = true
 		lf.Providers = providerNames(m[len(m)-1][1])
