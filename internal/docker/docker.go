@@ -8,6 +8,7 @@ package docker
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +34,9 @@ type API interface {
 	Version(ctx context.Context) (*Version, error)
 	// Containers lists containers; all includes stopped ones.
 	Containers(ctx context.Context, all bool) ([]Container, error)
+	// Inspect returns a container's state and configuration
+	// (GET /containers/{id}/json).
+	Inspect(ctx context.Context, id string) (*ContainerJSON, error)
 	// Logs returns the last tail lines of a container's stdout and stderr,
 	// interleaved in order.
 	Logs(ctx context.Context, id string, tail int) (string, error)
@@ -73,6 +78,21 @@ type Version struct {
 	Platform      struct {
 		Name string `json:"Name"`
 	} `json:"Platform"`
+	Components []struct {
+		Name    string `json:"Name"`
+		Version string `json:"Version"`
+	} `json:"Components"`
+}
+
+// Podman reports whether the engine is Podman's Docker-compatible service,
+// which names itself among the components of /version.
+func (v *Version) Podman() bool {
+	for _, c := range v.Components {
+		if strings.Contains(c.Name, "Podman") {
+			return true
+		}
+	}
+	return strings.Contains(v.Platform.Name, "Podman")
 }
 
 // Container is one entry of GET /containers/json.
@@ -124,6 +144,11 @@ type Client struct {
 	http     *http.Client
 	base     string
 	timeout  time.Duration
+	tls      *tls.Config
+	// api is the API version requests use ("1.41"), set by Ping from the
+	// daemon's API-Version header; empty before, which the daemon takes
+	// as its own current version.
+	api atomic.Value
 }
 
 var _ API = (*Client)(nil)
@@ -133,6 +158,15 @@ type Option func(*Client)
 
 // WithTimeout bounds every request (connect and read).
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// WithTLS talks TLS to a tcp:// daemon (DOCKER_TLS_VERIFY, a context's TLS
+// material).
+func WithTLS(cfg *tls.Config) Option { return func(c *Client) { c.tls = cfg } }
+
+// MaxAPIVersion is the newest Engine API version this client speaks. Ping
+// settles on the older of it and the daemon's, as the docker CLI does, so
+// old daemons (Debian's 20.10 speaks 1.41) answer in their own version.
+const MaxAPIVersion = "1.47"
 
 // New returns a client for host, which is a DOCKER_HOST value
 // ("unix:///path", "tcp://host:port") or empty for the default socket.
@@ -176,8 +210,12 @@ func New(host string, opts ...Option) (*Client, error) {
 		tr.DialContext = dialer.DialContext
 		c.base = "http://" + u.Host
 		c.endpoint = "tcp://" + u.Host
+		if c.tls != nil {
+			tr.TLSClientConfig = c.tls
+			c.base = "https://" + u.Host
+		}
 	default:
-		return nil, fmt.Errorf("docker host %q: unsupported scheme %q (want unix:// or tcp://; TLS and ssh:// are not supported)", host, u.Scheme)
+		return nil, fmt.Errorf("docker host %q: unsupported scheme %q (want unix:// or tcp://; ssh:// is not supported)", host, u.Scheme)
 	}
 	c.http = &http.Client{Transport: tr}
 	return c, nil
@@ -192,6 +230,9 @@ var ErrTimeout = errors.New("docker daemon did not answer in time")
 func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	if v, _ := c.api.Load().(string); v != "" && path != "/_ping" {
+		path = "/v" + v + path
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("docker: building request %s: %w", path, err)
@@ -204,6 +245,11 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("docker: GET %s on %s: %w", path, c.endpoint, unwrapURL(err))
 	}
 	defer resp.Body.Close()
+	if path == "/_ping" {
+		if v := resp.Header.Get("API-Version"); v != "" {
+			c.api.Store(olderVersion(v, MaxAPIVersion))
+		}
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -222,6 +268,37 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("docker: GET %s: %s: %s", path, resp.Status, msg)
 	}
 	return body, nil
+}
+
+// APIVersion is the API version the client settled on with the daemon
+// ("" before a successful Ping).
+func (c *Client) APIVersion() string {
+	v, _ := c.api.Load().(string)
+	return v
+}
+
+// olderVersion returns the older of two API versions ("1.41", "1.47");
+// a malformed daemon version is taken as it is not: the client's is used.
+func olderVersion(daemon, client string) string {
+	dm, dn, ok1 := splitVersion(daemon)
+	cm, cn, ok2 := splitVersion(client)
+	if !ok1 || !ok2 {
+		return client
+	}
+	if dm < cm || (dm == cm && dn < cn) {
+		return daemon
+	}
+	return client
+}
+
+func splitVersion(v string) (int, int, bool) {
+	a, b, ok := strings.Cut(v, ".")
+	if !ok {
+		return 0, 0, false
+	}
+	x, err1 := strconv.Atoi(a)
+	y, err2 := strconv.Atoi(b)
+	return x, y, err1 == nil && err2 == nil && x >= 0 && y >= 0
 }
 
 func unwrapURL(err error) error {
@@ -295,6 +372,98 @@ func (c *Client) Volumes(ctx context.Context) ([]Volume, error) {
 		return nil, err
 	}
 	return v.Volumes, nil
+}
+
+// ContainerJSON is the part of GET /containers/{id}/json that immich-accel reads.
+type ContainerJSON struct {
+	ID           string         `json:"Id"`
+	Name         string         `json:"Name"`
+	Image        string         `json:"Image"`
+	RestartCount int            `json:"RestartCount"`
+	State        ContainerState `json:"State"`
+	Config       struct {
+		Image       string            `json:"Image"`
+		Env         []string          `json:"Env"`
+		Labels      map[string]string `json:"Labels"`
+		Healthcheck *struct {
+			Test []string `json:"Test"`
+		} `json:"Healthcheck"`
+	} `json:"Config"`
+	HostConfig HostConfig `json:"HostConfig"`
+}
+
+// ContainerState is a container's State.
+type ContainerState struct {
+	// Status is created, running, paused, restarting, removing, exited or dead.
+	Status     string `json:"Status"`
+	Running    bool   `json:"Running"`
+	Restarting bool   `json:"Restarting"`
+	OOMKilled  bool   `json:"OOMKilled"`
+	Dead       bool   `json:"Dead"`
+	ExitCode   int    `json:"ExitCode"`
+	// Error is why the Engine could not start the container.
+	Error      string  `json:"Error"`
+	StartedAt  string  `json:"StartedAt"`
+	FinishedAt string  `json:"FinishedAt"`
+	Health     *Health `json:"Health"`
+}
+
+// Health is the state of a container's healthcheck.
+type Health struct {
+	// Status is starting, healthy or unhealthy.
+	Status        string         `json:"Status"`
+	FailingStreak int            `json:"FailingStreak"`
+	Log           []HealthResult `json:"Log"`
+}
+
+// HealthResult is one run of the healthcheck.
+type HealthResult struct {
+	Start    string `json:"Start"`
+	End      string `json:"End"`
+	ExitCode int    `json:"ExitCode"`
+	Output   string `json:"Output"`
+}
+
+// HostConfig is what the container was given of the host.
+type HostConfig struct {
+	Runtime        string          `json:"Runtime"`
+	Devices        []DeviceMapping `json:"Devices"`
+	DeviceRequests []DeviceRequest `json:"DeviceRequests"`
+	GroupAdd       []string        `json:"GroupAdd"`
+	SecurityOpt    []string        `json:"SecurityOpt"`
+	Memory         int64           `json:"Memory"`
+	RestartPolicy  struct {
+		Name              string `json:"Name"`
+		MaximumRetryCount int    `json:"MaximumRetryCount"`
+	} `json:"RestartPolicy"`
+}
+
+// DeviceMapping is a device node passed into the container (`devices:`).
+type DeviceMapping struct {
+	PathOnHost        string `json:"PathOnHost"`
+	PathInContainer   string `json:"PathInContainer"`
+	CgroupPermissions string `json:"CgroupPermissions"`
+}
+
+// DeviceRequest is a device reservation (`deploy.resources.reservations.devices`,
+// `--gpus`).
+type DeviceRequest struct {
+	Driver       string     `json:"Driver"`
+	Count        int        `json:"Count"`
+	DeviceIDs    []string   `json:"DeviceIDs"`
+	Capabilities [][]string `json:"Capabilities"`
+}
+
+// Inspect returns GET /containers/{id}/json.
+func (c *Client) Inspect(ctx context.Context, id string) (*ContainerJSON, error) {
+	if id == "" {
+		return nil, errors.New("docker: inspect: empty container id")
+	}
+	var cj ContainerJSON
+	if err := c.getJSON(ctx, "/containers/"+url.PathEscape(id)+"/json", &cj); err != nil {
+		return nil, err
+	}
+	return &cj, nil
 }
 
 // Logs returns the last tail lines of the container's output.
