@@ -16,6 +16,9 @@ type evaluator struct {
 	fs     fsys
 	root   string
 	checks []Check
+	// backendsCache holds the verdicts once computed, for the container
+	// checks' advice.
+	backendsCache []BackendStatus
 }
 
 func (e *evaluator) add(cs ...Check) { e.checks = append(e.checks, cs...) }
@@ -41,6 +44,7 @@ func (d *Detector) evaluate(f *facts) *Report {
 			Fix:     "Please report this with `immich-accel doctor --json`."})
 	}
 	backends := e.backends()
+	e.backendsCache = backends
 	host := e.hostFacts()
 	e.deploymentChecks(host, backends)
 	e.containerChecks(backends)

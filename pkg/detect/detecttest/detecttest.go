@@ -98,6 +98,10 @@ type DockerHost struct {
 	Info       *docker.Info       `json:"info"`
 	Containers []docker.Container `json:"containers"`
 	Volumes    []docker.Volume    `json:"volumes"`
+	// Inspect maps container IDs to what GET /containers/{id}/json
+	// answers; a container without an entry gets one built from its list
+	// entry (state and image).
+	Inspect map[string]*docker.ContainerJSON `json:"inspect"`
 	// Logs maps container IDs to log files next to docker.json.
 	Logs map[string]string `json:"logs"`
 	// ComposeVersion is what the Compose plugin reports.
@@ -170,6 +174,27 @@ func (d *Docker) Containers(ctx context.Context, all bool) ([]docker.Container, 
 		}
 	}
 	return out, nil
+}
+
+// Inspect implements docker.API.
+func (d *Docker) Inspect(ctx context.Context, id string) (*docker.ContainerJSON, error) {
+	if err := d.wait(ctx); err != nil {
+		return nil, err
+	}
+	if cj, ok := d.H.Inspect[id]; ok {
+		return cj, nil
+	}
+	for _, c := range d.H.Containers {
+		if c.ID == id {
+			cj := &docker.ContainerJSON{ID: c.ID, Name: "/" + c.Name(), Image: c.ImageID}
+			cj.Config.Image = c.Image
+			cj.Config.Labels = c.Labels
+			cj.State.Status = c.State
+			cj.State.Running = c.State == "running"
+			return cj, nil
+		}
+	}
+	return nil, fmt.Errorf("docker: GET /containers/%s/json: 404 Not Found: No such container: %s", id, id)
 }
 
 // Logs implements docker.API.
