@@ -76,7 +76,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 t0=$(date +%s%N)
-dockerd --data-root "$state/data" --exec-root "$exec_root" -H "unix://$sock" \
+# Its own (empty) daemon.json: the host's /etc/docker/daemon.json, with
+# runtimes it may register, is not this engine's.
+echo '{}' >"$state/daemon.json"
+dockerd --config-file "$state/daemon.json" --data-root "$state/data" --exec-root "$exec_root" -H "unix://$sock" \
   --pidfile "$state/docker.pid" --storage-driver vfs \
   --iptables=false --ip-masq=false --bridge=none >"$state/dockerd.log" 2>&1 &
 pid=$!
