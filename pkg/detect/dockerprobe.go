@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,9 +117,14 @@ func (d *Detector) pathDirs() []string {
 	return dirs
 }
 
-// composeVersion asks the plugin for its metadata, the fast call the
-// Docker CLI itself makes to list plugins.
+// composeVersion reads the plugin's version from its Go build information
+// when that holds it, else asks the plugin for its metadata, the call the
+// Docker CLI itself makes to list plugins (running the ~100 MB binary costs
+// tens of milliseconds).
 func (d *Detector) composeVersion(ctx context.Context, bin string) (string, string) {
+	if v := composeBuildVersion(bin); v != "" {
+		return v, ""
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	out, err := d.exec.Output(ctx, bin, "docker-cli-plugin-metadata")
@@ -138,6 +144,44 @@ func (d *Detector) composeVersion(ctx context.Context, bin string) (string, stri
 		return "", fmt.Sprintf("unexpected plugin metadata from %s", bin)
 	}
 	return strings.TrimPrefix(meta.Version, "v"), ""
+}
+
+// composeModule is the Go module of the Compose v2 plugin; its release
+// builds set the version with -X composeModule/internal.Version=vX.Y.Z
+// (docker/compose's Makefile).
+const composeModule = "github.com/docker/compose/v2"
+
+var (
+	reComposeLdflag = regexp.MustCompile(`-X[= ]'?` + regexp.QuoteMeta(composeModule) + `/internal\.Version=v?(\d+\.\d+\.\d+[0-9A-Za-z.+-]*)`)
+	reRelease       = regexp.MustCompile(`^v(\d+\.\d+\.\d+)$`)
+)
+
+// composeBuildVersion reads the Compose plugin's version without running
+// it: from the -X flag that set internal.Version when the build recorded
+// its -ldflags, or from the main module's version when the build was
+// stamped from a release tag. It returns "" when the binary does not say
+// (a stripped -trimpath build from a source tree, a wrapper script), and
+// for anything that is not a regular file (a FIFO would block).
+func composeBuildVersion(bin string) string {
+	st, err := os.Stat(bin)
+	if err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	bi, err := buildinfo.ReadFile(bin)
+	if err != nil || bi.Main.Path != composeModule {
+		return ""
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-ldflags" {
+			if m := reComposeLdflag.FindStringSubmatch(s.Value); m != nil {
+				return m[1]
+			}
+		}
+	}
+	if m := reRelease.FindStringSubmatch(bi.Main.Version); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 func (d *Detector) readDaemonJSON(fs fsys, f *dockerFacts) {
