@@ -220,7 +220,9 @@ func TestEngineComposeUpEveryBackend(t *testing.T) {
 					missing = append(missing, d.Source)
 				}
 			}
-			t.Cleanup(func() { _, _ = e.RunIn(stack, nil, "compose", "-p", project, "down", "-v", "--remove-orphans", "-t", "1") })
+			t.Cleanup(func() {
+				_, _ = e.RunIn(stack, nil, "compose", "-p", project, "down", "-v", "--remove-orphans", "-t", "1")
+			})
 			out, err := e.RunIn(stack, nil, "compose", "-p", project, "up", "-d", "--pull", "never", "immich-machine-learning")
 			var wantErr string
 			switch {
@@ -317,7 +319,9 @@ func TestEngineContainerFailures(t *testing.T) {
 			ready:   func(c docker.ContainerJSON) bool { return c.RestartCount >= 3 },
 			finding: []string{"keeps restarting", "executable stack"}, evidence: "openvino-exec-stack:", fix: "onnxruntime-openvino"},
 		{name: "unhealthy", tag: "release", args: []string{"--health-interval", "500ms", "--health-retries", "2", "--health-timeout", "2s", "--health-cmd", "/prog health", "@", "hang"},
-			ready:   func(c docker.ContainerJSON) bool { return c.State.Health != nil && c.State.Health.Status == "unhealthy" },
+			ready: func(c docker.ContainerJSON) bool {
+				return c.State.Health != nil && c.State.Health.Status == "unhealthy"
+			},
 			finding: []string{"unhealthy", "last check exited"}, fix: "/ping"},
 	}
 	for _, tt := range tests {
