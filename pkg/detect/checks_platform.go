@@ -12,7 +12,7 @@ var reHTTPStatus = regexp.MustCompile(`docker: GET /_ping: [1-5][0-9][0-9] `)
 
 func (e *evaluator) platformChecks() {
 	p := e.f.platform
-	c := Check{ID: "platform-os", Area: AreaPlatform}
+	c := Check{ID: CheckPlatformOS, Area: AreaPlatform}
 	switch {
 	case p.GOOS != "linux" && e.d.isHostRoot():
 		c.Status = StatusFail
@@ -53,7 +53,7 @@ func (e *evaluator) platformChecks() {
 	}
 	e.add(c)
 
-	a := Check{ID: "platform-arch", Area: AreaPlatform}
+	a := Check{ID: CheckPlatformArch, Area: AreaPlatform}
 	switch p.Arch {
 	case "amd64", "arm64":
 		a.Status = StatusOK
@@ -94,7 +94,7 @@ func (e *evaluator) dockerDesktop() bool {
 
 func (e *evaluator) cpuCheck() {
 	c := e.f.cpu
-	ch := Check{ID: "cpu", Area: AreaCPU}
+	ch := Check{ID: CheckCPU, Area: AreaCPU}
 	switch {
 	case c.Err != nil:
 		ch.Status = StatusWarn

@@ -9,32 +9,6 @@ import (
 	"github.com/immich-accel/immich-accel/pkg/failures"
 )
 
-// imageBackend returns the backend an Immich ML image tag selects:
-// "...:v1.135.3-cuda" → cuda, "...:release" → cpu.
-func imageBackend(image string) string {
-	ref := image
-	if i := strings.Index(ref, "@"); i >= 0 {
-		ref = ref[:i]
-	}
-	tag := ""
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		tag = ref[i+1:]
-	}
-	for _, s := range []string{"cuda", "openvino", "armnn", "rocm", "rknn"} {
-		if strings.HasSuffix(tag, "-"+s) || tag == s {
-			return s
-		}
-	}
-	return BackendCPU
-}
-
-// providerBackend is the provider each image suffix should select first.
-var providerBackend = map[string][]string{
-	"cuda":     {"CUDAExecutionProvider", "TensorrtExecutionProvider"},
-	"openvino": {"OpenVINOExecutionProvider"},
-	"rocm":     {"MIGraphXExecutionProvider", "ROCMExecutionProvider"},
-}
-
 const debugHint = "Set IMMICH_LOG_LEVEL=debug in Immich's .env and recreate the ML container (docker compose up -d) to see `Available ORT providers`; models load on first use, so run a Smart Search once."
 
 // containerChecks reports the Immich ML container: its state, what it was
@@ -51,8 +25,8 @@ func (e *evaluator) containerChecks(bs []BackendStatus) {
 // containerPresent says, when there is no ML container to look at, why.
 func (e *evaluator) containerPresent() (ct, pv Check, ok bool) {
 	df := e.f.docker
-	ct = Check{ID: "ml-container", Area: AreaContainer}
-	pv = Check{ID: "ml-providers", Area: AreaContainer}
+	ct = Check{ID: CheckMLContainer, Area: AreaContainer}
+	pv = Check{ID: CheckMLProviders, Area: AreaContainer}
 	switch {
 	case df.Info == nil && (df.NoDaemon != "" || df.PingErr != nil || df.Endpoint == ""):
 		ct.Status, ct.Finding = StatusSkip, "Docker daemon not reachable"
@@ -123,7 +97,7 @@ func (s mlState) upCommand() string {
 func (e *evaluator) mlContainerCheck(bs []BackendStatus) (Check, bool) {
 	df := e.f.docker
 	s := e.mlState()
-	ct := Check{ID: "ml-container", Area: AreaContainer}
+	ct := Check{ID: CheckMLContainer, Area: AreaContainer}
 	if df.InspectErr != nil {
 		ct.Detail = append(ct.Detail, "cannot inspect the container: "+shortErr(df.InspectErr.Error()))
 	}
@@ -168,11 +142,11 @@ func (e *evaluator) startFailure(ct *Check, s mlState, bs []BackendStatus) {
 	ct.Detail = append(ct.Detail, matchDetail(ms)...)
 	ct.Finding += " — " + ms[0].Entry.Cause
 	ct.Fix = ms[0].Entry.Fix
-	if b := e.backendStatus(string(s.backend)); b != nil && b.State == BackendUnavailable {
+	if b := e.backendStatus(s.backend); b != nil && b.State == BackendUnavailable {
 		if best := e.bestHardware(bs); best != "" {
 			ct.Fix = fmt.Sprintf("This host cannot serve %s (%s); switch to %s: `%s`, then `%s`.", s.backend, b.Reason, best, e.composeCommand(best), s.upCommand())
 		} else {
-			ct.Fix = fmt.Sprintf("This host cannot serve %s (%s); go back to the CPU image: `%s`, then `%s`.", s.backend, b.Reason, e.composeCommand(BackendCPU), s.upCommand())
+			ct.Fix = fmt.Sprintf("This host cannot serve %s (%s); go back to the CPU image: `%s`, then `%s`.", s.backend, b.Reason, e.composeCommand(accel.CPU), s.upCommand())
 		}
 	}
 }
@@ -261,13 +235,13 @@ func (e *evaluator) running(ct *Check, s mlState, bs []BackendStatus) {
 		if missing := missingAccess(s.backend, *s.host); missing != "" {
 			ct.Status = StatusFail
 			ct.Finding += "; but " + missing + ", so ONNX Runtime can only use the CPU"
-			ct.Fix = fmt.Sprintf("Add the %s section: `%s`, then `%s`.", s.backend, e.composeCommand(string(s.backend)), s.upCommand())
+			ct.Fix = fmt.Sprintf("Add the %s section: `%s`, then `%s`.", s.backend, e.composeCommand(s.backend), s.upCommand())
 			return
 		}
 	}
 	if best := e.bestHardware(bs); s.backend == accel.CPU && best != "" {
 		ct.Status = StatusWarn
-		ct.Finding += "; this host can serve " + best
+		ct.Finding += "; this host can serve " + string(best)
 		ct.Fix = e.composeCommand(best)
 	}
 }
@@ -339,16 +313,16 @@ func matchDetail(ms []failures.Match) []string {
 }
 
 // bestHardware is the first ready hardware backend, or "".
-func (e *evaluator) bestHardware(bs []BackendStatus) string {
+func (e *evaluator) bestHardware(bs []BackendStatus) accel.Backend {
 	for _, b := range bs {
-		if b.State == BackendReady && b.Name != BackendCPU {
+		if b.State == BackendReady && b.Name != accel.CPU {
 			return b.Name
 		}
 	}
 	return ""
 }
 
-func (e *evaluator) backendStatus(name string) *BackendStatus {
+func (e *evaluator) backendStatus(name accel.Backend) *BackendStatus {
 	for i := range e.backendsCache {
 		if e.backendsCache[i].Name == name {
 			return &e.backendsCache[i]
@@ -362,8 +336,8 @@ func (e *evaluator) backendStatus(name string) *BackendStatus {
 func (e *evaluator) providersCheck(logsMatter bool) Check {
 	df := e.f.docker
 	s := e.mlState()
-	backend := string(s.backend)
-	pv := Check{ID: "ml-providers", Area: AreaContainer}
+	backend := s.backend
+	pv := Check{ID: CheckMLProviders, Area: AreaContainer}
 	switch {
 	case !logsMatter:
 		pv.Status, pv.Finding = StatusSkip, "the container never started: no logs"
@@ -382,7 +356,8 @@ func (e *evaluator) providersCheck(logsMatter bool) Check {
 		pv.Detail = append(pv.Detail, "log: "+l)
 	}
 	pv.Detail = append(pv.Detail, matchDetail(ms)...)
-	want := providerBackend[backend]
+	info, _ := backend.Info()
+	want := info.Providers
 	took := len(lf.Providers) > 0 && contains(want, lf.Providers[0])
 	cause, specific := firstCause(ms)
 	switch {
@@ -393,26 +368,26 @@ func (e *evaluator) providersCheck(logsMatter bool) Check {
 			pv.Finding += "; the container runs on the CPU"
 		}
 		pv.Fix = cause.Entry.Fix
-	case backend == BackendARMNN && lf.ANNFailed:
+	case backend == accel.ARMNN && lf.ANNFailed:
 		pv.Status = StatusFail
 		pv.Finding = "ARM NN did not load: " + lf.ANNError
 		pv.Fix = "Check /dev/mali0 and the libmali.so mount (see the mali checks)."
-	case backend == BackendARMNN && lf.SawDebug:
+	case backend == accel.ARMNN && lf.SawDebug:
 		pv.Status = StatusOK
 		pv.Finding = "ARM NN loaded (no `Could not load ANN shared libraries` in the debug log)"
-	case backend == BackendARMNN:
+	case backend == accel.ARMNN:
 		pv.Status = StatusWarn
 		pv.Finding = "cannot tell whether ARM NN loaded: its failure is logged only at debug level"
 		pv.Fix = debugHint
 	case len(lf.EPFailures) > 0 && len(want) > 0 && !took:
 		pv.Status = StatusFail
 		pv.Finding = "ONNX Runtime could not create " + want[0] + "; the container runs on the CPU"
-		pv.Fix = "See the log lines above; usually the GPU is not passed through (check the " + backend + " section) or the driver is too old."
-	case backend == BackendRKNN && lf.ProviderLineSeen:
+		pv.Fix = "See the log lines above; usually the GPU is not passed through (check the " + string(backend) + " section) or the driver is too old."
+	case backend == accel.RKNN && lf.ProviderLineSeen:
 		pv.Status = StatusFail
 		pv.Finding = "the rknn image chose ONNX Runtime (" + strings.Join(lf.Providers, ", ") + ") instead of RKNN"
 		pv.Fix = cause.Entry.Fix
-	case backend == BackendRKNN:
+	case backend == accel.RKNN:
 		pv.Status = StatusSkip
 		pv.Finding = "the RKNN backend runs models through the RKNN runtime, which logs no ONNX Runtime providers"
 	case !lf.ProviderLineSeen:
@@ -425,8 +400,8 @@ func (e *evaluator) providersCheck(logsMatter bool) Check {
 		if len(lf.Providers) == 0 {
 			pv.Finding = fmt.Sprintf("the %s image uses no execution provider", backend)
 		}
-		pv.Fix = "The accelerator is not visible inside the container: check the " + backend + " section of the compose file. " + debugHint
-	case len(lf.Providers) > 0 && backend == BackendCPU && lf.Providers[0] == "CPUExecutionProvider":
+		pv.Fix = "The accelerator is not visible inside the container: check the " + string(backend) + " section of the compose file. " + debugHint
+	case len(lf.Providers) > 0 && backend == accel.CPU && lf.Providers[0] == "CPUExecutionProvider":
 		pv.Status = StatusOK
 		pv.Finding = "ONNX Runtime uses CPUExecutionProvider (CPU image)"
 	default:

@@ -21,7 +21,7 @@ func (df *dockerFacts) reachable() bool {
 
 func (e *evaluator) dockerCLICheck() Check {
 	df := e.f.docker
-	c := Check{ID: "docker-cli", Area: AreaDocker}
+	c := Check{ID: CheckDockerCLI, Area: AreaDocker}
 	switch {
 	case df.CLIPath != "":
 		c.Status, c.Finding = StatusOK, "docker CLI at "+df.CLIPath
@@ -46,7 +46,7 @@ func (df *dockerFacts) endpointName() string {
 
 func (e *evaluator) dockerDaemonCheck() Check {
 	df := e.f.docker
-	c := Check{ID: "docker-daemon", Area: AreaDocker}
+	c := Check{ID: CheckDockerDaemon, Area: AreaDocker}
 	switch {
 	case df.NoDaemon != "":
 		c.Status = StatusFail
@@ -133,7 +133,7 @@ const composeInstall = "Install the Compose v2 plugin (docker-compose-plugin): h
 
 func (e *evaluator) composeCheck() Check {
 	df := e.f.docker
-	c := Check{ID: "docker-compose", Area: AreaDocker}
+	c := Check{ID: CheckDockerCompose, Area: AreaDocker}
 	switch {
 	case df.ComposePath != "" && df.ComposeVersion != "":
 		c.Status = StatusOK
@@ -166,7 +166,7 @@ func (e *evaluator) composeCheck() Check {
 func (e *evaluator) runtimesCheck() Check {
 	df := e.f.docker
 	tk := e.f.toolkit
-	c := Check{ID: "docker-runtimes", Area: AreaDocker}
+	c := Check{ID: CheckDockerRuntimes, Area: AreaDocker}
 	switch {
 	case df.Info != nil:
 		names := make([]string, 0, len(df.Info.Runtimes))
