@@ -306,7 +306,7 @@ func matchDetail(ms []failures.Match) []string {
 	var out []string
 	for _, m := range ms {
 		for _, l := range m.Lines {
-			out = append(out, m.Entry.ID+": "+l)
+			out = append(out, string(m.Entry.ID)+": "+l)
 		}
 	}
 	return out
@@ -418,7 +418,7 @@ func (e *evaluator) providersCheck(logsMatter bool) Check {
 func firstCause(ms []failures.Match) (failures.Match, bool) {
 	for _, m := range ms {
 		switch m.Entry.ID {
-		case "cpu-fallback", "provider-fallback", "rknn-not-chosen", "armnn-no-libmali":
+		case failures.CPUFallback, failures.ProviderFallback, failures.RKNNNotChosen, failures.ARMNNNoLibMali:
 			continue
 		}
 		return m, true
