@@ -12,8 +12,10 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/schema"
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
@@ -49,14 +51,30 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 	if err := os.WriteFile(hw, sections, 0o600); err != nil {
 		return nil, fmt.Errorf("validating: %w", err)
 	}
-	if err := parseCheck(ctx, orig, edited, res.Service, workDir); err != nil {
-		return nil, err
-	}
+	// compose-go compiles its JSON schema on the first load that validates;
+	// that, the parser-level check and the loads below run side by side.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = schema.Validate(map[string]any{})
+	}()
+	parsed := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		parsed <- parseCheck(ctx, orig, edited, res.Service, workDir)
+	}()
 	ms, err := buildModels(orig, edited, res, hw, workDir)
-	if err != nil {
-		return nil, err
+	var v *Validation
+	if err == nil {
+		v, err = ms.loadAndCompare(ctx, res)
 	}
-	return ms.loadAndCompare(ctx, res)
+	if perr := <-parsed; perr != nil {
+		return nil, perr
+	}
+	return v, err
 }
 
 // models are the three configurations validate compares: the original,
@@ -184,13 +202,21 @@ func (ms *models) loadAndCompare(ctx context.Context, res *EditResult) (*Validat
 			errs = append(errs, err)
 			continue
 		}
+		// The edited file and the oracle load side by side.
+		var px *types.Project
+		oracleErr := make(chan error, 1)
+		go func() {
+			var err error
+			px, err = loadModel(ctx, ms.oracle, ms.workDir, a.interp, a.env)
+			oracleErr <- err
+		}()
 		pe, err := loadModel(ctx, ms.edited, ms.workDir, a.interp, a.env)
+		xerr := <-oracleErr
 		if err != nil {
 			return nil, newError(ErrValidation, "Nothing was written. Please report this with the file attached.",
 				"the edited file does not load with compose-go: %v", err)
 		}
-		px, err := loadModel(ctx, ms.oracle, ms.workDir, a.interp, a.env)
-		if err != nil {
+		if err := xerr; err != nil {
 			return nil, newError(ErrValidation, "Nothing was written. Please report this with the file attached.",
 				"the original plus the %s section does not load with compose-go: %v", res.Backend, err)
 		}
