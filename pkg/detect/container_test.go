@@ -34,8 +34,10 @@ func (s stateDocker) Containers(ctx context.Context, all bool) ([]docker.Contain
 	}
 	return cs, err
 }
-func (s stateDocker) Inspect(context.Context, string) (*docker.ContainerJSON, error) { return &s.cj, nil }
-func (s stateDocker) Logs(context.Context, string, int) (string, error)             { return s.logs, nil }
+func (s stateDocker) Inspect(context.Context, string) (*docker.ContainerJSON, error) {
+	return &s.cj, nil
+}
+func (s stateDocker) Logs(context.Context, string, int) (string, error) { return s.logs, nil }
 
 // Each state the Engine reports for the ML container gets its cause and a
 // fix for that cause (the end-to-end tests do the same on a real engine).
@@ -61,7 +63,9 @@ func TestContainerStates(t *testing.T) {
 		}, "", detect.StatusFail, []string{"could not start", "device node this host does not have"}, "driver"},
 		{"created, never started", func(c *docker.ContainerJSON) { c.State = docker.ContainerState{Status: "created"} },
 			"", detect.StatusWarn, []string{"never started"}, "docker compose up -d"},
-		{"oom", func(c *docker.ContainerJSON) { c.State = docker.ContainerState{Status: "exited", ExitCode: 137, OOMKilled: true} },
+		{"oom", func(c *docker.ContainerJSON) {
+			c.State = docker.ContainerState{Status: "exited", ExitCode: 137, OOMKilled: true}
+		},
 			"", detect.StatusFail, []string{"OOMKilled", "ran out of memory"}, "memory limit"},
 		{"segfault in the logs of a restart loop", func(c *docker.ContainerJSON) {
 			c.State = docker.ContainerState{Status: "restarting", Restarting: true, ExitCode: 1}
@@ -157,5 +161,27 @@ func TestDaemonThroughContext(t *testing.T) {
 		if c.Status != tt.status || !strings.Contains(c.Finding, tt.finding) || !strings.Contains(c.Fix, tt.fix) {
 			t.Errorf("%v: docker-daemon = %s %q (fix %q), want %s with %q", tt.env, c.Status, c.Finding, c.Fix, tt.status, tt.finding)
 		}
+	}
+}
+
+// podmanDocker answers /version as Podman's Docker-compatible service does.
+type podmanDocker struct{ *detecttest.Docker }
+
+func (p podmanDocker) Version(context.Context) (*docker.Version, error) {
+	v := &docker.Version{Version: "4.9.3", APIVersion: "1.41"}
+	v.Components = append(v.Components, struct {
+		Name    string `json:"Name"`
+		Version string `json:"Version"`
+	}{"Podman Engine", "4.9.3"})
+	return v, nil
+}
+
+// A Podman socket is named as such, with Immich's Docker-only support.
+func TestPodmanNamed(t *testing.T) {
+	sc := load(t, "nvidia-desktop")
+	r := run(t, sc, detect.WithDocker(podmanDocker{sc.Docker.(*detecttest.Docker)}))
+	c := r.Check(detect.CheckDockerDaemon)
+	if c.Status != detect.StatusWarn || !strings.Contains(c.Finding, "Podman") || !strings.Contains(c.Fix, "Docker Compose only") || !r.Host.Docker.Podman {
+		t.Errorf("docker-daemon = %+v, podman %v", c, r.Host.Docker.Podman)
 	}
 }
