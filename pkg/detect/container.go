@@ -144,9 +144,11 @@ func (e *evaluator) startFailure(ct *Check, s mlState, bs []BackendStatus) {
 	ct.Fix = ms[0].Entry.Fix
 	if b := e.backendStatus(s.backend); b != nil && b.State == BackendUnavailable {
 		if best := e.bestHardware(bs); best != "" {
-			ct.Fix = fmt.Sprintf("This host cannot serve %s (%s); switch to %s: `%s`, then `%s`.", s.backend, b.Reason, best, e.composeCommand(best), s.upCommand())
+			ct.Run = e.composeRun(best)
+			ct.Fix = fmt.Sprintf("this host cannot serve %s (%s), so this switches to %s; then `%s`.", s.backend, b.Reason, best, s.upCommand())
 		} else {
-			ct.Fix = fmt.Sprintf("This host cannot serve %s (%s); go back to the CPU image: `%s`, then `%s`.", s.backend, b.Reason, e.composeCommand(accel.CPU), s.upCommand())
+			ct.Run = e.composeRun(accel.CPU)
+			ct.Fix = fmt.Sprintf("this host cannot serve %s (%s), so this goes back to the CPU image; then `%s`.", s.backend, b.Reason, s.upCommand())
 		}
 	}
 }
@@ -236,14 +238,15 @@ func (e *evaluator) running(ct *Check, s mlState, bs []BackendStatus) {
 		if missing := missingAccess(s.backend, *s.host); missing != "" {
 			ct.Status = StatusFail
 			ct.Finding += "; but " + missing + ", so ONNX Runtime can only use the CPU"
-			ct.Fix = fmt.Sprintf("Add the %s section: `%s`, then `%s`.", s.backend, e.composeCommand(s.backend), s.upCommand())
+			ct.Run = e.composeRun(s.backend)
+			ct.Fix = fmt.Sprintf("it adds the %s section; then `%s`.", s.backend, s.upCommand())
 			return
 		}
 	}
 	if best := e.bestHardware(bs); s.backend == accel.CPU && best != "" {
 		ct.Status = StatusWarn
 		ct.Finding += "; this host can serve " + string(best)
-		ct.Fix = e.composeCommand(best)
+		ct.Run = e.composeRun(best)
 	}
 }
 

@@ -148,7 +148,7 @@ func TestScenarios(t *testing.T) {
 				if c.Status != want {
 					t.Errorf("%s = %s (%s), want %s", id, c.Status, c.Finding, want)
 				}
-				if (c.Status == detect.StatusFail || c.Status == detect.StatusWarn) && c.Fix == "" && id != "ml-container" {
+				if (c.Status == detect.StatusFail || c.Status == detect.StatusWarn) && c.Fix == "" && c.Run == nil && id != "ml-container" {
 					t.Logf("%s has no fix: %s", id, c.Finding)
 				}
 			}
@@ -156,7 +156,7 @@ func TestScenarios(t *testing.T) {
 				if c.ID == "" || c.Finding == "" {
 					t.Errorf("check without id or finding: %+v", c)
 				}
-				if c.Status == detect.StatusFail && c.Fix == "" {
+				if c.Status == detect.StatusFail && c.Fix == "" && c.Run == nil {
 					t.Errorf("failed check %s has no fix: %s", c.ID, c.Finding)
 				}
 			}
@@ -706,7 +706,7 @@ func TestGarbageHost(t *testing.T) {
 				for _, d := range c.Detail {
 					bad(string(c.ID)+" detail", d)
 				}
-				if c.Status == detect.StatusFail && c.Fix == "" {
+				if c.Status == detect.StatusFail && c.Fix == "" && c.Run == nil {
 					t.Errorf("failed check %s has no fix: %s", c.ID, c.Finding)
 				}
 			}

@@ -283,7 +283,7 @@ func (e *evaluator) recommend(bs []BackendStatus) Recommendation {
 			r.RunnerUpReason = "needs fixes: " + ru.Reason
 		}
 	}
-	r.Command = e.composeCommand(best.Name)
+	r.Run = e.composeRun(best.Name)
 	return r
 }
 
