@@ -8,6 +8,7 @@ package docker
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/immich-accel/immich-accel/pkg/dockerapi"
@@ -34,6 +36,14 @@ type (
 	Container = dockerapi.Container
 	Mount     = dockerapi.Mount
 	Volume    = dockerapi.Volume
+
+	ContainerJSON  = dockerapi.ContainerJSON
+	ContainerState = dockerapi.ContainerState
+	Health         = dockerapi.Health
+	HealthResult   = dockerapi.HealthResult
+	HostConfig     = dockerapi.HostConfig
+	DeviceMapping  = dockerapi.DeviceMapping
+	DeviceRequest  = dockerapi.DeviceRequest
 )
 
 // DefaultSocket is the engine's standard unix socket.
@@ -48,6 +58,11 @@ type Client struct {
 	http     *http.Client
 	base     string
 	timeout  time.Duration
+	tls      *tls.Config
+	// api is the API version requests use ("1.41"), set by Ping from the
+	// daemon's API-Version header; empty before, which the daemon takes
+	// as its own current version.
+	api atomic.Value
 }
 
 var _ API = (*Client)(nil)
@@ -57,6 +72,15 @@ type Option func(*Client)
 
 // WithTimeout bounds every request (connect and read).
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// WithTLS talks TLS to a tcp:// daemon (DOCKER_TLS_VERIFY, a context's TLS
+// material).
+func WithTLS(cfg *tls.Config) Option { return func(c *Client) { c.tls = cfg } }
+
+// MaxAPIVersion is the newest Engine API version this client speaks. Ping
+// settles on the older of it and the daemon's, as the docker CLI does, so
+// old daemons (Debian's 20.10 speaks 1.41) answer in their own version.
+const MaxAPIVersion = "1.47"
 
 // New returns a client for host, which is a DOCKER_HOST value
 // ("unix:///path", "tcp://host:port") or empty for the default socket.
@@ -100,8 +124,12 @@ func New(host string, opts ...Option) (*Client, error) {
 		tr.DialContext = dialer.DialContext
 		c.base = "http://" + u.Host
 		c.endpoint = "tcp://" + u.Host
+		if c.tls != nil {
+			tr.TLSClientConfig = c.tls
+			c.base = "https://" + u.Host
+		}
 	default:
-		return nil, fmt.Errorf("docker host %q: unsupported scheme %q (want unix:// or tcp://; TLS and ssh:// are not supported)", host, u.Scheme)
+		return nil, fmt.Errorf("docker host %q: unsupported scheme %q (want unix:// or tcp://; ssh:// is not supported)", host, u.Scheme)
 	}
 	c.http = &http.Client{Transport: tr}
 	return c, nil
@@ -117,6 +145,9 @@ var ErrTimeout = dockerapi.ErrTimeout
 func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	if v, _ := c.api.Load().(string); v != "" && path != "/_ping" {
+		path = "/v" + v + path
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("docker: building request %s: %w", path, err)
@@ -129,6 +160,11 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("docker: GET %s on %s: %w", path, c.endpoint, unwrapURL(err))
 	}
 	defer resp.Body.Close()
+	if path == "/_ping" {
+		if v := resp.Header.Get("API-Version"); v != "" {
+			c.api.Store(olderVersion(v, MaxAPIVersion))
+		}
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -147,6 +183,37 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("docker: GET %s: %s: %s", path, resp.Status, msg)
 	}
 	return body, nil
+}
+
+// APIVersion is the API version the client settled on with the daemon
+// ("" before a successful Ping).
+func (c *Client) APIVersion() string {
+	v, _ := c.api.Load().(string)
+	return v
+}
+
+// olderVersion returns the older of two API versions ("1.41", "1.47");
+// a malformed daemon version is taken as it is not: the client's is used.
+func olderVersion(daemon, client string) string {
+	dm, dn, ok1 := splitVersion(daemon)
+	cm, cn, ok2 := splitVersion(client)
+	if !ok1 || !ok2 {
+		return client
+	}
+	if dm < cm || (dm == cm && dn < cn) {
+		return daemon
+	}
+	return client
+}
+
+func splitVersion(v string) (int, int, bool) {
+	a, b, ok := strings.Cut(v, ".")
+	if !ok {
+		return 0, 0, false
+	}
+	x, err1 := strconv.Atoi(a)
+	y, err2 := strconv.Atoi(b)
+	return x, y, err1 == nil && err2 == nil && x >= 0 && y >= 0
 }
 
 func unwrapURL(err error) error {
@@ -220,6 +287,18 @@ func (c *Client) Volumes(ctx context.Context) ([]Volume, error) {
 		return nil, err
 	}
 	return v.Volumes, nil
+}
+
+// Inspect returns GET /containers/{id}/json.
+func (c *Client) Inspect(ctx context.Context, id string) (*ContainerJSON, error) {
+	if id == "" {
+		return nil, errors.New("docker: inspect: empty container id")
+	}
+	var cj ContainerJSON
+	if err := c.getJSON(ctx, "/containers/"+url.PathEscape(id)+"/json", &cj); err != nil {
+		return nil, err
+	}
+	return &cj, nil
 }
 
 // Logs returns the last tail lines of the container's output.

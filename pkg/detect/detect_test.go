@@ -67,7 +67,7 @@ func TestScenarios(t *testing.T) {
 			}},
 		{host: "nvidia-no-toolkit", backend: "cuda", ready: false, runnerUp: "openvino", hwReady: true, checks: map[string]detect.Status{
 			"nvidia-toolkit": detect.StatusFail, "nvidia-driver": detect.StatusOK, "intel-gpu": detect.StatusOK,
-			"ml-container": detect.StatusWarn, "compose-backend": detect.StatusWarn}},
+			"ml-container": detect.StatusFail, "compose-backend": detect.StatusWarn}},
 		{host: "nvidia-old-driver", backend: "cuda", ready: false, checks: map[string]detect.Status{
 			"nvidia-driver": detect.StatusFail, "nvidia-gpu": detect.StatusOK}},
 		{host: "nvidia-gt710", backend: "cpu", ready: true, checks: map[string]detect.Status{
@@ -625,7 +625,7 @@ func TestContainerLogs(t *testing.T) {
 	}{
 		{"nvidia-desktop", started, detect.StatusWarn, "no `Setting execution providers to` line", true},
 		{"nvidia-desktop", started + setCPU, detect.StatusFail, "the cuda image fell back to CPUExecutionProvider", true},
-		{"nvidia-desktop", epFail + setCPU, detect.StatusFail, "ONNX Runtime could not create CUDAExecutionProvider", false},
+		{"nvidia-desktop", epFail + setCPU, detect.StatusFail, "cannot find the cuDNN 9 / CUDA 12 libraries", false},
 		{"mali-libmali-elsewhere", started, detect.StatusWarn, "cannot tell whether ARM NN loaded", true},
 		{"mali-libmali-elsewhere", debugOK + annFail, detect.StatusFail, "ARM NN did not load: Could not load ANN shared libraries", false},
 		{"mali-libmali-elsewhere", debugOK, detect.StatusOK, "ARM NN loaded", false},

@@ -25,6 +25,9 @@ type API interface {
 	Version(ctx context.Context) (*Version, error)
 	// Containers lists containers; all includes stopped ones.
 	Containers(ctx context.Context, all bool) ([]Container, error)
+	// Inspect returns a container's state and configuration
+	// (GET /containers/{id}/json).
+	Inspect(ctx context.Context, id string) (*ContainerJSON, error)
 	// Logs returns the last tail lines of a container's stdout and stderr,
 	// interleaved in order.
 	Logs(ctx context.Context, id string, tail int) (string, error)
@@ -66,6 +69,21 @@ type Version struct {
 	Platform      struct {
 		Name string `json:"Name"`
 	} `json:"Platform"`
+	Components []struct {
+		Name    string `json:"Name"`
+		Version string `json:"Version"`
+	} `json:"Components"`
+}
+
+// Podman reports whether the engine is Podman's Docker-compatible service,
+// which names itself among the components of /version.
+func (v *Version) Podman() bool {
+	for _, c := range v.Components {
+		if strings.Contains(c.Name, "Podman") {
+			return true
+		}
+	}
+	return strings.Contains(v.Platform.Name, "Podman")
 }
 
 // Container is one entry of GET /containers/json.
@@ -103,4 +121,84 @@ type Volume struct {
 	Mountpoint string            `json:"Mountpoint"`
 	Labels     map[string]string `json:"Labels"`
 	Scope      string            `json:"Scope"`
+}
+
+// ContainerJSON is the part of GET /containers/{id}/json that immich-accel reads.
+type ContainerJSON struct {
+	ID           string         `json:"Id"`
+	Name         string         `json:"Name"`
+	Image        string         `json:"Image"`
+	RestartCount int            `json:"RestartCount"`
+	State        ContainerState `json:"State"`
+	Config       struct {
+		Image       string            `json:"Image"`
+		Env         []string          `json:"Env"`
+		Labels      map[string]string `json:"Labels"`
+		Healthcheck *struct {
+			Test []string `json:"Test"`
+		} `json:"Healthcheck"`
+	} `json:"Config"`
+	HostConfig HostConfig `json:"HostConfig"`
+}
+
+// ContainerState is a container's State.
+type ContainerState struct {
+	// Status is created, running, paused, restarting, removing, exited or dead.
+	Status     string `json:"Status"`
+	Running    bool   `json:"Running"`
+	Restarting bool   `json:"Restarting"`
+	OOMKilled  bool   `json:"OOMKilled"`
+	Dead       bool   `json:"Dead"`
+	ExitCode   int    `json:"ExitCode"`
+	// Error is why the Engine could not start the container.
+	Error      string  `json:"Error"`
+	StartedAt  string  `json:"StartedAt"`
+	FinishedAt string  `json:"FinishedAt"`
+	Health     *Health `json:"Health"`
+}
+
+// Health is the state of a container's healthcheck.
+type Health struct {
+	// Status is starting, healthy or unhealthy.
+	Status        string         `json:"Status"`
+	FailingStreak int            `json:"FailingStreak"`
+	Log           []HealthResult `json:"Log"`
+}
+
+// HealthResult is one run of the healthcheck.
+type HealthResult struct {
+	Start    string `json:"Start"`
+	End      string `json:"End"`
+	ExitCode int    `json:"ExitCode"`
+	Output   string `json:"Output"`
+}
+
+// HostConfig is what the container was given of the host.
+type HostConfig struct {
+	Runtime        string          `json:"Runtime"`
+	Devices        []DeviceMapping `json:"Devices"`
+	DeviceRequests []DeviceRequest `json:"DeviceRequests"`
+	GroupAdd       []string        `json:"GroupAdd"`
+	SecurityOpt    []string        `json:"SecurityOpt"`
+	Memory         int64           `json:"Memory"`
+	RestartPolicy  struct {
+		Name              string `json:"Name"`
+		MaximumRetryCount int    `json:"MaximumRetryCount"`
+	} `json:"RestartPolicy"`
+}
+
+// DeviceMapping is a device node passed into the container (`devices:`).
+type DeviceMapping struct {
+	PathOnHost        string `json:"PathOnHost"`
+	PathInContainer   string `json:"PathInContainer"`
+	CgroupPermissions string `json:"CgroupPermissions"`
+}
+
+// DeviceRequest is a device reservation (`deploy.resources.reservations.devices`,
+// `--gpus`).
+type DeviceRequest struct {
+	Driver       string     `json:"Driver"`
+	Count        int        `json:"Count"`
+	DeviceIDs    []string   `json:"DeviceIDs"`
+	Capabilities [][]string `json:"Capabilities"`
 }

@@ -98,6 +98,10 @@ type DockerHost struct {
 	Info       *dockerapi.Info       `json:"info"`
 	Containers []dockerapi.Container `json:"containers"`
 	Volumes    []dockerapi.Volume    `json:"volumes"`
+	// Inspect maps container IDs to what GET /containers/{id}/json
+	// answers; a container without an entry gets one built from its list
+	// entry (state and image).
+	Inspect map[string]*dockerapi.ContainerJSON `json:"inspect"`
 	// Logs maps container IDs to log files next to docker.json.
 	Logs map[string]string `json:"logs"`
 	// ComposeVersion is what the Compose plugin reports.
@@ -170,6 +174,27 @@ func (d *Docker) Containers(ctx context.Context, all bool) ([]dockerapi.Containe
 		}
 	}
 	return out, nil
+}
+
+// Inspect implements dockerapi.API.
+func (d *Docker) Inspect(ctx context.Context, id string) (*dockerapi.ContainerJSON, error) {
+	if err := d.wait(ctx); err != nil {
+		return nil, err
+	}
+	if cj, ok := d.H.Inspect[id]; ok {
+		return cj, nil
+	}
+	for _, c := range d.H.Containers {
+		if c.ID == id {
+			cj := &dockerapi.ContainerJSON{ID: c.ID, Name: "/" + c.Name(), Image: c.ImageID}
+			cj.Config.Image = c.Image
+			cj.Config.Labels = c.Labels
+			cj.State.Status = c.State
+			cj.State.Running = c.State == "running"
+			return cj, nil
+		}
+	}
+	return nil, fmt.Errorf("docker: GET /containers/%s/json: 404 Not Found: No such container: %s", id, id)
 }
 
 // Logs implements dockerapi.API.
