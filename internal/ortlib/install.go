@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -167,7 +168,7 @@ func (in *Installer) Install(ctx context.Context, o InstallOptions) (Installed, 
 		}
 		files = append(files, fs...)
 	}
-	if o.GPU && !contains(files, "libonnxruntime_providers_cuda.so") {
+	if o.GPU && !slices.Contains(files, "libonnxruntime_providers_cuda.so") {
 		fs, err := in.installNpm(ctx, gpuPackage, dl, stage)
 		if err != nil {
 			return Installed{}, err
@@ -219,15 +220,6 @@ func (in *Installer) installed(final string, gpu bool) (Installed, bool) {
 	}
 	sort.Strings(files)
 	return Installed{Dir: final, Library: filepath.Join(final, LibName), Version: Version, Files: files}, true
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // keepVerified copies the pinned GPU provider libraries from an existing

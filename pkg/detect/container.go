@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/immich-accel/immich-accel/internal/docker"
@@ -275,7 +276,7 @@ func missingAccess(b accel.Backend, hc docker.HostConfig) string {
 				return ""
 			}
 			for _, caps := range r.Capabilities {
-				if contains(caps, "gpu") {
+				if slices.Contains(caps, "gpu") {
 					return ""
 				}
 			}
@@ -379,7 +380,7 @@ func (e *evaluator) providersCheck(logsMatter bool) Check {
 	pv.Detail = append(pv.Detail, matchDetail(ms)...)
 	info, _ := backend.Info()
 	want := info.Providers
-	took := len(lf.Providers) > 0 && contains(want, lf.Providers[0])
+	took := len(lf.Providers) > 0 && slices.Contains(want, lf.Providers[0])
 	cause, specific := firstCause(ms)
 	switch {
 	case specific:

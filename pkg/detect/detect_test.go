@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -113,7 +114,7 @@ func TestScenarios(t *testing.T) {
 				if h.Arch != "arm64" || h.LibMaliPath != "/usr/lib/libmali.so" || !h.MaliFirmware || h.SoC != "rk3588" || h.RKNPUDriver != "0.9.8" {
 					t.Errorf("facts = %+v", h)
 				}
-				if h.CPUModel != "ARM Cortex-A55 + ARM Cortex-A76" || h.CPUCores != 8 || !contains(h.CPUFlags, "asimd") {
+				if h.CPUModel != "ARM Cortex-A55 + ARM Cortex-A76" || h.CPUCores != 8 || !slices.Contains(h.CPUFlags, "asimd") {
 					t.Errorf("CPU = %q, %d cores, flags %v; want both kinds of core, 8 cores, NEON", h.CPUModel, h.CPUCores, h.CPUFlags)
 				}
 			}},
@@ -444,7 +445,7 @@ func TestPCIWithoutDatabase(t *testing.T) {
 	}
 	// The GPU came through ghw's PCI listing (render nodes alone would
 	// not give its PCI address and driver line).
-	if !contains(c.Detail, "PCI 0000:03:00.0 8086:56a0 driver i915") {
+	if !slices.Contains(c.Detail, "PCI 0000:03:00.0 8086:56a0 driver i915") {
 		t.Errorf("intel-gpu details lack the PCI device ghw lists: %v", c.Detail)
 	}
 	for _, d := range r.Check("platform-os").Detail {
@@ -589,15 +590,6 @@ func TestWSLNativeEngineNeedsToolkit(t *testing.T) {
 	if r.Check("nvidia-toolkit").Status == detect.StatusFail && r.Recommendation.Ready {
 		t.Errorf("cuda ready without the toolkit: %+v", r.Recommendation)
 	}
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // logsDocker is a scenario's fake daemon with other container logs.

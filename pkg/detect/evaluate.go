@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -119,7 +120,7 @@ func (e *evaluator) verdict(name accel.Backend, readyReason string, must []Check
 	b := BackendStatus{Name: name, State: BackendReady, Reason: readyReason}
 	for _, id := range must {
 		st := e.status(id)
-		if st == StatusFail || ((st == StatusWarn || st == StatusSkip) && contains(strict, id)) {
+		if st == StatusFail || ((st == StatusWarn || st == StatusSkip) && slices.Contains(strict, id)) {
 			b.Blockers = append(b.Blockers, id)
 		}
 	}
@@ -136,15 +137,6 @@ func (e *evaluator) verdict(name accel.Backend, readyReason string, must []Check
 
 func unavailable(name accel.Backend, why string) BackendStatus {
 	return BackendStatus{Name: name, State: BackendUnavailable, Reason: why}
-}
-
-func contains[T comparable](ss []T, s T) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (e *evaluator) backend(name accel.Backend) BackendStatus {

@@ -7,6 +7,7 @@ import (
 	"path"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -328,7 +329,7 @@ func (d *Detector) probeCPU(fs fsys) cpuFacts {
 			if name == "" {
 				name = "ARM core " + v
 			}
-			if !contains(parts, name) {
+			if !slices.Contains(parts, name) {
 				parts = append(parts, name)
 			}
 		}
