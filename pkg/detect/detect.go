@@ -361,13 +361,16 @@ func (d *Detector) probes(fs fsys) []probe {
 }
 
 // collect runs the probes at once and waits for them within the run's
-// budget. The probes get a context derived from ctx that ends with the
-// budget and is canceled when collect returns, so none that honours its
-// context outlives the run.
+// budget. The probes get a context derived from ctx that is canceled when
+// collect returns, at the budget at the latest, so none that honours its
+// context outlives the run; it is canceled after the facts are closed, so
+// a probe woken by it changes nothing.
 func (d *Detector) collect(ctx context.Context, probes []probe) *facts {
 	budget := d.runBudget()
-	ctx, cancel := context.WithTimeout(ctx, budget)
+	probeCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	timer := time.NewTimer(budget)
+	defer timer.Stop()
 	// What the report says of a probe that does not finish.
 	f := &facts{}
 	f.platform.GOOS = d.goos
@@ -397,7 +400,7 @@ func (d *Detector) collect(ctx context.Context, probes []probe) *facts {
 				}
 			}()
 			start := time.Now()
-			apply := p.run(ctx)
+			apply := p.run(probeCtx)
 			mu.Lock()
 			if !closed {
 				apply(f)
@@ -413,6 +416,7 @@ func (d *Detector) collect(ctx context.Context, probes []probe) *facts {
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
+	case <-timer.C:
 	case <-ctx.Done():
 	}
 	mu.Lock()
