@@ -1,5 +1,7 @@
 package detect
 
+import "github.com/immich-accel/immich-accel/internal/docker"
+
 // HostFS reads host files under a root directory the way doctor does: paths
 // are host paths ("/sys/class/drm"), only the reads are rooted, only regular
 // files are read (a FIFO planted where a host file belongs is refused, not
@@ -43,3 +45,8 @@ func LogProviders(logs string) (providers []string, seen bool) {
 	lf := analyzeLogs(logs)
 	return lf.Providers, lf.ProviderLineSeen
 }
+
+// IsMLContainer reports whether c is Immich's machine-learning container,
+// by the same signs doctor uses: the image name, the compose service name
+// or the container name.
+func IsMLContainer(c docker.Container) bool { return isMLContainer(&c) }
