@@ -106,6 +106,6 @@ func (m *monitor) stop(ctx context.Context, w *watching, requests int) (*DeviceU
 	if err != nil || cpu1 < w.cpu0 {
 		return use, nil
 	}
-	per := round((cpu1 - w.cpu0).Seconds()/float64(requests), 4)
+	per := round((cpu1-w.cpu0).Seconds()/float64(requests), 4)
 	return use, &per
 }
