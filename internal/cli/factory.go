@@ -11,6 +11,7 @@ import (
 	"github.com/immich-accel/immich-accel/pkg/bench"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 	"github.com/immich-accel/immich-accel/pkg/detect"
+	"github.com/immich-accel/immich-accel/pkg/verify"
 )
 
 // Factory holds what commands need from the outside world. NewFactory wires
@@ -33,6 +34,9 @@ type Factory struct {
 	// ModelCache finds Immich's model-cache Docker volume for
 	// `bench --immich-cache`; nil when Docker is not wired in.
 	ModelCache bench.VolumeFinder
+	// VerifyEnv wires what verify reads: the Docker Engine, host files
+	// under the given root, NVML and the failure catalogue.
+	VerifyEnv func(hostRoot string) verify.Env
 }
 
 // ComposeHostInfo is the host information compose uses.
@@ -61,6 +65,7 @@ func NewFactory() *Factory {
 		ComponentVersions: withORTVersion(os.Getenv, defaultComponentVersions),
 		NewDetector:       detect.New,
 		ModelCache:        dockerModelCache{getenv: os.Getenv},
+		VerifyEnv:         func(root string) verify.Env { return realVerifyEnv(os.Getenv, root) },
 	}
 	f.ComposeHost = func(ctx context.Context) (ComposeHostInfo, error) {
 		return composeHostFromDetector(ctx, f.NewDetector, f.Getenv("IMMICH_ACCEL_HOST_ROOT"))
@@ -112,4 +117,25 @@ func defaultComponentVersions() []ComponentVersion {
 	defer cancel()
 	v, detail := detect.NVMLDriverVersion(ctx)
 	return []ComponentVersion{{Name: "NVIDIA driver", Version: v, Detail: detail}}
+}
+
+// realVerifyEnv connects verify to the Docker Engine at DOCKER_HOST (or the
+// standard socket, under root when one is given), reads host files under
+// root, and opens NVML only on this host's own root, as doctor does.
+func realVerifyEnv(getenv func(string) string, root string) verify.Env {
+	fs := detect.NewHostFS(root)
+	env := verify.Env{HostFS: fs}
+	host := getenv("DOCKER_HOST")
+	if host == "" && !fs.IsHostRoot() {
+		host = "unix://" + root + docker.DefaultSocket
+	}
+	if c, err := docker.New(host, docker.WithTimeout(3*time.Second)); err != nil {
+		env.EngineErr = err
+	} else {
+		env.Engine = c
+	}
+	if fs.IsHostRoot() {
+		env.NVML = detect.NVML()
+	}
+	return env
 }

@@ -33,7 +33,19 @@ type Config struct {
 	Timeout time.Duration
 	// SampleInterval is how often the device is read (default 250 ms).
 	SampleInterval time.Duration
+	// Progress, when set, is told when each task's first request and its
+	// warm phase start.
+	Progress func(t TaskName, phase Phase)
 }
+
+// Phase is a part of a task's run.
+type Phase string
+
+// Phases of a task.
+const (
+	PhaseFirst Phase = "first request"
+	PhaseWarm  Phase = "warm requests"
+)
 
 // LogScanner matches log text against the catalogue of known ML failures.
 type LogScanner interface {
@@ -244,6 +256,9 @@ type detailsView struct {
 // for cfg.Duration while the monitor watches.
 func runTask(ctx context.Context, cl *client, t *task, cfg Config, mon *monitor) TaskResult {
 	res := TaskResult{Task: t.name, Model: t.model}
+	if cfg.Progress != nil {
+		cfg.Progress(t.name, PhaseFirst)
+	}
 	t0 := time.Now()
 	note, err := cl.do(ctx, t, cfg.FirstTimeout)
 	res.FirstMs = ms(time.Since(t0))
@@ -252,6 +267,9 @@ func runTask(ctx context.Context, cl *client, t *task, cfg Config, mon *monitor)
 		return res
 	}
 	res.Note = note
+	if cfg.Progress != nil {
+		cfg.Progress(t.name, PhaseWarm)
+	}
 	var w *watching
 	if mon != nil {
 		w = mon.start(cfg.SampleInterval)
