@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // parsed is a compose file parsed into a node tree, with the ML service
@@ -186,74 +188,6 @@ func looksLikeHelmValues(r *yaml.Node) bool {
 	return found
 }
 
-func walk(n *yaml.Node, f func(*yaml.Node)) {
-	if n == nil {
-		return
-	}
-	f(n)
-	for _, c := range n.Content {
-		walk(c, f)
-	}
-}
-
-// mapGet returns the value for key in a mapping node, or nil.
-func mapGet(m *yaml.Node, key string) *yaml.Node {
-	_, v := mapEntry(m, key)
-	return v
-}
-
-func mapEntry(m *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil, nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Kind == yaml.ScalarNode && m.Content[i].Value == key {
-			return m.Content[i], m.Content[i+1]
-		}
-	}
-	return nil, nil
-}
-
-// resolve follows an alias.
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
-}
-
-// mergedGet looks key up in a mapping, then in the mappings merged into it
-// with <<. It returns the value and whether it came from a merge key.
-func mergedGet(m *yaml.Node, key string) (*yaml.Node, bool) {
-	if v := mapGet(m, key); v != nil {
-		return v, false
-	}
-	if m == nil {
-		return nil, false
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k := m.Content[i]
-		if k.Value != "<<" || k.Kind != yaml.ScalarNode {
-			continue
-		}
-		v := resolve(m.Content[i+1])
-		var srcs []*yaml.Node
-		if v != nil && v.Kind == yaml.SequenceNode {
-			for _, c := range v.Content {
-				srcs = append(srcs, resolve(c))
-			}
-		} else {
-			srcs = append(srcs, v)
-		}
-		for _, s := range srcs {
-			if r, _ := mergedGet(s, key); r != nil {
-				return r, true
-			}
-		}
-	}
-	return nil, false
-}
-
 // detectStyle measures the file's indentation step and sequence style from
 // the services mapping.
 func (p *parsed) detectStyle() {
@@ -400,7 +334,7 @@ func (p *parsed) findService(want string) error {
 	}
 	sections := 0
 	for _, s := range list {
-		if ValidBackend(s.name) && s.image == "" {
+		if accel.Backend(s.name).Valid() && s.image == "" {
 			sections++
 		}
 	}

@@ -42,7 +42,7 @@ func (e *editor) image() error {
 		return newError(ErrManual, "Write the image as a plain string.", "the image of %q is not a string (line %d)", p.name, v.Line)
 	}
 	ref := parseImage(v.Value)
-	want := imageSuffix[e.backend]
+	want := e.backend.Suffix()
 	if ref.legacy {
 		return newError(ErrManual, "Switch to ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release} as in Immich's current docker-compose.yml, then run again.",
 			"service %q uses the legacy image %s, which has no accelerated variants", p.name, v.Value)
@@ -266,17 +266,6 @@ func (e *editor) merge(target, sec *yaml.Node, path string) error {
 		}
 	}
 	return nil
-}
-
-func joinPath(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "." + b
-}
-
-func isEmpty(n *yaml.Node) bool {
-	return (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && len(n.Content) == 0
 }
 
 // appendItem adds an entry at the end of a list.
