@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// ContainerDetails is the part of GET /containers/{id}/json that
-// immich-accel reads to reach a container's server and watch its processes.
+// ContainerDetails is the network and process view of GET
+// /containers/{id}/json: what immich-accel reads to reach a container's
+// server and watch its processes.
 type ContainerDetails struct {
 	ID     string `json:"Id"`
 	Name   string `json:"Name"`
@@ -58,8 +59,9 @@ func (d *ContainerDetails) Env(k string) (string, bool) {
 	return "", false
 }
 
-// Inspect returns GET /containers/{id}/json.
-func (c *Client) Inspect(ctx context.Context, id string) (*ContainerDetails, error) {
+// InspectNetwork returns the network and process view of GET
+// /containers/{id}/json.
+func (c *Client) InspectNetwork(ctx context.Context, id string) (*ContainerDetails, error) {
 	if id == "" {
 		return nil, errors.New("docker: inspect: empty container id")
 	}

@@ -30,7 +30,7 @@ func TestInspectAndLogsSince(t *testing.T) {
 	})
 	c := serve(t, mux)
 	ctx := context.Background()
-	d, err := c.Inspect(ctx, "3f9c2a7d41b8")
+	d, err := c.InspectNetwork(ctx, "3f9c2a7d41b8")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,10 +50,10 @@ func TestInspectAndLogsSince(t *testing.T) {
 	if err != nil || !strings.Contains(logs, "Loading visual model") {
 		t.Fatalf("LogsSince = %q, %v", logs, err)
 	}
-	if _, err := c.Inspect(ctx, "missing"); err == nil || !strings.Contains(err.Error(), "404") {
+	if _, err := c.InspectNetwork(ctx, "missing"); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("inspect of a missing container: %v", err)
 	}
-	if _, err := c.Inspect(ctx, ""); err == nil {
+	if _, err := c.InspectNetwork(ctx, ""); err == nil {
 		t.Fatal("empty id accepted")
 	}
 }

@@ -18,7 +18,7 @@ import (
 // Engine is the part of the Docker Engine API that verify uses.
 type Engine interface {
 	Containers(ctx context.Context, all bool) ([]docker.Container, error)
-	Inspect(ctx context.Context, id string) (*docker.ContainerDetails, error)
+	InspectNetwork(ctx context.Context, id string) (*docker.ContainerDetails, error)
 	LogsSince(ctx context.Context, id string, since time.Time) (string, error)
 	Endpoint() string
 }
@@ -128,7 +128,7 @@ func findContainer(ctx context.Context, eng Engine, hc *http.Client, pingTimeout
 	if ml == nil {
 		return nil, nil, fmt.Errorf("%w on %s", ErrNoContainer, eng.Endpoint())
 	}
-	d, err := eng.Inspect(ctx, ml.ID)
+	d, err := eng.InspectNetwork(ctx, ml.ID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("inspecting %s: %w", ml.Name(), err)
 	}

@@ -213,7 +213,7 @@ type fakeEngine struct {
 func (f *fakeEngine) Containers(context.Context, bool) ([]docker.Container, error) {
 	return f.list, nil
 }
-func (f *fakeEngine) Inspect(_ context.Context, id string) (*docker.ContainerDetails, error) {
+func (f *fakeEngine) InspectNetwork(_ context.Context, id string) (*docker.ContainerDetails, error) {
 	if f.inspect == nil || id != f.inspect.ID {
 		return nil, errors.New("docker: GET /containers/" + id + "/json: 404 Not Found: No such container")
 	}
