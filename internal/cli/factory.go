@@ -125,7 +125,7 @@ func defaultComponentVersions() []ComponentVersion {
 // root, and opens NVML only on this host's own root, as doctor does.
 func realVerifyEnv(getenv func(string) string, root string) verify.Env {
 	fs := detect.NewHostFS(root)
-	env := verify.Env{HostFS: fs}
+	env := verify.Env{HostFS: fs, Logs: verify.Catalogue{}}
 	host := getenv("DOCKER_HOST")
 	if host == "" && !fs.IsHostRoot() {
 		host = "unix://" + root + docker.DefaultSocket
