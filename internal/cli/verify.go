@@ -25,6 +25,7 @@ type VerifyOptions struct {
 	Env func(hostRoot string) verify.Env
 
 	URL          string
+	Container    string
 	Duration     time.Duration
 	Concurrency  int
 	JSON         bool
@@ -85,6 +86,7 @@ Exit status:
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.URL, "url", "", "the ML server's `URL` (remote machine learning); default: find the container through Docker")
+	fl.StringVar(&opts.Container, "container", "", "the ML container's `name` or id when Docker runs several (default: the running Immich ML container)")
 	fl.DurationVar(&opts.Duration, "duration", 10*time.Second, "how long each task's warm requests run")
 	// Immich's job concurrency defaults are 2 for smart search and face
 	// detection (server/src/config.ts, ml-protocol.md §2).
@@ -112,6 +114,9 @@ func validateVerify(opts *VerifyOptions) error {
 	if strings.TrimSpace(opts.CLIPModel) == "" || strings.TrimSpace(opts.FaceModel) == "" {
 		return UsageError(errors.New("--clip-model and --face-model must not be empty"))
 	}
+	if opts.URL != "" && opts.Container != "" {
+		return UsageError(errors.New("--url and --container exclude each other: --url talks to a server directly"))
+	}
 	if opts.URL != "" {
 		u, err := url.Parse(opts.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -128,7 +133,7 @@ func runVerify(ctx context.Context, opts *VerifyOptions) error {
 		env = opts.Env(opts.HostRoot)
 	}
 	cfg := verify.Config{
-		URL: opts.URL, Duration: opts.Duration, Concurrency: opts.Concurrency,
+		URL: opts.URL, Container: opts.Container, Duration: opts.Duration, Concurrency: opts.Concurrency,
 		Models:  verify.Models{CLIP: opts.CLIPModel, Face: opts.FaceModel},
 		Timeout: opts.Timeout, FirstTimeout: opts.FirstTimeout,
 	}

@@ -46,7 +46,7 @@ func stubURL(t *testing.T, cfg mlstub.Config) string {
 func TestVerifyFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--duration", "0s"}, {"--concurrency", "0"}, {"--concurrency", "1000"},
-		{"--url", "gpu-box:3003"}, {"--url", "ftp://gpu-box"}, {"--clip-model", ""}, {"extra"}, {"--bogus"},
+		{"--url", "gpu-box:3003"}, {"--url", "ftp://gpu-box"}, {"--clip-model", ""}, {"extra"}, {"--bogus"}, {"--url", "http://x:3003", "--container", "ml"},
 	} {
 		_, errOut, code := runVerifyCmd(t, nil, args...)
 		if code != ExitUsage {

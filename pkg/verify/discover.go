@@ -113,19 +113,30 @@ func candidates(d *docker.ContainerDetails) []candidate {
 
 // findContainer picks the running ML container and reaches its server,
 // trying each candidate URL with GET /ping.
-func findContainer(ctx context.Context, eng Engine, hc *http.Client, pingTimeout time.Duration) (*Container, *docker.ContainerDetails, error) {
+func findContainer(ctx context.Context, eng Engine, hc *http.Client, name string, pingTimeout time.Duration) (*Container, *docker.ContainerDetails, error) {
 	cs, err := eng.Containers(ctx, false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing containers on %s: %w", eng.Endpoint(), err)
 	}
 	var ml *docker.Container
 	for i := range cs {
-		if cs[i].State == "running" && detect.IsMLContainer(cs[i]) {
-			ml = &cs[i]
+		c := &cs[i]
+		if c.State != "running" {
+			continue
+		}
+		if name != "" && (c.Name() == name || (len(name) >= 4 && strings.HasPrefix(c.ID, name))) {
+			ml = c
+			break
+		}
+		if name == "" && detect.IsMLContainer(*c) {
+			ml = c
 			break
 		}
 	}
 	if ml == nil {
+		if name != "" {
+			return nil, nil, fmt.Errorf("%w named %q on %s", ErrNoContainer, name, eng.Endpoint())
+		}
 		return nil, nil, fmt.Errorf("%w on %s", ErrNoContainer, eng.Endpoint())
 	}
 	d, err := eng.InspectNetwork(ctx, ml.ID)

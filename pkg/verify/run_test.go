@@ -273,6 +273,7 @@ func (s *safeBuffer) String() string {
 func TestLocalAMDAccelerated(t *testing.T) {
 	eng, _ := localStub(t, "ghcr.io/immich-app/immich-machine-learning:v2.7.5-rocm", mlstub.Config{Providers: []string{"MIGraphXExecutionProvider", "CPUExecutionProvider"}})
 	cfg := quick("")
+	cfg.Container = testID[:12] // an id prefix, as docker ps shows it
 	rep, err := bounded(t, Env{Engine: eng, HostFS: detect.NewHostFS(hostTree(t, "amd-rx7900"))}, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -361,6 +362,11 @@ func TestDiscoveryErrors(t *testing.T) {
 	empty := &fakeEngine{list: []docker.Container{{ID: "1", Names: []string{"/immich_server"}, Image: "ghcr.io/immich-app/immich-server:release", State: "running"}}}
 	if _, err := Run(ctx, Env{Engine: empty}, quick("")); !errors.Is(err, ErrNoContainer) {
 		t.Fatalf("no ML container: %v", err)
+	}
+	named := quick("")
+	named.Container = "immich_ml_2"
+	if _, err := Run(ctx, Env{Engine: empty}, named); !errors.Is(err, ErrNoContainer) || !strings.Contains(err.Error(), `"immich_ml_2"`) {
+		t.Fatalf("no container of that name: %v", err)
 	}
 	// The container answers at none of its addresses: each is named.
 	eng, _ := localStub(t, "ghcr.io/immich-app/immich-machine-learning:release-cuda", mlstub.Config{})

@@ -18,6 +18,9 @@ type Config struct {
 	// URL is the ML server's base URL; empty means finding the container
 	// through Engine. A URL is treated as remote: latency only.
 	URL string
+	// Container names the ML container (name or id prefix) when Docker
+	// runs several; empty means the first running one.
+	Container string
 	// Duration is how long each task's warm phase runs.
 	Duration time.Duration
 	// Concurrency is how many requests are in flight at once.
@@ -202,7 +205,7 @@ func Run(ctx context.Context, env Env, cfg Config) (*Report, error) {
 			}
 			return nil, fmt.Errorf("finding the ML container through Docker: %w; pass --url for a server elsewhere", err)
 		}
-		c, d, err := findContainer(ctx, env.Engine, hc, cfg.PingTimeout)
+		c, d, err := findContainer(ctx, env.Engine, hc, cfg.Container, cfg.PingTimeout)
 		if err != nil {
 			return nil, err
 		}
