@@ -35,7 +35,10 @@ type load struct {
 
 // runWarm keeps conc requests of t in flight for d and collects their
 // latencies. Requests still running at the end are cut off and not
-// counted. Each worker keeps its own slice, so the hot loop shares nothing.
+// counted. Each worker keeps its own slice, so the hot loop shares nothing,
+// and hands each answer to its own checker goroutine, so that checking an
+// answer's shape does not delay the next request (the latency is the
+// server's, and the rate is not bounded by the checks while a CPU is free).
 func runWarm(ctx context.Context, c *client, t *task, conc int, d, timeout time.Duration) load {
 	pctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -43,25 +46,46 @@ func runWarm(ctx context.Context, c *client, t *task, conc int, d, timeout time.
 		lat   []time.Duration
 		errs  int
 		first error
-		note  string
 		cut   int
+		// set by the checker
+		bad      int
+		badFirst error
+		note     string
 	}
 	ws := make([]worker, conc)
-	var wg sync.WaitGroup
+	var wg, checkers sync.WaitGroup
 	start := time.Now()
 	for i := range ws {
+		w := &ws[i]
+		answers := make(chan []byte, 64)
+		checkers.Add(1)
+		go func() {
+			defer checkers.Done()
+			for body := range answers {
+				note, err := t.check(body)
+				if err != nil {
+					w.bad++
+					if w.badFirst == nil {
+						w.badFirst = err
+					}
+					continue
+				}
+				w.note = note
+			}
+		}()
 		wg.Add(1)
-		go func(w *worker) {
+		go func() {
 			defer wg.Done()
+			defer close(answers)
 			w.lat = make([]time.Duration, 0, 1024)
 			for pctx.Err() == nil {
 				t0 := time.Now()
-				note, err := c.do(pctx, t, timeout)
+				body, err := c.send(pctx, t, timeout)
 				el := time.Since(t0)
 				switch {
 				case err == nil:
 					w.lat = append(w.lat, el)
-					w.note = note
+					answers <- body
 				case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 					w.cut++
 				default:
@@ -71,27 +95,43 @@ func runWarm(ctx context.Context, c *client, t *task, conc int, d, timeout time.
 					}
 				}
 			}
-		}(&ws[i])
+		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	checkers.Wait()
 	if elapsed > d {
 		elapsed = d
 	}
 	var all []time.Duration
 	var out load
-	for _, w := range ws {
+	errs := 0
+	for i := range ws {
+		w := &ws[i]
 		all = append(all, w.lat...)
-		out.stats.Errors += w.errs
+		errs += w.errs + w.bad
 		out.cutOff += w.cut
 		if out.firstErr == nil {
 			out.firstErr = w.first
+		}
+		if out.firstErr == nil {
+			out.firstErr = w.badFirst
 		}
 		if w.note != "" {
 			out.note = w.note
 		}
 	}
-	out.stats = summarise(all, out.stats.Errors, elapsed)
+	// Answers of the wrong shape were timed like good ones; they count
+	// as errors, not requests.
+	out.stats = summarise(all, errs, elapsed)
+	bad := 0
+	for i := range ws {
+		bad += ws[i].bad
+	}
+	out.stats.Requests -= bad
+	if elapsed > 0 {
+		out.stats.PerSecond = round(float64(out.stats.Requests)/elapsed.Seconds(), 2)
+	}
 	return out
 }
 

@@ -17,6 +17,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -161,23 +162,87 @@ func snippet(b []byte) string {
 	return s
 }
 
-// embedding parses an embedding, which Immich sends as a string holding a
-// JSON array of floats (ml-protocol.md §1).
-func embedding(v json.RawMessage) ([]float64, error) {
+// embedding checks an embedding, which Immich sends as a string holding a
+// JSON array of floats (ml-protocol.md §1), and returns its length.
+func embedding(v json.RawMessage) (int, error) {
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
-		return nil, errors.New("the embedding is not a string holding a JSON array")
+		return 0, errors.New("the embedding is not a string holding a JSON array")
 	}
-	var e []float64
-	if err := json.Unmarshal([]byte(s), &e); err != nil {
-		return nil, errors.New("the embedding string is not a JSON array of numbers")
+	return floatArray(s)
+}
+
+// floatArray checks that s is a JSON array of finite numbers and returns
+// its length. It is the load generator's hot path (every warm answer holds
+// one or more), so it scans the text instead of decoding it through
+// reflection.
+func floatArray(s string) (int, error) {
+	s = trimJSONSpace(s)
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return 0, errors.New("the embedding string is not a JSON array of numbers")
 	}
-	for _, x := range e {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, errors.New("the embedding holds a non-finite number")
+	body := trimJSONSpace(s[1 : len(s)-1])
+	if body == "" {
+		return 0, nil
+	}
+	n := 0
+	for more := true; more; {
+		var item string
+		item, body, more = strings.Cut(body, ",")
+		item = trimJSONSpace(item)
+		if !jsonNumber(item) {
+			return 0, fmt.Errorf("the embedding string holds %q, not a number", snippet([]byte(item)))
+		}
+		// Without an exponent, a number has too few digits to overflow a
+		// float64; only exponents need parsing.
+		if strings.ContainsAny(item, "eE") {
+			x, err := strconv.ParseFloat(item, 64)
+			if err != nil || math.IsInf(x, 0) {
+				return 0, fmt.Errorf("the embedding string holds %q, not a finite number", snippet([]byte(item)))
+			}
+		}
+		n++
+	}
+	return n, nil
+}
+
+// trimJSONSpace trims the whitespace JSON allows between tokens.
+func trimJSONSpace(s string) string { return strings.Trim(s, " \t\r\n") }
+
+// jsonNumber reports whether s has the form of a JSON number (which
+// excludes NaN, Infinity, hex and a leading plus that ParseFloat takes).
+func jsonNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		j := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i - j
+	}
+	start := i
+	if digits() == 0 || (s[start] == '0' && i-start > 1) {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
 		}
 	}
-	return e, nil
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 func checkCLIP(body []byte, dim, w, h int) (string, error) {
@@ -192,15 +257,15 @@ func checkCLIP(body []byte, dim, w, h int) (string, error) {
 	if r.CLIP == nil {
 		return "", shapeErr(body, `no "clip" field`)
 	}
-	e, err := embedding(r.CLIP)
+	n, err := embedding(r.CLIP)
 	if err != nil {
 		return "", shapeErr(body, `"clip": %v`, err)
 	}
 	switch {
-	case len(e) == 0:
+	case n == 0:
 		return "", shapeErr(body, `"clip" is an empty embedding`)
-	case dim > 0 && len(e) != dim:
-		return "", shapeErr(body, `"clip" has %d values, want %d`, len(e), dim)
+	case dim > 0 && n != dim:
+		return "", shapeErr(body, `"clip" has %d values, want %d`, n, dim)
 	}
 	if w > 0 {
 		if r.ImageWidth == nil || r.ImageHeight == nil {
@@ -210,7 +275,7 @@ func checkCLIP(body []byte, dim, w, h int) (string, error) {
 			return "", shapeErr(body, "imageWidth×imageHeight %d×%d, sent %d×%d", *r.ImageWidth, *r.ImageHeight, w, h)
 		}
 	}
-	return fmt.Sprintf("%d-dimensional embedding", len(e)), nil
+	return fmt.Sprintf("%d-dimensional embedding", n), nil
 }
 
 func checkFaces(body []byte, w, h int) (string, error) {
@@ -241,12 +306,12 @@ func checkFaces(body []byte, w, h int) (string, error) {
 		if f.Score == nil {
 			return "", shapeErr(body, "face %d has no score", i)
 		}
-		e, err := embedding(f.Embedding)
+		n, err := embedding(f.Embedding)
 		if err != nil {
 			return "", shapeErr(body, "face %d: %v", i, err)
 		}
-		if len(e) != faceDim {
-			return "", shapeErr(body, "face %d's embedding has %d values, want %d", i, len(e), faceDim)
+		if n != faceDim {
+			return "", shapeErr(body, "face %d's embedding has %d values, want %d", i, n, faceDim)
 		}
 	}
 	n := len(*r.Faces)
@@ -293,26 +358,35 @@ func (c *client) close() { c.http.CloseIdleConnections() }
 // do sends one prediction and checks its answer. timeout bounds the whole
 // exchange; ctx ending first is returned as ctx's error.
 func (c *client) do(ctx context.Context, t *task, timeout time.Duration) (string, error) {
+	body, err := c.send(ctx, t, timeout)
+	if err != nil {
+		return "", err
+	}
+	return t.check(body)
+}
+
+// send sends one prediction and returns the body of a 200 answer.
+func (c *client) send(ctx context.Context, t *task, timeout time.Duration) ([]byte, error) {
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.base+"/predict", bytes.NewReader(t.body))
 	if err != nil {
-		return "", fmt.Errorf("building the request: %w", err)
+		return nil, fmt.Errorf("building the request: %w", err)
 	}
 	req.Header.Set("Content-Type", t.contentType)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return "", c.failure(ctx, rctx, timeout, err)
+		return nil, c.failure(ctx, rctx, timeout, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
-		return "", c.failure(ctx, rctx, timeout, err)
+		return nil, c.failure(ctx, rctx, timeout, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", &StatusError{Status: resp.StatusCode, Body: snippet(body)}
+		return nil, &StatusError{Status: resp.StatusCode, Body: snippet(body)}
 	}
-	return t.check(body)
+	return body, nil
 }
 
 func (c *client) failure(ctx, rctx context.Context, timeout time.Duration, err error) error {
