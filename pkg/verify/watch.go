@@ -53,10 +53,9 @@ type watch struct {
 	stop chan struct{}
 	done chan struct{}
 
-	mu   sync.Mutex
-	use  DeviceUse
-	sum  float64
-	hung bool
+	mu  sync.Mutex
+	use DeviceUse
+	sum float64
 }
 
 // startWatch begins sampling. A sampler stuck in a driver call is given up

@@ -305,3 +305,16 @@ func TestMonitorPicksTheBackendsReader(t *testing.T) {
 		})
 	}
 }
+
+// On a host with an NVIDIA driver, the sampler reads the real GPUs.
+func TestNVIDIASamplerRealNVML(t *testing.T) {
+	s, err := newNVIDIASampler(detect.NVML())
+	if err != nil {
+		t.Skipf("no usable NVIDIA driver here: %v", err)
+	}
+	defer s.Close()
+	r, err := s.Sample([]int{os.Getpid()})
+	if err != nil || !r.BusyKnown || r.Busy < 0 || r.Busy > 100 {
+		t.Fatalf("reading = %+v, %v", r, err)
+	}
+}
