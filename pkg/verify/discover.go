@@ -53,6 +53,9 @@ type candidate struct {
 	route Route
 }
 
+// ErrNoAddress: the container has no address verify could reach it at.
+var ErrNoAddress = errors.New("no address to reach the container at")
+
 // ErrNoContainer: Docker runs no Immich ML container.
 var ErrNoContainer = errors.New("no running Immich machine-learning container")
 
@@ -116,7 +119,7 @@ func candidates(d *docker.ContainerDetails) []candidate {
 func findContainer(ctx context.Context, eng Engine, hc *http.Client, name string, pingTimeout time.Duration) (*Container, *docker.ContainerDetails, error) {
 	cs, err := eng.Containers(ctx, false)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listing containers on %s: %w", eng.Endpoint(), err)
+		return nil, nil, fmt.Errorf("finding the ML container through Docker: %w; pass --url for a server elsewhere", err)
 	}
 	var ml *docker.Container
 	for i := range cs {
@@ -145,7 +148,7 @@ func findContainer(ctx context.Context, eng Engine, hc *http.Client, name string
 	}
 	cands := candidates(d)
 	if len(cands) == 0 {
-		return nil, nil, &NotMLError{URL: ml.Name(), Answered: "the container publishes no port " + strconv.Itoa(defaultPort) + " and has no network address"}
+		return nil, nil, &NotMLError{URL: ml.Name(), Answered: "the container publishes no port " + strconv.Itoa(defaultPort) + " and has no network address", Err: ErrNoAddress}
 	}
 	var tried []string
 	var errs []error

@@ -407,6 +407,9 @@ type NotMLError struct {
 }
 
 func (e *NotMLError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("no Immich ML server answers at %s: %s", e.URL, e.Answered)
+	}
 	return fmt.Sprintf("%s is not an Immich ML server: %s", e.URL, e.Answered)
 }
 
