@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/immich-accel/immich-accel/internal/docker"
@@ -120,23 +122,51 @@ func defaultComponentVersions() []ComponentVersion {
 	return []ComponentVersion{{Name: "NVIDIA driver", Version: v, Detail: detail}}
 }
 
-// realVerifyEnv connects verify to the Docker Engine at DOCKER_HOST (or the
-// standard socket, under root when one is given), reads host files under
-// root, and opens NVML only on this host's own root, as doctor does.
+// realVerifyEnv connects verify to the Docker Engine found as the docker
+// CLI finds it (docker.Resolve: DOCKER_HOST, contexts, the default and
+// rootless sockets; a socket is looked for under root when one is given),
+// reads host files under root, and opens NVML only on this host's own
+// root, as doctor does.
 func realVerifyEnv(getenv func(string) string, root string) verify.Env {
 	fs := detect.NewHostFS(root)
 	env := verify.Env{HostFS: fs, Logs: verify.Catalogue{}}
-	host := getenv("DOCKER_HOST")
-	if host == "" && !fs.IsHostRoot() {
-		host = "unix://" + root + docker.DefaultSocket
-	}
-	if c, err := docker.New(host, docker.WithTimeout(3*time.Second)); err != nil {
-		env.EngineErr = err
-	} else {
-		env.Engine = c
-	}
 	if fs.IsHostRoot() {
 		env.NVML = detect.NVML()
 	}
+	home := getenv("HOME")
+	if home == "" {
+		home = "/root"
+	}
+	uid := 0
+	if fs.IsHostRoot() {
+		uid = os.Getuid()
+	}
+	denv := docker.Env{
+		Getenv:   getenv,
+		ReadFile: func(p string) ([]byte, error) { s, err := fs.ReadFile(p); return []byte(s), err },
+		Exists:   fs.Exists,
+		Home:     home,
+		UID:      uid,
+	}
+	ep, err := docker.Resolve(denv)
+	if err != nil {
+		env.EngineErr = err
+		return env
+	}
+	host := ep.Host
+	if sock, ok := strings.CutPrefix(host, "unix://"); ok && ep.Source != "DOCKER_HOST" && !fs.IsHostRoot() {
+		host = "unix://" + filepath.Join(root, sock)
+	}
+	tlsCfg, err := ep.TLSConfig(denv.ReadFile)
+	if err != nil {
+		env.EngineErr = fmt.Errorf("TLS for %s (%s): %w", ep.Host, ep.Source, err)
+		return env
+	}
+	c, err := docker.New(host, docker.WithTimeout(3*time.Second), docker.WithTLS(tlsCfg))
+	if err != nil {
+		env.EngineErr = err
+		return env
+	}
+	env.Engine = c
 	return env
 }

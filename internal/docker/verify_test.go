@@ -10,7 +10,7 @@ import (
 
 // An inspect answer as the Engine sends it for a compose-started ML
 // container on a bridge network with port 3003 published (trimmed).
-const inspectJSON = `{"Id":"3f9c2a7d41b8","Name":"/immich_machine_learning",
+const verifyInspectJSON = `{"Id":"3f9c2a7d41b8","Name":"/immich_machine_learning",
 "State":{"Status":"running","Running":true,"Pid":4242,"StartedAt":"2025-11-20T09:31:40.123456789Z"},
 "HostConfig":{"NetworkMode":"immich_default"},
 "Config":{"Image":"ghcr.io/immich-app/immich-machine-learning:v2.2.3-cuda","Env":["PATH=/usr/bin","MACHINE_LEARNING_WORKERS=1","IMMICH_PORT=3003"],"ExposedPorts":{"3003/tcp":{}}},
@@ -20,7 +20,7 @@ const inspectJSON = `{"Id":"3f9c2a7d41b8","Name":"/immich_machine_learning",
 func TestInspectAndLogsSince(t *testing.T) {
 	since := time.Unix(1732095100, 250000000)
 	mux := http.NewServeMux()
-	mux.HandleFunc("/containers/3f9c2a7d41b8/json", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(inspectJSON)) })
+	mux.HandleFunc("/containers/3f9c2a7d41b8/json", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(verifyInspectJSON)) })
 	mux.HandleFunc("/containers/3f9c2a7d41b8/logs", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("since") != "1732095100.250000000" {
 			http.Error(w, `{"message":"bad since `+r.URL.Query().Get("since")+`"}`, http.StatusBadRequest)

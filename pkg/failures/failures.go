@@ -52,7 +52,7 @@ func (e Evidence) String() string {
 // Entry is one known failure.
 type Entry struct {
 	// ID is stable across releases.
-	ID string
+	ID ID
 	// Where the evidence shows up.
 	Where Evidence
 	// Patterns are exact substrings of the evidence text. They are matched
@@ -300,7 +300,7 @@ func Catalogue() []Entry {
 }
 
 // Lookup returns the entry with the given id.
-func Lookup(id string) (Entry, bool) {
+func Lookup(id ID) (Entry, bool) {
 	for _, e := range entries() {
 		if e.ID == id {
 			return e, true

@@ -11,8 +11,8 @@ import (
 	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
-func ids(ms []Match) []string {
-	var out []string
+func ids(ms []Match) []ID {
+	var out []ID
 	for _, m := range ms {
 		out = append(out, m.Entry.ID)
 	}
@@ -40,7 +40,7 @@ func fixture(t *testing.T, path string) (string, accel.Backend) {
 // Every entry with text patterns has a fixture of its own, and Scan finds
 // it there with the matched text as evidence.
 func TestEachEntryOnItsFixture(t *testing.T) {
-	seen := map[string]bool{}
+	seen := map[ID]bool{}
 	for _, e := range Catalogue() {
 		if seen[e.ID] {
 			t.Errorf("duplicate id %s", e.ID)
@@ -55,8 +55,8 @@ func TestEachEntryOnItsFixture(t *testing.T) {
 		if len(e.Patterns) == 0 {
 			continue
 		}
-		t.Run(e.ID, func(t *testing.T) {
-			paths, _ := filepath.Glob(filepath.Join("testdata", e.ID+".*.log"))
+		t.Run(string(e.ID), func(t *testing.T) {
+			paths, _ := filepath.Glob(filepath.Join("testdata", string(e.ID)+".*.log"))
 			if len(paths) == 0 {
 				t.Fatalf("no testdata/%s.BACKEND.log", e.ID)
 			}
@@ -107,7 +107,7 @@ func TestBackendDecides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for be, want := range map[accel.Backend]string{
+	for be, want := range map[accel.Backend]ID{
 		accel.ARMNN: "armnn-no-libmali", accel.RKNN: "rknn-not-chosen", accel.CUDA: "cpu-fallback",
 		accel.OpenVINO: "cpu-fallback", accel.ROCm: "cpu-fallback",
 	} {
@@ -149,7 +149,7 @@ func TestWrappedMidWord(t *testing.T) {
 func TestStartErrorAndExit(t *testing.T) {
 	// The Engine's State.Error for a -cuda service on a host without the
 	// NVIDIA runtime (Docker 20.10), and for a devices: entry it lacks.
-	for msg, want := range map[string]string{
+	for msg, want := range map[string]ID{
 		`could not select device driver "nvidia" with capabilities: [[gpu]]`:                                  "nvidia-no-device-driver",
 		`error gathering device information while adding custom device "/dev/kfd": no such file or directory`: "device-missing",
 	} {
@@ -164,12 +164,12 @@ func TestStartErrorAndExit(t *testing.T) {
 	for _, c := range []struct {
 		code int
 		oom  bool
-		want []string
+		want []ID
 	}{
-		{139, false, []string{"segfault"}},
-		{134, false, []string{"abort"}},
-		{137, true, []string{"out-of-memory"}},
-		{137, false, []string{"killed"}},
+		{139, false, []ID{Segfault}},
+		{134, false, []ID{Abort}},
+		{137, true, []ID{OutOfMemory}},
+		{137, false, []ID{Killed}},
 		{1, false, nil},
 		{0, false, nil},
 	} {
@@ -206,7 +206,7 @@ func TestRealLogs(t *testing.T) {
 	// file → the backend of its setup (SOURCES.md) and the entry it shows.
 	want := map[string]struct {
 		b  accel.Backend
-		id string
+		id ID
 	}{
 		"01-01-imagegenius-497.txt":   {accel.OpenVINO, "openvino-no-gpu"},
 		"01-03-immich-app-28031.txt":  {accel.CUDA, "cuda-driver-too-old"},
@@ -265,5 +265,18 @@ func TestRealLogs(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(dir, "07-18-immich-app-12789.txt"))
 	if err == nil && !slices.Contains(ids(Scan(string(b), accel.ARMNN)), "armnn-no-libmali") {
 		t.Error("07-18 on an -armnn image: armnn-no-libmali not found")
+	}
+}
+
+// README.md lists every entry's id.
+func TestREADMEListsEveryID(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range Catalogue() {
+		if !strings.Contains(string(b), "`"+string(e.ID)+"`") {
+			t.Errorf("README.md does not list %s", e.ID)
+		}
 	}
 }

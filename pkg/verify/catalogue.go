@@ -9,11 +9,11 @@ import (
 
 // cpuFallbackIDs are the catalogue entries that mean the models run on the
 // CPU although the image is an accelerated one.
-var cpuFallbackIDs = map[string]bool{
-	"cpu-fallback":      true,
-	"provider-fallback": true,
-	"rknn-not-chosen":   true,
-	"openvino-no-gpu":   true,
+var cpuFallbackIDs = map[failures.ID]bool{
+	failures.CPUFallback:      true,
+	failures.ProviderFallback: true,
+	failures.RKNNNotChosen:    true,
+	failures.OpenVINONoGPU:    true,
 }
 
 // Catalogue scans logs with doctor's catalogue of known ML failures
@@ -27,7 +27,7 @@ func (Catalogue) Scan(text string, b accel.Backend) []LogMatch {
 	var out []LogMatch
 	for _, m := range failures.Scan(text, b) {
 		out = append(out, LogMatch{
-			Class:       m.Entry.ID,
+			Class:       string(m.Entry.ID),
 			Text:        strings.Join(m.Lines, " | "),
 			Meaning:     m.Entry.Cause,
 			Fix:         m.Entry.Fix,
