@@ -53,7 +53,7 @@ type Config struct {
 	TextDim int
 	// Log receives the server's log lines; nil discards them.
 	Log io.Writer
-	// Work is how long each prediction takes (default none).
+	// Work is how long each prediction takes (default none), as a sleep.
 	Work time.Duration
 }
 
@@ -61,10 +61,12 @@ type Config struct {
 type Server struct {
 	cfg Config
 
-	mu     sync.Mutex
-	loaded map[string]bool
-	counts map[string]int
-	hang   chan struct{}
+	mu       sync.Mutex
+	loaded   map[string]bool
+	counts   map[string]int
+	hang     chan struct{}
+	inFlight map[string]int
+	maxIn    map[string]int
 }
 
 // New returns a stand-in server.
@@ -78,7 +80,8 @@ func New(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
-	return &Server{cfg: cfg, loaded: map[string]bool{}, counts: map[string]int{}, hang: make(chan struct{})}
+	return &Server{cfg: cfg, loaded: map[string]bool{}, counts: map[string]int{}, hang: make(chan struct{}),
+		inFlight: map[string]int{}, maxIn: map[string]int{}}
 }
 
 // Close releases hanging requests.
@@ -90,6 +93,14 @@ func (s *Server) Close() {
 	default:
 		close(s.hang)
 	}
+}
+
+// MaxInFlight returns the most requests of a task the stand-in was
+// answering at once.
+func (s *Server) MaxInFlight(task string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxIn[task]
 }
 
 // Count returns how many requests of a task the stand-in received.
@@ -224,6 +235,15 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	task := taskOf(entries, img != nil)
+	s.mu.Lock()
+	s.inFlight[task]++
+	s.maxIn[task] = max(s.maxIn[task], s.inFlight[task])
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight[task]--
+		s.mu.Unlock()
+	}()
 	if s.fault(w, r, task) {
 		return
 	}

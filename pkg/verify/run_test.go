@@ -78,6 +78,32 @@ func TestRemoteServerLatencyOnly(t *testing.T) {
 	}
 }
 
+// --concurrency requests are in flight at once, and the latencies are the
+// server's: each answer takes at least its 30 ms of work.
+func TestConcurrencyAndLatency(t *testing.T) {
+	s, u := stub(t, mlstub.Config{Work: 30 * time.Millisecond})
+	cfg := quick(u)
+	cfg.Concurrency = 3
+	cfg.Duration = 200 * time.Millisecond
+	rep, err := bounded(t, Env{}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range rep.Tasks {
+		if got := s.MaxInFlight(string(task.Task)); got != 3 {
+			t.Errorf("%s: the stand-in saw at most %d requests at once, want 3", task.Task, got)
+		}
+		w := task.Warm
+		if !task.OK || w.Requests == 0 || w.P50Ms < 30 || w.MeanMs < 30 || task.FirstMs < 30 || w.P95Ms < w.P50Ms || w.MaxMs < w.P95Ms {
+			t.Errorf("%s: %+v", task.Task, task)
+		}
+		// 3 in flight, each at least 30 ms: at most 100 per second.
+		if w.PerSecond > 100 || w.Seconds > 0.2 {
+			t.Errorf("%s: %.1f/s over %.3f s", task.Task, w.PerSecond, w.Seconds)
+		}
+	}
+}
+
 func TestModelsAreSentAsNamed(t *testing.T) {
 	_, u := stub(t, mlstub.Config{})
 	cfg := quick(u)
