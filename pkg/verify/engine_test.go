@@ -37,6 +37,7 @@ func TestEngineDiscovery(t *testing.T) {
 	}
 	run := func(t *testing.T, name string, args ...string) {
 		t.Helper()
+		_, _ = e.Run("rm", "-f", name) // left over from an interrupted run
 		e.Docker(t, append([]string{"run", "-d", "--name", name}, args...)...)
 		t.Cleanup(func() { _, _ = e.Run("rm", "-f", name) })
 	}
@@ -56,6 +57,7 @@ func TestEngineDiscovery(t *testing.T) {
 	t.Run("published port, CPU image", func(t *testing.T) {
 		// The test engine has no default bridge: a network of its own, as
 		// compose creates one for Immich.
+		_, _ = e.Run("network", "rm", "verify-test-net")
 		e.Docker(t, "network", "create", "verify-test-net")
 		t.Cleanup(func() { _, _ = e.Run("network", "rm", "verify-test-net") })
 		name := "verify-test-published"
