@@ -164,6 +164,7 @@ func TestVerifyNetworkAddressIdleIntel(t *testing.T) {
 		return verify.Env{Engine: c, HostFS: detect.NewHostFS(hostRoot)}
 	}
 	out, errOut, code := runVerifyCmd(t, env, append(quickVerify, "--host-root", root)...)
+	t.Log(out)
 	if code != ExitCPUOnly {
 		t.Fatalf("exit %d: %s%s", code, out, errOut)
 	}
