@@ -185,6 +185,9 @@ func writeVerifyText(w io.Writer, cs *iostreams.ColorScheme, r *verify.Report) {
 	if d := r.Device; d != nil {
 		if d.Source != "" {
 			fmt.Fprintf(w, "Watching: %s\n", d.Source)
+			if b := d.Before; b != nil && b.Samples > 0 {
+				fmt.Fprintf(w, "Before the requests: %.0f%% busy (peak %.0f%%)\n", b.BusyMeanPct, b.BusyMaxPct)
+			}
 		} else {
 			fmt.Fprintf(w, "Device not watched: %s\n", d.Unmeasured)
 		}

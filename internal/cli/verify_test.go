@@ -168,7 +168,7 @@ func TestVerifyNetworkAddressIdleIntel(t *testing.T) {
 	if code != ExitCPUOnly {
 		t.Fatalf("exit %d: %s%s", code, out, errOut)
 	}
-	for _, want := range []string{"reached by network-address", "Watching: Intel GPU engine busy time", "cgroup /sys/fs/cgroup/system.slice/docker-", "execution providers OpenVINOExecutionProvider", "CPU fallback: the openvino device stayed idle", "0% (peak 0%)", "512 MiB"} {
+	for _, want := range []string{"reached by network-address", "Watching: Intel GPU engine busy time", "cgroup /sys/fs/cgroup/system.slice/docker-", "execution providers OpenVINOExecutionProvider", "CPU fallback: the openvino device stayed idle", "0% (peak 0%)", "512 MiB", "Before the requests: 0% busy"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -197,6 +197,7 @@ func TestVerifyJSONFieldsDocumented(t *testing.T) {
 		Logs:  verify.Logs{Error: "x", Providers: []string{"x"}, Matches: []verify.LogMatch{{Meaning: "x", Fix: "x", CPUFallback: true}}},
 	}
 	rep.Device.Source, rep.Device.Unmeasured, rep.Backend = "x", "x", "cuda"
+	rep.Device.Before = &verify.DeviceUse{}
 	b, _ := json.Marshal(rep)
 	var v any
 	_ = json.Unmarshal(b, &v)

@@ -74,6 +74,27 @@ func (m *monitor) pids() []int {
 	return m.cg.pids()
 }
 
+// baselineReadings is how many readings the baseline takes before any
+// request is sent (a second at the default interval).
+const baselineReadings = 4
+
+// baseline watches the device for a moment before any request, so that
+// busy from other work is not taken for the server's.
+func (m *monitor) baseline(ctx context.Context, interval time.Duration) {
+	if m.sampler == nil {
+		return
+	}
+	w := startWatch(m.sampler, m.pids, interval)
+	t := time.NewTimer(baselineReadings * interval)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	u := w.finish(ctx, 2*time.Second)
+	m.device.Before = &u
+}
+
 // watching is one warm phase being watched.
 type watching struct {
 	w      *watch

@@ -300,12 +300,25 @@ func TestLocalAMDAccelerated(t *testing.T) {
 	eng, _ := localStub(t, "ghcr.io/immich-app/immich-machine-learning:v2.7.5-rocm", mlstub.Config{Providers: []string{"MIGraphXExecutionProvider", "CPUExecutionProvider"}})
 	cfg := quick("")
 	cfg.Container = testID[:12] // an id prefix, as docker ps shows it
-	rep, err := bounded(t, Env{Engine: eng, HostFS: detect.NewHostFS(hostTree(t, "amd-rx7900"))}, cfg)
+	// The GPU is 2% busy with a desktop before the requests, 63% while
+	// they run.
+	root := hostTree(t, "amd-rx7900")
+	busy := "sys/class/drm/card1/device/gpu_busy_percent"
+	write(t, root, busy, "2\n")
+	cfg.Progress = func(_ TaskName, p Phase) {
+		if p == PhaseWarm {
+			write(t, root, busy, "63\n")
+		}
+	}
+	rep, err := bounded(t, Env{Engine: eng, HostFS: detect.NewHostFS(root)}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Verdict != Accelerated || !strings.Contains(rep.Reason, "busy 63%") {
+	if rep.Verdict != Accelerated || !strings.Contains(rep.Reason, "busy 63%") || !strings.Contains(rep.Reason, "2% before") {
 		t.Fatalf("verdict %s: %s", rep.Verdict, rep.Reason)
+	}
+	if b := rep.Device.Before; b == nil || b.BusyMeanPct != 2 || b.Samples < 2 {
+		t.Fatalf("before = %+v", b)
 	}
 	if rep.Container == nil || rep.Container.Route != RoutePublishedPort || rep.Backend != accel.ROCm {
 		t.Fatalf("container = %+v, backend %s", rep.Container, rep.Backend)
@@ -324,6 +337,19 @@ func TestLocalAMDAccelerated(t *testing.T) {
 		if task.CPUSecondsPerRequest == nil || *task.CPUSecondsPerRequest != 0 {
 			t.Errorf("%s CPU per request = %v", task.Task, task.CPUSecondsPerRequest)
 		}
+	}
+}
+
+// A device-wide figure as high before the requests as during them says
+// nothing about the server.
+func TestLocalDeviceBusyBefore(t *testing.T) {
+	eng, _ := localStub(t, "ghcr.io/immich-app/immich-machine-learning:v2.7.5-rocm", mlstub.Config{Providers: []string{"MIGraphXExecutionProvider"}})
+	rep, err := bounded(t, Env{Engine: eng, HostFS: detect.NewHostFS(hostTree(t, "amd-rx7900"))}, quick(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Verdict != NotMeasurable || !strings.Contains(rep.Reason, "as busy before the requests (63%)") {
+		t.Fatalf("verdict %s: %s", rep.Verdict, rep.Reason)
 	}
 }
 

@@ -70,7 +70,14 @@ func decide(r *Report) (Verdict, string) {
 	if busyMax < idleBusyPct {
 		return CPUFallback, fmt.Sprintf("the %s device stayed idle (0%% busy) while requests ran%s", r.Backend, cpuPerRequest(r.Tasks))
 	}
-	return Accelerated, fmt.Sprintf("%s device busy %.0f%% on average (peak %.0f%%) while requests ran; %s", r.Backend, busyMean, busyMax, warm)
+	before := ""
+	if b := r.Device.Before; b != nil && b.Samples > 0 {
+		if b.BusyMeanPct >= busyMean {
+			return NotMeasurable, fmt.Sprintf("the %s device was as busy before the requests (%.0f%%) as while they ran (%.0f%%): other work hides the server's; latency only (%s)", r.Backend, b.BusyMeanPct, busyMean, warm)
+		}
+		before = fmt.Sprintf(", %.0f%% before", b.BusyMeanPct)
+	}
+	return Accelerated, fmt.Sprintf("%s device busy %.0f%% on average (peak %.0f%%%s) while requests ran; %s", r.Backend, busyMean, busyMax, before, warm)
 }
 
 // logsSayCPU returns why the logs written during the run show the CPU

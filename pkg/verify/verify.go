@@ -113,6 +113,9 @@ type Device struct {
 	Unmeasured string `json:"unmeasured,omitempty"`
 	// CPU says where the container's CPU time was read, or why not.
 	CPU string `json:"cpu"`
+	// Before is what the device did in the moment before any request was
+	// sent: busy from other work, which device-wide figures include.
+	Before *DeviceUse `json:"before,omitempty"`
 }
 
 // Logs is what the logs written during the run say.
@@ -231,6 +234,7 @@ func Run(ctx context.Context, env Env, cfg Config) (*Report, error) {
 	if details != nil {
 		mon = newMonitor(env, rep.Backend, details, now)
 		defer mon.close()
+		mon.baseline(ctx, cfg.SampleInterval)
 		rep.Device = &mon.device
 	}
 	for i := range ts {
