@@ -44,7 +44,8 @@ type Container struct {
 	Name  string `json:"name"`
 	Image string `json:"image"`
 	Route Route  `json:"route"`
-	Pid   int    `json:"-"`
+	// url is where its server answered.
+	url string
 }
 
 // candidate is one address the server might answer at.
@@ -159,7 +160,7 @@ func findContainer(ctx context.Context, eng Engine, hc *http.Client, name string
 			if image == "" {
 				image = ml.Image
 			}
-			return &Container{ID: d.ID, Name: ml.Name(), Image: image, Route: c.route, Pid: d.State.Pid}, d, nil
+			return &Container{ID: d.ID, Name: ml.Name(), Image: image, Route: c.route, url: c.url}, d, nil
 		}
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()

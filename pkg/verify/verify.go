@@ -212,12 +212,7 @@ func Run(ctx context.Context, env Env, cfg Config) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, cand := range candidates(d) {
-			if cand.route == c.Route {
-				rep.URL = cand.url
-				break
-			}
-		}
+		rep.URL = c.url
 		rep.Container = c
 		rep.Backend = accel.ImageBackend(c.Image)
 		details = &detailsView{id: d.ID, pid: d.State.Pid}
