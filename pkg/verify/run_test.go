@@ -440,3 +440,45 @@ func TestDiscoveryErrors(t *testing.T) {
 		t.Fatalf("took %s", time.Since(start))
 	}
 }
+
+// Of several published addresses, the one that answers is used.
+func TestDiscoverySecondAddressAnswers(t *testing.T) {
+	eng, _ := localStub(t, "ghcr.io/immich-app/immich-machine-learning:release", mlstub.Config{})
+	good := eng.inspect.NetworkSettings.Ports["3003/tcp"][0]
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	_, deadPort, _ := net.SplitHostPort(closed.Addr().String())
+	closed.Close()
+	eng.inspect.NetworkSettings.Ports["3003/tcp"] = []docker.PortBinding{{HostIP: "127.0.0.1", HostPort: deadPort}, good}
+	rep, err := bounded(t, Env{Engine: eng, HostFS: detect.NewHostFS(hostTree(t, "amd-rx7900"))}, quick(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "http://" + net.JoinHostPort(good.HostIP, good.HostPort); rep.URL != want {
+		t.Fatalf("URL = %s, want %s", rep.URL, want)
+	}
+}
+
+func TestCandidates(t *testing.T) {
+	d := &docker.ContainerDetails{}
+	d.HostConfig.NetworkMode = "host"
+	d.Config.Env = []string{"IMMICH_PORT=3100"}
+	d.NetworkSettings.Ports = map[string][]docker.PortBinding{
+		"3100/tcp": {{HostIP: "0.0.0.0", HostPort: "3100"}, {HostIP: "::", HostPort: "3100"}, {HostIP: "192.168.1.5", HostPort: "13100"}},
+		"8080/tcp": {{HostIP: "0.0.0.0", HostPort: "8080"}},
+	}
+	d.NetworkSettings.Networks = map[string]docker.EndpointNetwork{"b": {IPAddress: "172.18.0.4"}, "a": {IPAddress: "172.19.0.2"}, "c": {}}
+	var got []string
+	for _, c := range candidates(d) {
+		got = append(got, c.url+" "+string(c.route))
+	}
+	want := []string{
+		"http://127.0.0.1:3100 host-network",
+		"http://[::1]:3100 published-port",
+		"http://192.168.1.5:13100 published-port",
+		"http://172.19.0.2:3100 network-address",
+		"http://172.18.0.4:3100 network-address",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("candidates:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
