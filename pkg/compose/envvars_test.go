@@ -1,0 +1,314 @@
+package compose
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// copyFixtureDir copies testdata/compose/env/<name> into a fresh directory.
+func copyFixtureDir(t *testing.T, name string) string {
+	t.Helper()
+	src := filepath.Join(fixtures, "env", name)
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// planDiffs joins the diffs of the compose file and the env file (not of a
+// new hwaccel.ml.yml, which is Immich's file).
+func planDiffs(p *Plan) string {
+	var b strings.Builder
+	for _, c := range p.Changes {
+		if filepath.Base(c.Path) != "hwaccel.ml.yml" {
+			b.WriteString(c.Diff)
+		}
+	}
+	return b.String()
+}
+
+func readIfAny(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestEnvFixtures runs each variable pattern with and without a .env:
+// the dry-run diff of both files against its golden file, the write, the
+// second run (nothing left), what InspectFile then reads, a switch to
+// another backend through the same variable, and the undo with cpu.
+func TestEnvFixtures(t *testing.T) {
+	tests := []struct {
+		dir, backend string
+		inline       bool
+		switchTo     string // second backend
+		envChanged   bool   // the env file changes
+		imageSame    bool   // the image in the compose file does not change
+		envFile      string // the env file ("" .env)
+		note         string // part of a note
+		undoSame     bool   // cpu gives back the compose file byte for byte
+	}{
+		{dir: "suffix-var", backend: "cuda", switchTo: "openvino", envChanged: true, imageSame: false},
+		{dir: "suffix-var", backend: "rocm", inline: true, switchTo: "cuda", envChanged: true},
+		{dir: "suffix-var-noenv", backend: "cuda", switchTo: "rknn", envChanged: true, note: "will be created"},
+		{dir: "suffix-alt-crlf", backend: "cuda", inline: true, switchTo: "openvino", envChanged: true, imageSame: true},
+		{dir: "extends-var", backend: "cuda", switchTo: "rocm", envChanged: true, imageSame: true},
+		{dir: "image-var-set", backend: "cuda", switchTo: "armnn", envChanged: true, imageSame: true},
+		{dir: "image-var-unset", backend: "openvino", switchTo: "cuda", note: "goes after it in the compose file"},
+		{dir: "portainer-var", backend: "cuda", inline: true, switchTo: "openvino", imageSame: true, envFile: "stack.env", note: "set ML_VARIANT=-cuda in Portainer", undoSame: true},
+	}
+	for _, tt := range tests {
+		name := tt.dir + "-" + tt.backend
+		if tt.inline {
+			name += "-inline"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := copyFixtureDir(t, tt.dir)
+			file := filepath.Join(dir, "docker-compose.yml")
+			envName := ".env"
+			if tt.envFile != "" {
+				envName = tt.envFile
+			}
+			envPath := filepath.Join(dir, envName)
+			origCompose, origEnv := mustRead(t, file), readIfAny(t, envPath)
+			opts := func(b string) Options {
+				return Options{EditOptions: EditOptions{Backend: b, Inline: tt.inline}, File: file}
+			}
+			plan, err := Prepare(t.Context(), opts(tt.backend))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan.Validation == nil || !plan.Validation.Checked {
+				t.Fatalf("not validated: %+v", plan.Validation)
+			}
+			checkGolden(t, filepath.Join(fixtures, "env", name+".golden.diff"), []byte(planDiffs(plan)))
+			if tt.note != "" && !strings.Contains(strings.Join(plan.Notes, "\n"), tt.note) {
+				t.Errorf("notes %q lack %q", plan.Notes, tt.note)
+			}
+			if _, err := plan.Write(WriteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			gotCompose, gotEnv := mustRead(t, file), readIfAny(t, envPath)
+			if tt.imageSame && imageOf(t, gotCompose) != imageOf(t, origCompose) {
+				t.Errorf("the image in the compose file changed:\n%s", UnifiedDiff("before", "after", origCompose, gotCompose))
+			}
+			if tt.envChanged == bytes.Equal(gotEnv, origEnv) {
+				t.Errorf("env file changed = %v, want %v", !bytes.Equal(gotEnv, origEnv), tt.envChanged)
+			}
+			if tt.envChanged && len(origEnv) > 0 {
+				checkEnvPreserved(t, origEnv, gotEnv)
+				if _, err := os.Stat(envPath + ".bak"); err != nil {
+					t.Errorf("no backup of the env file: %v", err)
+				}
+			}
+			// Idempotent.
+			again, err := Prepare(t.Context(), opts(tt.backend))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Changed() {
+				t.Errorf("second run wants changes:\n%s", planDiffs(again))
+			}
+			if tt.envFile == "" {
+				// What doctor reads.
+				in, err := InspectFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := imageSuffix[plan.Backend]; in.ImageSuffix != want {
+					t.Errorf("InspectFile: suffix %q, want %q (%s)", in.ImageSuffix, want, in.ImageResolved)
+				}
+				for _, p := range in.Problems {
+					if p.ID != "extends-file-missing" {
+						t.Errorf("InspectFile after the edit: problem %s: %s", p.ID, p.Message)
+					}
+				}
+			}
+			// Switch, then undo.
+			for _, b := range []string{tt.switchTo, "cpu"} {
+				p, err := Prepare(t.Context(), opts(b))
+				if err != nil {
+					t.Fatalf("%s: %v", b, err)
+				}
+				if p.Validation == nil || !p.Validation.Checked {
+					t.Fatalf("%s: not validated", b)
+				}
+				if _, err := p.Write(WriteOptions{NoBackup: true}); err != nil {
+					t.Fatal(err)
+				}
+				if tt.envFile != "" {
+					continue
+				}
+				in, err := InspectFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if in.ImageSuffix != imageSuffix[b] {
+					t.Errorf("after switching to %s: suffix %q (%s)", b, in.ImageSuffix, in.ImageResolved)
+				}
+			}
+			if tt.undoSame {
+				// Inline undo gives back the compose file byte for byte.
+				if got := mustRead(t, file); !bytes.Equal(got, origCompose) {
+					t.Errorf("undo did not give back the compose file:\n%s", UnifiedDiff("orig", "undone", origCompose, got))
+				}
+			}
+		})
+	}
+}
+
+func imageOf(t *testing.T, src []byte) string {
+	t.Helper()
+	in, err := Inspect(src, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in.Image
+}
+
+// checkEnvPreserved checks that every line of the original env file but
+// the ones the edit changes is still there, with its line ending, and that
+// the final newline (or its absence) is kept.
+func checkEnvPreserved(t *testing.T, orig, got []byte) {
+	t.Helper()
+	ot, gt := newText(orig), newText(got)
+	changed := 0
+	for i := range ot.lines {
+		if i >= len(gt.lines) {
+			t.Fatalf("lines lost")
+		}
+		if ot.lines[i] != gt.lines[i] {
+			changed++
+		}
+		if i < len(ot.lines)-1 && ot.eols[i] != gt.eols[i] {
+			t.Errorf("line %d: ending %q became %q", i+1, ot.eols[i], gt.eols[i])
+		}
+	}
+	if changed > 1 {
+		t.Errorf("%d lines changed, want at most 1:\n%s", changed, UnifiedDiff("orig", "got", orig, got))
+	}
+	if (orig[len(orig)-1] == '\n') != (got[len(got)-1] == '\n') {
+		t.Errorf("final newline changed")
+	}
+}
+
+// TestEnvRefusals: variables that immich-accel must not set.
+func TestEnvRefusals(t *testing.T) {
+	dir := copyFixtureDir(t, "shared-var")
+	_, err := Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "cuda"}, File: filepath.Join(dir, "docker-compose.yml")})
+	if !errors.Is(err, ErrManual) || !strings.Contains(err.Error(), "HWACCEL, which selects the backend") {
+		t.Fatalf("a variable the server's transcoding section also reads: want ErrManual, got %v", err)
+	}
+	// --env-file that does not exist.
+	dir = copyFixtureDir(t, "suffix-var")
+	_, err = Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "cuda"}, File: filepath.Join(dir, "docker-compose.yml"), EnvFile: filepath.Join(dir, "prod.env")})
+	if !errors.Is(err, ErrManual) || !strings.Contains(err.Error(), "prod.env") {
+		t.Fatalf("missing --env-file: got %v", err)
+	}
+	// A tag variable whose .env value already carries a suffix.
+	src := []byte("services:\n  immich-machine-learning:\n    image: ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release}\n")
+	_, err = Edit(src, EditOptions{Backend: "openvino", Env: map[string]string{"IMMICH_VERSION": "release-cuda"}})
+	if !errors.Is(err, ErrManual) || !strings.Contains(err.Error(), "comes from IMMICH_VERSION") {
+		t.Fatalf("suffix inside the tag variable: got %v", err)
+	}
+}
+
+// TestTemplateValues: template text only in values is edited when the file
+// loads as Compose (see caddy-labels.yml in TestFixtures), and refused when
+// it does not.
+func TestTemplateValues(t *testing.T) {
+	_, err := prepareCopy(t, "docker-compose.yml", readFixture(t, "template-values.yml"), Options{EditOptions: EditOptions{Backend: "cuda", Inline: true}}, nil)
+	if !errors.Is(err, ErrNotCompose) || !strings.Contains(err.Error(), "holds template text (line 7)") {
+		t.Fatalf("want ErrNotCompose naming line 7, got %v", err)
+	}
+	checkCleanError(t, err)
+}
+
+// TestEnvFileFlag: --env-file names the file Compose reads, which is the
+// one changed.
+func TestEnvFileFlag(t *testing.T) {
+	dir := copyFixtureDir(t, "suffix-var")
+	other := filepath.Join(dir, "prod.env")
+	if err := os.WriteFile(other, []byte("IMMICH_VERSION=v2.4.0\nIMMICH_ML_VARIANT=-openvino\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dotenv := mustRead(t, filepath.Join(dir, ".env"))
+	plan, err := Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "cuda", Inline: true}, File: filepath.Join(dir, "docker-compose.yml"), EnvFile: other,
+		LookupEnv: func(k string) (string, bool) {
+			if k == "IMMICH_ML_VARIANT" {
+				return "-rocm", true
+			}
+			return "", false
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 2 || plan.Changes[1].Path != other {
+		t.Fatalf("want the compose file and %s changed, got %+v", other, plan.Changes)
+	}
+	if !strings.Contains(plan.Changes[1].Diff, "-IMMICH_ML_VARIANT=-openvino\n+IMMICH_ML_VARIANT=-cuda\n") {
+		t.Errorf("diff:\n%s", plan.Changes[1].Diff)
+	}
+	if !strings.Contains(strings.Join(plan.Notes, "\n"), `IMMICH_ML_VARIANT is set in this shell's environment (to "-rocm"), which overrides`) {
+		t.Errorf("no note about the process environment: %q", plan.Notes)
+	}
+	if _, err := plan.Write(WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(mustRead(t, filepath.Join(dir, ".env")), dotenv) {
+		t.Errorf(".env changed although --env-file named another file")
+	}
+}
+
+// TestEnvLocate checks the .env locator against compose-go's parser on
+// the layouts it must edit in place.
+func TestEnvLocate(t *testing.T) {
+	for _, src := range []string{
+		"A=1\nB=2",
+		"# c\r\nexport A = 'x' # keep\r\nB=\"y\"\r\n",
+		"A=\"multi\nline\"\nB=2\n",
+		"A: yaml-style\nB=2 #c\n",
+		"B=1\nB=2\n",
+		"",
+		"\ufeffB=1\n",
+	} {
+		f := &envFile{given: ".env"}
+		if err := f.load([]byte(src)); err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		out, err := f.with([]EnvVar{{"B", "-cuda"}, {"NEW", "cuda"}})
+		if err != nil {
+			t.Errorf("%q: %v", src, err)
+			continue
+		}
+		if !strings.HasSuffix(strings.TrimRight(string(out), "\r\n"), "NEW=cuda") {
+			t.Errorf("%q: NEW not appended: %q", src, out)
+		}
+	}
+	// A value over several lines is not rewritten.
+	f := &envFile{given: ".env"}
+	if err := f.load([]byte("B=\"a\nb\"\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.with([]EnvVar{{"B", "x"}}); !errors.Is(err, ErrManual) {
+		t.Errorf("multi-line value: want ErrManual, got %v", err)
+	}
+}
