@@ -20,6 +20,7 @@ import (
 type ComposeOptions struct {
 	IO          *iostreams.IOStreams
 	Getwd       func() (string, error)
+	LookupEnv   func(string) (string, bool) // the process environment, which overrides .env for Compose
 	ComposeHost func(ctx context.Context) (ComposeHostInfo, error)
 
 	File        string
@@ -27,6 +28,7 @@ type ComposeOptions struct {
 	Inline      bool
 	Service     string
 	HwaccelFile string
+	EnvFile     string
 	GPUs        []string
 	DryRun      bool
 	Yes         bool
@@ -39,7 +41,7 @@ type ComposeOptions struct {
 // NewCmdCompose builds the compose command. runF replaces runCompose in
 // tests.
 func NewCmdCompose(f *Factory, runF func(context.Context, *ComposeOptions) error) *cobra.Command {
-	opts := &ComposeOptions{IO: f.IOStreams, Getwd: f.Getwd, ComposeHost: f.ComposeHost}
+	opts := &ComposeOptions{IO: f.IOStreams, Getwd: f.Getwd, LookupEnv: f.LookupEnv, ComposeHost: f.ComposeHost}
 	cmd := &cobra.Command{
 		Use:   "compose --backend BACKEND [--file FILE] [--inline]",
 		Short: "Enable a hardware backend for Immich ML in a compose file",
@@ -90,6 +92,7 @@ EXIT STATUS
 	fl.BoolVar(&opts.Inline, "inline", false, "merge the section into the service instead of extends (Unraid, Portainer, app stores)")
 	fl.StringVar(&opts.Service, "service", "", "name of the machine-learning service (default: found by image)")
 	fl.StringVar(&opts.HwaccelFile, "hwaccel-file", "", "take sections from this hwaccel.ml.yml instead of the built-in one")
+	fl.StringVar(&opts.EnvFile, "env-file", "", "the env file docker compose reads (default: .env next to the compose file)")
 	fl.StringSliceVar(&opts.GPUs, "gpus", nil, "NVIDIA GPUs to reserve by index or UUID, e.g. 0,1 (cuda)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the diff and write nothing (exit 4 when there are changes)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "write without asking")
@@ -112,6 +115,8 @@ type composeReport struct {
 	DryRun       bool                 `json:"dryRun"`
 	Written      bool                 `json:"written"`
 	Backup       string               `json:"backup,omitempty"`
+	Backups      []string             `json:"backups,omitempty"`
+	SetInUI      []compose.EnvVar     `json:"setInUI,omitempty"`
 	Changes      []compose.FileChange `json:"changes"`
 	ChangedLines int                  `json:"changedLines"`
 	Notes        []string             `json:"notes"`
@@ -194,7 +199,7 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 		}
 	}
 
-	plan, err := compose.Prepare(ctx, compose.Options{EditOptions: eo, File: file, HwaccelFile: opts.HwaccelFile})
+	plan, err := compose.Prepare(ctx, compose.Options{EditOptions: eo, File: file, HwaccelFile: opts.HwaccelFile, EnvFile: opts.EnvFile, LookupEnv: opts.LookupEnv})
 	if err != nil {
 		return fail(err)
 	}
@@ -202,6 +207,7 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	rep.Changed, rep.Changes, rep.ChangedLines = plan.Changed(), plan.Changes, plan.ChangedLines
 	rep.Notes = append(rep.Notes, plan.Notes...)
 	rep.Validation, rep.Before = plan.Validation, plan.Before
+	rep.SetInUI = plan.SetInUI
 
 	up := "docker compose up -d " + plan.Service
 	if explicit {
@@ -228,6 +234,27 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 				fmt.Fprintf(io.ErrOut, "%s not checked with compose-go: %s\n", cs.WarningIcon(), v.Skipped)
 			}
 		}
+	}
+	if len(plan.SetInUI) > 0 {
+		var sets []string
+		for _, v := range plan.SetInUI {
+			sets = append(sets, v.Name+"="+v.Value)
+		}
+		rep.NextSteps = append([]string{"set " + strings.Join(sets, " and ") + " in the stack's environment variables"}, rep.NextSteps...)
+	}
+	if !plan.Changed() && len(plan.SetInUI) > 0 {
+		// Nothing to write here: the stack manager holds the variables.
+		if opts.JSON {
+			if err := io.WriteJSON(rep); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintf(io.ErrOut, "Nothing to write in %s. Next: %s, then %s\n", filepath.Base(plan.File), rep.NextSteps[0], up)
+		}
+		if opts.DryRun {
+			return Silent(ExitChanges)
+		}
+		return nil
 	}
 	if !plan.Changed() {
 		rep.NextSteps = []string{}
@@ -268,15 +295,15 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	if err != nil {
 		return fail(err)
 	}
-	rep.Written, rep.Backup = true, w.Backup
+	rep.Written, rep.Backup, rep.Backups = true, w.Backup, w.Backups
 	if opts.JSON {
 		return io.WriteJSON(rep)
 	}
 	for _, f := range w.Files {
 		fmt.Fprintf(io.ErrOut, "%s wrote %s\n", cs.SuccessIcon(), f)
 	}
-	if w.Backup != "" {
-		fmt.Fprintf(io.ErrOut, "  backup: %s\n", w.Backup)
+	for _, b := range w.Backups {
+		fmt.Fprintf(io.ErrOut, "  backup: %s\n", b)
 	}
 	fmt.Fprintf(io.ErrOut, "Next: %s\nThen check it with: immich-accel doctor\n", up)
 	return nil
