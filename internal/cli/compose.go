@@ -49,7 +49,9 @@ func NewCmdCompose(f *Factory, runF func(context.Context, *ComposeOptions) error
 it adds the backend's section of hwaccel.ml.yml (with extends:, or merged into
 the service with --inline), sets the image tag suffix, shows the diff, and
 writes the file atomically with a backup. Only the lines that must change are
-changed; comments, blank lines, quoting and indentation are kept.
+changed; comments, blank lines, quoting and indentation are kept. When a
+variable picks the variant (a tag suffix, the extends service, the whole
+image), it is set in the project's .env (or --env-file) the same way.
 
 Backends: cuda, openvino, openvino-wsl, armnn, rocm, rknn, cpu (undo), and
 auto (doctor's recommendation for this host).
@@ -133,7 +135,7 @@ type composeErrorForJSON struct {
 
 func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	// compose-go reports unset variables through logrus; they are expected
-	// here (no .env is read).
+	// here (unset variables take their defaults).
 	logrus.SetOutput(io.Discard)
 	io := opts.IO
 	cs := io.ColorScheme()
