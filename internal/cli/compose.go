@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 )
 
@@ -68,10 +69,10 @@ EXIT STATUS
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Backend == "" {
-				return UsageError(errors.New("compose: --backend is required (one of " + strings.Join(compose.Backends, ", ") + ", auto)"))
+				return UsageError(errors.New("compose: --backend is required (one of " + backendNames() + ", auto)"))
 			}
-			if opts.Backend != "auto" && !compose.ValidBackend(opts.Backend) {
-				return UsageError(fmt.Errorf("compose: unknown backend %q; use one of %s, auto", opts.Backend, strings.Join(compose.Backends, ", ")))
+			if _, ok := accel.ParseBackend(opts.Backend); opts.Backend != "auto" && !ok {
+				return UsageError(fmt.Errorf("compose: unknown backend %q; use one of %s, auto", opts.Backend, backendNames()))
 			}
 			if opts.Backend == "auto" && opts.NoDetect {
 				return UsageError(errors.New("compose: --backend auto needs host detection; drop --no-detect or name a backend"))
@@ -109,7 +110,7 @@ EXIT STATUS
 type composeReport struct {
 	File         string               `json:"file"`
 	Service      string               `json:"service"`
-	Backend      string               `json:"backend"`
+	Backend      accel.Backend        `json:"backend"`
 	Requested    string               `json:"requested"`
 	Why          string               `json:"why,omitempty"`
 	Mode         string               `json:"mode"`
@@ -172,7 +173,7 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	}
 	rep.File = file
 
-	eo := compose.EditOptions{Backend: opts.Backend, Inline: opts.Inline, Service: opts.Service, DropDigest: opts.DropDigest, GPUs: opts.GPUs}
+	eo := compose.EditOptions{Backend: accel.Backend(opts.Backend), Inline: opts.Inline, Service: opts.Service, DropDigest: opts.DropDigest, GPUs: opts.GPUs}
 	if !opts.NoDetect {
 		info, err := opts.ComposeHost(ctx)
 		switch {
@@ -183,18 +184,18 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 		default:
 			eo.Host = info.Host
 			if opts.Backend == "auto" {
-				if info.Recommended == "" || !compose.ValidBackend(info.Recommended) {
+				if !info.Recommended.Valid() {
 					return fail(fmt.Errorf("host detection recommended no usable backend (%q); run immich-accel doctor, then name a backend", info.Recommended))
 				}
-				if len(opts.GPUs) > 0 && info.Recommended != "cuda" {
+				if len(opts.GPUs) > 0 && info.Recommended != accel.CUDA {
 					return fail(fmt.Errorf("--gpus applies to cuda, but --backend auto chose %s (%s); drop --gpus, or name --backend cuda", info.Recommended, info.Why))
 				}
 				eo.Backend = info.Recommended
 				rep.Why = info.Why
 				if !opts.JSON {
-					fmt.Fprintf(io.ErrOut, "Using backend %s: %s\n", cs.Bold(info.Recommended), info.Why)
+					fmt.Fprintf(io.ErrOut, "Using backend %s: %s\n", cs.Bold(string(info.Recommended)), info.Why)
 				}
-				if !info.Ready && info.Recommended != "cpu" {
+				if !info.Ready && info.Recommended != accel.CPU {
 					rep.Notes = append(rep.Notes, fmt.Sprintf("this host is not ready for %s yet: run immich-accel doctor and fix what it reports before redeploying", info.Recommended))
 				}
 			}
@@ -364,4 +365,13 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// backendNames lists the backends for usage messages.
+func backendNames() string {
+	var names []string
+	for _, b := range accel.BackendNames() {
+		names = append(names, string(b))
+	}
+	return strings.Join(names, ", ")
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 )
 
@@ -353,7 +354,7 @@ func TestComposeHwaccelFile(t *testing.T) {
 // error when detection picks another backend, and applies when it picks
 // cuda.
 func TestComposeAutoWithGPUs(t *testing.T) {
-	for rec, wantCode := range map[string]ExitCode{"rknn": ExitFailure, "cuda": ExitChanges} {
+	for rec, wantCode := range map[accel.Backend]ExitCode{accel.RKNN: ExitFailure, accel.CUDA: ExitChanges} {
 		dir, _ := stackDir(t)
 		host := func(context.Context) (ComposeHostInfo, error) {
 			return ComposeHostInfo{Host: compose.Host{Known: true, NVIDIAGPUs: 2}, Recommended: rec, Why: "test host"}, nil

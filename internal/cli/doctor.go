@@ -168,7 +168,7 @@ func writeDoctorText(w io.Writer, cs *iostreams.ColorScheme, r *detect.Report, v
 			if !verbose && !problem {
 				continue
 			}
-			fmt.Fprintf(w, "    %s %s %s\n", statusIcon(cs, c.Status), cs.Gray(c.ID+":"), c.Finding)
+			fmt.Fprintf(w, "    %s %s %s\n", statusIcon(cs, c.Status), cs.Gray(string(c.ID)+":"), c.Finding)
 			if verbose {
 				for _, d := range c.Detail {
 					fmt.Fprintf(w, "        %s\n", d)
@@ -191,7 +191,7 @@ func writeDoctorText(w io.Writer, cs *iostreams.ColorScheme, r *detect.Report, v
 	if !rec.Ready {
 		state = "not ready yet"
 	}
-	fmt.Fprintf(w, "%s %s (%s): %s\n", cs.Bold("Recommended backend:"), cs.Bold(rec.Backend), state, rec.Reason)
+	fmt.Fprintf(w, "%s %s (%s): %s\n", cs.Bold("Recommended backend:"), cs.Bold(string(rec.Backend)), state, rec.Reason)
 	if rec.RunnerUp != "" {
 		fmt.Fprintf(w, "Runner-up: %s: %s\n", rec.RunnerUp, rec.RunnerUpReason)
 	}
@@ -204,7 +204,7 @@ func writeDoctorText(w io.Writer, cs *iostreams.ColorScheme, r *detect.Report, v
 		// the ML container unable to start or on the CPU.
 		after := "the problems above"
 		if b := r.Backend(rec.Backend); b != nil && len(b.Blockers) > 0 {
-			after = strings.Join(b.Blockers, ", ")
+			after = detect.JoinIDs(b.Blockers)
 		}
 		fmt.Fprintf(w, "Next, after fixing %s: %s\n", after, cs.Cyan(rec.Command))
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/immich-accel/immich-accel/internal/docker"
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/bench"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 	"github.com/immich-accel/immich-accel/pkg/detect"
@@ -40,8 +41,8 @@ type Factory struct {
 // ComposeHostInfo is the host information compose uses.
 type ComposeHostInfo struct {
 	Host        compose.Host
-	Recommended string // a backend name, as for --backend
-	Why         string // one line: why that backend
+	Recommended accel.Backend // as for --backend
+	Why         string        // one line: why that backend
 	// Ready is false when the host needs fixes (drivers, toolkit, device
 	// access) before the recommended backend will work.
 	Ready bool

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -204,15 +205,64 @@ func TestSelectProviders(t *testing.T) {
 
 func TestStderrCapture(t *testing.T) {
 	var c stderrCapture
-	log, err := c.run(func() error {
+	log, lost, err := c.run(context.Background(), func() error {
 		_, err := unix.Write(2, []byte("\x1b[1;31mnative warning\x1b[m\n"))
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || lost != nil {
+		t.Fatal(err, lost)
 	}
 	if log != "native warning\n" {
 		t.Errorf("captured %q", log)
+	}
+}
+
+// TestStderrCaptureStopsAtDeadline checks that a native call that does not
+// return in time does not keep stderr captured: run returns when ctx ends.
+func TestStderrCaptureStopsAtDeadline(t *testing.T) {
+	var c stderrCapture
+	release := make(chan struct{})
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, lost, err := c.run(ctx, func() error {
+		_, _ = unix.Write(2, []byte("before the deadline\n"))
+		<-release
+		return nil
+	})
+	if !errors.Is(err, context.DeadlineExceeded) || lost != nil {
+		t.Fatalf("err %v, lost %v: want the deadline", err, lost)
+	}
+	// Captured again at once: the lock was released.
+	log, _, err := c.run(context.Background(), func() error {
+		_, err := unix.Write(2, []byte("next\n"))
+		return err
+	})
+	if err != nil || log != "next\n" {
+		t.Errorf("second capture: %q %v", log, err)
+	}
+}
+
+// TestStderrRestoreFailureReported checks that a failed restore of stderr
+// is reported, does not hang, and turns capturing off.
+func TestStderrRestoreFailureReported(t *testing.T) {
+	saved, err := unix.Dup(2)
+	if err != nil {
+		t.Skipf("cannot save stderr: %v", err)
+	}
+	defer func() {
+		_ = unix.Dup2(saved, 2)
+		unix.Close(saved)
+	}()
+	c := stderrCapture{restore: func(int, int) error { return unix.EBADF }}
+	_, lost, err := c.run(context.Background(), func() error { return nil })
+	if err != nil || !errors.Is(lost, unix.EBADF) || !strings.Contains(lost.Error(), "stderr could not be restored") {
+		t.Fatalf("err %v, lost %v", err, lost)
+	}
+	called := false
+	log, lost, err := c.run(context.Background(), func() error { called = true; return nil })
+	if !called || log != "" || lost != nil || err != nil {
+		t.Errorf("after a lost stderr, run must just call fn: %v %q %v %v", called, log, lost, err)
 	}
 }
 

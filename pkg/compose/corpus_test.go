@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // TestRealCorpus walks every file of ../shared/testdata-real/compose: each
@@ -34,7 +36,7 @@ func TestRealCorpus(t *testing.T) {
 			want := corpusExpect[name]
 			outcomes := map[string][]string{}
 			for _, inline := range []bool{false, true} {
-				for _, b := range Backends {
+				for _, b := range allBackends {
 					mode := "extends"
 					if inline {
 						mode = "inline"
@@ -52,7 +54,7 @@ func TestRealCorpus(t *testing.T) {
 					}
 					if err != nil {
 						checkCleanError(t, err)
-						outcomes["error: "+firstLine(err.Error())] = append(outcomes["error: "+firstLine(err.Error())], mode+"/"+b)
+						outcomes["error: "+firstLine(err.Error())] = append(outcomes["error: "+firstLine(err.Error())], mode+"/"+string(b))
 						continue
 					}
 					if plan.Validation == nil || !plan.Validation.Checked {
@@ -70,7 +72,7 @@ func TestRealCorpus(t *testing.T) {
 					if len(env) > 0 {
 						// What doctor reads from the result and its .env.
 						in, err := InspectEnv(out, plan.Service, env)
-						if err != nil || in.ImageSuffix != imageSuffix[plan.Backend] {
+						if err != nil || in.ImageSuffix != plan.Backend.Suffix() {
 							t.Errorf("%s/%s: with the new .env the image is %s (%v)", mode, b, in.ImageResolved, err)
 						}
 						if !inline && in.Backend != plan.Backend {
@@ -84,9 +86,9 @@ func TestRealCorpus(t *testing.T) {
 						} else if in, err := InspectEnv(newContent(undo, out), undo.Service, undoEnv(t, undo, env)); err != nil || in.ImageSuffix != "" {
 							t.Errorf("%s/%s then cpu: image %s (%v)", mode, b, in.ImageResolved, err)
 						}
-						outcomes["ok, through .env"] = append(outcomes["ok, through .env"], mode+"/"+b)
+						outcomes["ok, through .env"] = append(outcomes["ok, through .env"], mode+"/"+string(b))
 					}
-					outcomes["ok"] = append(outcomes["ok"], mode+"/"+b)
+					outcomes["ok"] = append(outcomes["ok"], mode+"/"+string(b))
 				}
 			}
 			var keys []string
@@ -107,7 +109,7 @@ func TestRealCorpus(t *testing.T) {
 var corpusExpect = map[string]struct {
 	err     error
 	has     string
-	onlyFor func(backend string, inline bool) bool // nil: every case
+	onlyFor func(backend accel.Backend, inline bool) bool // nil: every case
 }{
 	"Earlopain__server__immich-compose-no-ml.yml":                {err: ErrNoMLService, has: "no machine-learning service"},
 	"EnigmaCurry__d.rymcg.tech__immich-instance-ytt.yml":         {err: ErrNotCompose, has: "ytt template"},
@@ -118,8 +120,8 @@ var corpusExpect = map[string]struct {
 	"elvismercado__docker-templates__immich-override-wud.yml":    {err: ErrNoMLService, has: "override file"},
 	"immich-app__immich__docker-compose-prod-build.yml":          {err: ErrManual, has: "DEVICE=cpu"},
 	"immich-app__immich__hwaccel-ml-official-2026.yml":           {err: ErrNoMLService, has: "hwaccel.ml.yml-style file"},
-	"bigbeartechworld__big-bear-universal-apps__apps-immich.yml": {err: ErrManual, has: "pinned by digest", onlyFor: func(b string, _ bool) bool { return b != "cpu" }},
-	"mikeage__docker-compose-files__immich-compose.yml":          {err: ErrManual, has: "pinned by digest", onlyFor: func(b string, _ bool) bool { return imageSuffix[b] != "openvino" }},
+	"bigbeartechworld__big-bear-universal-apps__apps-immich.yml": {err: ErrManual, has: "pinned by digest", onlyFor: func(b accel.Backend, _ bool) bool { return b != accel.CPU }},
+	"mikeage__docker-compose-files__immich-compose.yml":          {err: ErrManual, has: "pinned by digest", onlyFor: func(b accel.Backend, _ bool) bool { return b.Suffix() != "openvino" }},
 }
 
 // envAfter returns the variables of the .env file the plan writes (nil
@@ -208,7 +210,7 @@ func TestRealCorpusInspect(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if in.Backend != tt.backend || in.Mode != tt.mode {
+			if string(in.Backend) != tt.backend || in.Mode != tt.mode {
 				t.Errorf("backend %q mode %q, want %q %q", in.Backend, in.Mode, tt.backend, tt.mode)
 			}
 			var ids []string

@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/templates"
 )
 
@@ -23,10 +24,10 @@ type Host struct {
 
 // EditOptions says what to change in a compose file.
 type EditOptions struct {
-	Backend    string // a section of hwaccel.ml.yml (see Backends)
-	Inline     bool   // merge the section into the service instead of extends
-	Service    string // ML service name; "" finds it
-	DropDigest bool   // allow dropping an @sha256 digest pin from the image
+	Backend    accel.Backend // a section of hwaccel.ml.yml
+	Inline     bool          // merge the section into the service instead of extends
+	Service    string        // ML service name; "" finds it
+	DropDigest bool          // allow dropping an @sha256 digest pin from the image
 	// Host tailors sections to this machine when Host.Known.
 	Host Host
 	// GPUs selects NVIDIA GPUs by index or UUID for cuda (device_ids
@@ -54,7 +55,7 @@ type EditResult struct {
 	Service string
 	// Backend is the section applied; it can differ from the one asked for
 	// (openvino becomes openvino-wsl on WSL2).
-	Backend string
+	Backend accel.Backend
 	// ExtendsFile is the hwaccel file the service extends after the edit,
 	// as written ("" in inline mode or for cpu without extends).
 	ExtendsFile string
@@ -102,8 +103,8 @@ func Edit(src []byte, opts EditOptions) (*EditResult, error) {
 }
 
 func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
-	if !ValidBackend(opts.Backend) {
-		return nil, newError(ErrManual, "Use one of: "+strings.Join(Backends, ", ")+".",
+	if !opts.Backend.Valid() {
+		return nil, newError(ErrManual, "Use one of: "+backendList()+".",
 			"unknown backend %q", opts.Backend)
 	}
 	secSrc := opts.Sections
@@ -112,12 +113,12 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	}
 	res := &EditResult{Backend: opts.Backend}
 	backend := opts.Backend
-	if backend == "openvino" && opts.Host.Known && opts.Host.WSL {
-		backend = "openvino-wsl"
+	if backend == accel.OpenVINO && opts.Host.Known && opts.Host.WSL {
+		backend = accel.OpenVINOWSL
 		res.Notes = append(res.Notes, "this host runs WSL2, so openvino-wsl is used instead of openvino (it adds /dev/dxg and the WSL libraries)")
 	}
 	res.Backend = backend
-	tailored, tnotes, err := tailorSections(secSrc, backend, opts)
+	tailored, tnotes, err := tailorSections(secSrc, string(backend), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	section := secs.get(backend)
+	section := secs.get(string(backend))
 	if section == nil {
 		return nil, newError(ErrManual,
 			"Update the hwaccel file to Immich's current hwaccel.ml.yml (https://github.com/immich-app/immich/releases/latest/download/hwaccel.ml.yml).",
@@ -159,7 +160,7 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	if e.uncommented {
 		// Immich's commented block may sit where uncommenting it does not
 		// give the mapping we want; check, and fall back to a new block.
-		if ok := checkExtends(out, p.name, backend); !ok {
+		if ok := checkExtends(out, p.name, string(backend)); !ok {
 			e2 := &editor{p: p, pt: &patch{t: p.t}, opts: opts, backend: backend, secs: secs, section: section, noUncomment: true}
 			if err := e2.run(); err != nil {
 				return nil, err
@@ -230,7 +231,7 @@ type editor struct {
 	p           *parsed
 	pt          *patch
 	opts        EditOptions
-	backend     string
+	backend     accel.Backend
 	secs        *sectionSet
 	section     *yaml.Node
 	notes       []string
@@ -296,7 +297,7 @@ func (e *editor) run() error {
 		if sec == nil {
 			sec = defaultSections().get(b)
 		}
-		if sec == nil || (e.opts.Inline && b == e.backend) {
+		if sec == nil || (e.opts.Inline && b == string(e.backend)) {
 			continue
 		}
 		oldSecs = append(oldSecs, sec)
@@ -327,12 +328,12 @@ func (e *editor) run() error {
 		if strings.Contains(svcNode.Value, "$") {
 			return e.extendsVariable(svcNode)
 		}
-		if svcNode.Value != e.backend {
-			return e.replaceScalar(svcNode, e.backend)
+		if svcNode.Value != string(e.backend) {
+			return e.replaceScalar(svcNode, string(e.backend))
 		}
 		return nil
 	}
-	if e.backend == "cpu" {
+	if e.backend == accel.CPU {
 		return nil
 	}
 	e.extendsFile = e.opts.HwaccelName
@@ -409,7 +410,7 @@ func (e *editor) uncomment() (bool, error) {
 		fcText, _ := commentText(p.t.lines[fileLine])
 		e.pt.setLine(fileLine, sub+fcText)
 		scText, _ := commentText(p.t.lines[svcLine])
-		e.pt.setLine(svcLine, sub+setServiceValue(scText, e.backend))
+		e.pt.setLine(svcLine, sub+setServiceValue(scText, string(e.backend)))
 		e.extendsFile = file
 		e.uncommented = true
 		return true, nil
@@ -449,7 +450,7 @@ func (e *editor) insertExtends() error {
 	e.pt.insert(at, []string{
 		ind + "extends:",
 		sub + "file: " + e.extendsFile,
-		sub + "service: " + e.backend,
+		sub + "service: " + string(e.backend),
 	})
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/template"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // interpolate substitutes variables in s as Compose does, with env (the
@@ -134,15 +136,14 @@ func (e *editor) imageFromVariable(v *yaml.Node, ref imageRef, want string) (han
 		// variable, as immich-accel writes it.
 		return true, e.suffixAfterImageVariable(v, parts, want)
 	}
-	if strings.Contains(v.Value, "$") {
+	if tp := tagParts(ref.tag); ref.hasTag && len(tp) == 1 && isVar(tp[0]) {
 		// A tag variable such as ${IMMICH_VERSION:-release}: the suffix goes
 		// after it in the compose file, unless the variable's value in
 		// .env already carries one.
 		eff, err := interpolate(v.Value, e.env())
 		if err == nil {
-			if er := parseImage(eff); er.written != "" && ref.written == "" {
-				tp := tagParts(ref.tag)
-				x := parseVarExpr(tp[len(tp)-1])
+			if er := parseImage(eff); er.written != "" {
+				x := parseVarExpr(tp[0])
 				return true, newError(ErrManual, fmt.Sprintf("Set %s to the tag without -%s in %s (other services may use it too), then run again.", x.name, er.written, envName(e.opts.EnvFile)),
 					"the image of %q is %s with .env, whose tag suffix -%s comes from %s, a variable the tag is made of", e.p.name, eff, er.written, x.name)
 			}
@@ -163,12 +164,8 @@ func knownSuffixPart(s string) bool {
 	if !ok {
 		return false
 	}
-	for _, k := range knownSuffixes {
-		if w == k.written {
-			return true
-		}
-	}
-	return false
+	_, written := accel.TagSuffix("x" + s) // any tag ending in s
+	return written != "" && written == w
 }
 
 func envName(given string) string {
@@ -315,7 +312,7 @@ func (e *editor) extendsVariable(svcNode *yaml.Node) error {
 			"the hwaccel section of %q comes from a variable (service: %s, line %d) in a form immich-accel does not set", e.p.name, svcNode.Value, svcNode.Line)
 	}
 	x := parseVarExpr(parts[0])
-	ok, err := e.selectorVar(svcNode, x, e.backend, []string{e.backend})
+	ok, err := e.selectorVar(svcNode, x, string(e.backend), []string{string(e.backend)})
 	if err != nil {
 		return err
 	}

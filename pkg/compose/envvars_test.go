@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // copyFixtureDir copies testdata/compose/env/<name> into a fresh directory.
@@ -57,14 +59,15 @@ func readIfAny(t *testing.T, p string) []byte {
 // another backend through the same variable, and the undo with cpu.
 func TestEnvFixtures(t *testing.T) {
 	tests := []struct {
-		dir, backend string
-		inline       bool
-		switchTo     string // second backend
-		envChanged   bool   // the env file changes
-		imageSame    bool   // the image in the compose file does not change
-		envFile      string // the env file ("" .env)
-		note         string // part of a note
-		undoSame     bool   // cpu gives back the compose file byte for byte
+		dir        string
+		backend    accel.Backend
+		inline     bool
+		switchTo   accel.Backend // second backend
+		envChanged bool          // the env file changes
+		imageSame  bool          // the image in the compose file does not change
+		envFile    string        // the env file ("" .env)
+		note       string        // part of a note
+		undoSame   bool          // cpu gives back the compose file byte for byte
 	}{
 		{dir: "suffix-var", backend: "cuda", switchTo: "openvino", envChanged: true, imageSame: false},
 		{dir: "suffix-var", backend: "rocm", inline: true, switchTo: "cuda", envChanged: true},
@@ -76,7 +79,7 @@ func TestEnvFixtures(t *testing.T) {
 		{dir: "portainer-var", backend: "cuda", inline: true, switchTo: "openvino", imageSame: true, envFile: "stack.env", note: "set ML_VARIANT=-cuda in Portainer", undoSame: true},
 	}
 	for _, tt := range tests {
-		name := tt.dir + "-" + tt.backend
+		name := tt.dir + "-" + string(tt.backend)
 		if tt.inline {
 			name += "-inline"
 		}
@@ -89,7 +92,7 @@ func TestEnvFixtures(t *testing.T) {
 			}
 			envPath := filepath.Join(dir, envName)
 			origCompose, origEnv := mustRead(t, file), readIfAny(t, envPath)
-			opts := func(b string) Options {
+			opts := func(b accel.Backend) Options {
 				return Options{EditOptions: EditOptions{Backend: b, Inline: tt.inline}, File: file}
 			}
 			plan, err := Prepare(t.Context(), opts(tt.backend))
@@ -133,7 +136,7 @@ func TestEnvFixtures(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if want := imageSuffix[plan.Backend]; in.ImageSuffix != want {
+				if want := plan.Backend.Suffix(); in.ImageSuffix != want {
 					t.Errorf("InspectFile: suffix %q, want %q (%s)", in.ImageSuffix, want, in.ImageResolved)
 				}
 				for _, p := range in.Problems {
@@ -143,7 +146,7 @@ func TestEnvFixtures(t *testing.T) {
 				}
 			}
 			// Switch, then undo.
-			for _, b := range []string{tt.switchTo, "cpu"} {
+			for _, b := range []accel.Backend{tt.switchTo, accel.CPU} {
 				p, err := Prepare(t.Context(), opts(b))
 				if err != nil {
 					t.Fatalf("%s: %v", b, err)
@@ -161,7 +164,7 @@ func TestEnvFixtures(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if in.ImageSuffix != imageSuffix[b] {
+				if in.ImageSuffix != b.Suffix() {
 					t.Errorf("after switching to %s: suffix %q (%s)", b, in.ImageSuffix, in.ImageResolved)
 				}
 			}

@@ -23,7 +23,7 @@ func FuzzEdit(f *testing.F) {
 		f.Add(b, uint8(i), i%2 == 0)
 	}
 	f.Fuzz(func(t *testing.T, src []byte, pick uint8, inline bool) {
-		backend := Backends[int(pick)%len(Backends)]
+		backend := allBackends[int(pick)%len(allBackends)]
 		_, _ = Inspect(src, "")
 		opts := EditOptions{Backend: backend, Inline: inline, DropDigest: pick&0x80 != 0}
 		res, err := Edit(src, opts)
@@ -45,7 +45,7 @@ func FuzzEdit(f *testing.F) {
 			if inline && in.Mode != "inline" && backend != "cpu" && in.Backend != backend {
 				// A section without signature entries cannot be seen, but
 				// the suffix must be right.
-				if in.ImageSuffix != imageSuffix[backend] {
+				if in.ImageSuffix != backend.Suffix() {
 					t.Fatalf("inline %s: suffix %q\n%s", backend, in.ImageSuffix, res.Output)
 				}
 			}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // Inspection is what a compose file says about the ML deployment, read
@@ -28,9 +30,9 @@ type Inspection struct {
 	// EnvFile is the .env file variables were read from ("" when none).
 	EnvFile string `json:"envFile,omitempty"`
 
-	Backend        string `json:"backend"`        // cuda, openvino, openvino-wsl, armnn, rocm, rknn, cpu, or ""
-	BackendFromEnv bool   `json:"backendFromEnv"` // e.g. service: ${HWACCEL_ML:-cpu}; Backend is its value
-	Mode           string `json:"mode"`           // "extends", "inline" or "none"
+	Backend        accel.Backend `json:"backend"`        // cuda, openvino, openvino-wsl, armnn, rocm, rknn, cpu, or ""
+	BackendFromEnv bool          `json:"backendFromEnv"` // e.g. service: ${HWACCEL_ML:-cpu}; Backend is its value
+	Mode           string        `json:"mode"`           // "extends", "inline" or "none"
 
 	ExtendsFile      string `json:"extendsFile,omitempty"` // as written
 	ExtendsFileFound bool   `json:"extendsFileFound"`      // exists next to the compose file
@@ -202,11 +204,13 @@ func (p *parsed) inspect(env map[string]string) *Inspection {
 		if s := mapGet(ext, "service"); s != nil {
 			if strings.Contains(s.Value, "$") {
 				in.BackendFromEnv = true
-				if r, err := interpolate(s.Value, env); err == nil && ValidBackend(r) {
-					in.Backend = r
+				if r, err := interpolate(s.Value, env); err == nil {
+					if b, ok := accel.ParseBackend(r); ok {
+						in.Backend = b
+					}
 				}
 			} else {
-				in.Backend = s.Value
+				in.Backend = accel.Backend(s.Value)
 			}
 		}
 	} else {
@@ -220,11 +224,11 @@ func (p *parsed) inspect(env map[string]string) *Inspection {
 	if inl := inlinedBackends(p.svc); len(inl) > 0 {
 		if in.Mode == "none" {
 			in.Mode = "inline"
-			in.Backend = inl[0]
+			in.Backend = accel.Backend(inl[0])
 		}
 		all := inl
-		if in.Mode == "extends" && in.Backend != "" && !slices.Contains(inl, in.Backend) {
-			all = append([]string{in.Backend + " (extends)"}, inl...)
+		if in.Mode == "extends" && in.Backend != "" && !slices.Contains(inl, string(in.Backend)) {
+			all = append([]string{string(in.Backend) + " (extends)"}, inl...)
 		}
 		if len(all) > 1 {
 			in.Problems = append(in.Problems, Problem{ID: "several-sections",
@@ -278,7 +282,7 @@ func missingEntries(svc, sec *yaml.Node) []string {
 
 func (in *Inspection) addStaticProblems() {
 	accel := in.Backend != "" && in.Backend != "cpu"
-	wantSuffix := imageSuffix[in.Backend]
+	wantSuffix := in.Backend.Suffix()
 	switch {
 	case (in.SuffixFromEnv && in.ImageResolved == "") || (in.BackendFromEnv && in.Backend == ""):
 		// a variable that does not resolve: cannot be checked
@@ -319,7 +323,7 @@ func (in *Inspection) addExtendsProblems(path string) {
 	if !in.ExtendsFileFound {
 		in.Problems = append(in.Problems, Problem{ID: "extends-file-missing",
 			Message: fmt.Sprintf("the service extends %s, which is not next to the compose file; docker compose will fail", in.ExtendsFile),
-			Fix:     "immich-accel compose --backend " + orCPU(in.Backend) + " writes it, or download hwaccel.ml.yml from the Immich release."})
+			Fix:     "immich-accel compose --backend " + orCPU(string(in.Backend)) + " writes it, or download hwaccel.ml.yml from the Immich release."})
 		return
 	}
 	if in.Backend == "" {
@@ -335,7 +339,7 @@ func (in *Inspection) addExtendsProblems(path string) {
 			Fix: "Replace it with Immich's current hwaccel.ml.yml."})
 		return
 	}
-	if secs.get(in.Backend) == nil {
+	if secs.get(string(in.Backend)) == nil {
 		in.Problems = append(in.Problems, Problem{ID: "extends-section-missing",
 			Message: fmt.Sprintf("%s has no %s section (it is older than that backend)", in.ExtendsFile, in.Backend),
 			Fix:     "Replace it with Immich's current hwaccel.ml.yml."})

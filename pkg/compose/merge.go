@@ -46,7 +46,7 @@ func (e *editor) image() error {
 			"the image of %q is template text (%s, line %d), not a final image reference", p.name, v.Value, v.Line)
 	}
 	ref := parseImage(v.Value)
-	want := imageSuffix[e.backend]
+	want := e.backend.Suffix()
 	if ref.legacy {
 		return newError(ErrManual, "Switch to ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release} as in Immich's current docker-compose.yml, then run again.",
 			"service %q uses the legacy image %s, which has no accelerated variants", p.name, v.Value)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/templates"
 )
 
@@ -65,14 +66,14 @@ type FileChange struct {
 // Plan is everything a compose run would change, before anything is
 // written.
 type Plan struct {
-	File       string       `json:"file"`
-	Service    string       `json:"service"`
-	Backend    string       `json:"backend"`
-	Mode       string       `json:"mode"` // "extends" or "inline"
-	Changes    []FileChange `json:"changes"`
-	Notes      []string     `json:"notes"`
-	Validation *Validation  `json:"validation,omitempty"`
-	Before     *Inspection  `json:"before"`
+	File       string        `json:"file"`
+	Service    string        `json:"service"`
+	Backend    accel.Backend `json:"backend"`
+	Mode       string        `json:"mode"` // "extends" or "inline"
+	Changes    []FileChange  `json:"changes"`
+	Notes      []string      `json:"notes"`
+	Validation *Validation   `json:"validation,omitempty"`
+	Before     *Inspection   `json:"before"`
 	// ChangedLines is the number of lines the compose file diff removes
 	// and adds.
 	ChangedLines int `json:"changedLines"`
@@ -237,12 +238,12 @@ func (plan *Plan) keepHwaccelFile(hw string, existing []byte, res *EditResult, o
 	if err != nil {
 		return newError(ErrManual, fix, "%s: %v", hw, err)
 	}
-	if secs.get(res.Backend) == nil {
+	if secs.get(string(res.Backend)) == nil {
 		return newError(ErrManual, fix, "%s has no %s section (it has: %s); it predates that backend", hw, res.Backend, strings.Join(secs.names(), ", "))
 	}
 	// Only the chosen section matters: a file written earlier with another
 	// backend's host tailoring is no surprise.
-	if sameSection(existing, res.Sections, res.Backend) {
+	if sameSection(existing, res.Sections, string(res.Backend)) {
 		return nil
 	}
 	if len(opts.GPUs) > 0 {

@@ -17,6 +17,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // Validation reports how the edited file was checked with compose-go.
@@ -121,7 +123,7 @@ func buildModels(orig, edited []byte, res *EditResult, hw, workDir string) (*mod
 				removeEntries(sm, secMap, "")
 			}
 		}
-		sm["extends"] = map[string]any{"file": hw, "service": res.Backend}
+		sm["extends"] = map[string]any{"file": hw, "service": string(res.Backend)}
 	})
 	return ms, nil
 }
@@ -360,15 +362,15 @@ func baseImage(img string) string {
 	if i := strings.Index(img, "@"); i >= 0 {
 		img = img[:i]
 	}
-	for _, s := range knownSuffixes {
-		if strings.HasSuffix(img, "-"+s.written) {
-			return strings.TrimSuffix(img, "-"+s.written)
+	for _, w := range accel.SuffixSpellings() {
+		if strings.HasSuffix(img, "-"+w) {
+			return strings.TrimSuffix(img, "-"+w)
 		}
 	}
 	return img
 }
 
-func compareProjects(orig, edited, oracle *types.Project, name, backend string) error {
+func compareProjects(orig, edited, oracle *types.Project, name string, backend accel.Backend) error {
 	fail := func(format string, args ...any) error {
 		return newError(ErrValidation, "Nothing was written. Please report this with the file attached.", format, args...)
 	}
@@ -393,7 +395,7 @@ func compareProjects(orig, edited, oracle *types.Project, name, backend string) 
 	}
 	want := oracle.Services[name]
 	// The image: the same image with the backend's suffix.
-	suffix := imageSuffix[backend]
+	suffix := backend.Suffix()
 	origImg := orig.Services[name].Image
 	if baseImage(got.Image) != baseImage(origImg) {
 		return fail("the image changed beyond its suffix: %s -> %s", origImg, got.Image)

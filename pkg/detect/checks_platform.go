@@ -16,7 +16,7 @@ var reHTTPStatus = regexp.MustCompile(`docker: GET /_ping: [1-5][0-9][0-9] `)
 
 func (e *evaluator) platformChecks() {
 	p := e.f.platform
-	c := Check{ID: "platform-os", Area: AreaPlatform}
+	c := Check{ID: CheckPlatformOS, Area: AreaPlatform}
 	switch {
 	case p.GOOS != "linux" && e.d.isHostRoot():
 		c.Status = StatusFail
@@ -57,7 +57,7 @@ func (e *evaluator) platformChecks() {
 	}
 	e.add(c)
 
-	a := Check{ID: "platform-arch", Area: AreaPlatform}
+	a := Check{ID: CheckPlatformArch, Area: AreaPlatform}
 	switch p.Arch {
 	case "amd64", "arm64":
 		a.Status = StatusOK
@@ -91,7 +91,7 @@ func (e *evaluator) dockerChecks() {
 	df := e.f.docker
 	reachable := df.Info != nil || (df.Endpoint != "" && df.PingErr == nil && df.NoDaemon == "")
 
-	cli := Check{ID: "docker-cli", Area: AreaDocker}
+	cli := Check{ID: CheckDockerCLI, Area: AreaDocker}
 	if df.CLIPath != "" {
 		cli.Status, cli.Finding = StatusOK, "docker CLI at "+df.CLIPath
 	} else {
@@ -105,7 +105,7 @@ func (e *evaluator) dockerChecks() {
 	}
 	e.add(cli)
 
-	dm := Check{ID: "docker-daemon", Area: AreaDocker}
+	dm := Check{ID: CheckDockerDaemon, Area: AreaDocker}
 	switch {
 	case df.NoDaemon != "":
 		dm.Status = StatusFail
@@ -161,7 +161,7 @@ func (e *evaluator) dockerChecks() {
 	}
 	e.add(dm)
 
-	cp := Check{ID: "docker-compose", Area: AreaDocker}
+	cp := Check{ID: CheckDockerCompose, Area: AreaDocker}
 	switch {
 	case df.ComposePath != "" && df.ComposeVersion != "":
 		cp.Status = StatusOK
@@ -190,7 +190,7 @@ func (e *evaluator) dockerChecks() {
 	}
 	e.add(cp)
 
-	rt := Check{ID: "docker-runtimes", Area: AreaDocker}
+	rt := Check{ID: CheckDockerRuntimes, Area: AreaDocker}
 	tk := e.f.toolkit
 	switch {
 	case df.Info != nil:
@@ -238,7 +238,7 @@ func (e *evaluator) dockerDesktop() bool {
 
 func (e *evaluator) cpuCheck() {
 	c := e.f.cpu
-	ch := Check{ID: "cpu", Area: AreaCPU}
+	ch := Check{ID: CheckCPU, Area: AreaCPU}
 	switch {
 	case c.Err != nil:
 		ch.Status = StatusWarn

@@ -3,40 +3,16 @@ package detect
 import (
 	"fmt"
 	"strings"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
-
-// imageBackend returns the backend an Immich ML image tag selects:
-// "...:v1.135.3-cuda" → cuda, "...:release" → cpu.
-func imageBackend(image string) string {
-	ref := image
-	if i := strings.Index(ref, "@"); i >= 0 {
-		ref = ref[:i]
-	}
-	tag := ""
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		tag = ref[i+1:]
-	}
-	for _, s := range []string{"cuda", "openvino", "armnn", "rocm", "rknn"} {
-		if strings.HasSuffix(tag, "-"+s) || tag == s {
-			return s
-		}
-	}
-	return BackendCPU
-}
-
-// providerBackend is the provider each image suffix should select first.
-var providerBackend = map[string][]string{
-	"cuda":     {"CUDAExecutionProvider", "TensorrtExecutionProvider"},
-	"openvino": {"OpenVINOExecutionProvider"},
-	"rocm":     {"MIGraphXExecutionProvider", "ROCMExecutionProvider"},
-}
 
 const debugHint = "Set IMMICH_LOG_LEVEL=debug in Immich's .env and recreate the ML container (docker compose up -d) to see `Available ORT providers`; models load on first use, so run a Smart Search once."
 
 func (e *evaluator) containerChecks(bs []BackendStatus) {
 	df := e.f.docker
-	ct := Check{ID: "ml-container", Area: AreaContainer}
-	pv := Check{ID: "ml-providers", Area: AreaContainer}
+	ct := Check{ID: CheckMLContainer, Area: AreaContainer}
+	pv := Check{ID: CheckMLProviders, Area: AreaContainer}
 	if df.Info == nil && (df.NoDaemon != "" || df.PingErr != nil || df.Endpoint == "") {
 		ct.Status, ct.Finding = StatusSkip, "Docker daemon not reachable"
 		pv.Status, pv.Finding = StatusSkip, "Docker daemon not reachable"
@@ -57,7 +33,7 @@ func (e *evaluator) containerChecks(bs []BackendStatus) {
 		e.add(ct, pv)
 		return
 	}
-	backend := imageBackend(ml.Image)
+	backend := accel.ImageBackend(ml.Image)
 	if ml.State != "running" {
 		ct.Status = StatusWarn
 		ct.Finding = fmt.Sprintf("%s (%s) is %s", ml.Name(), ml.Image, ml.State)
@@ -68,16 +44,16 @@ func (e *evaluator) containerChecks(bs []BackendStatus) {
 	}
 	ct.Status = StatusOK
 	ct.Finding = fmt.Sprintf("%s running image %s (%s backend)", ml.Name(), ml.Image, backend)
-	best := ""
+	var best accel.Backend
 	for _, b := range bs {
-		if b.State == BackendReady && b.Name != BackendCPU {
+		if b.State == BackendReady && b.Name != accel.CPU {
 			best = b.Name
 			break
 		}
 	}
-	if backend == BackendCPU && best != "" {
+	if backend == accel.CPU && best != "" {
 		ct.Status = StatusWarn
-		ct.Finding += "; this host can serve " + best
+		ct.Finding += "; this host can serve " + string(best)
 		ct.Fix = e.composeCommand(best)
 	}
 	e.add(ct)
@@ -95,25 +71,26 @@ func (e *evaluator) containerChecks(bs []BackendStatus) {
 	for _, l := range lf.EPFailures {
 		pv.Detail = append(pv.Detail, "log: "+l)
 	}
-	want := providerBackend[backend]
+	info, _ := backend.Info()
+	want := info.Providers
 	took := len(lf.Providers) > 0 && contains(want, lf.Providers[0])
 	switch {
-	case backend == BackendARMNN && lf.ANNFailed:
+	case backend == accel.ARMNN && lf.ANNFailed:
 		pv.Status = StatusFail
 		pv.Finding = "ARM NN did not load: " + lf.ANNError
 		pv.Fix = "Check /dev/mali0 and the libmali.so mount (see the mali checks)."
-	case backend == BackendARMNN && lf.SawDebug:
+	case backend == accel.ARMNN && lf.SawDebug:
 		pv.Status = StatusOK
 		pv.Finding = "ARM NN loaded (no `Could not load ANN shared libraries` in the debug log)"
-	case backend == BackendARMNN:
+	case backend == accel.ARMNN:
 		pv.Status = StatusWarn
 		pv.Finding = "cannot tell whether ARM NN loaded: its failure is logged only at debug level"
 		pv.Fix = debugHint
 	case len(lf.EPFailures) > 0 && len(want) > 0 && !took:
 		pv.Status = StatusFail
 		pv.Finding = "ONNX Runtime could not create " + want[0] + "; the container runs on the CPU"
-		pv.Fix = "See the log lines above; usually the GPU is not passed through (check the " + backend + " section) or the driver is too old."
-	case backend == BackendRKNN:
+		pv.Fix = "See the log lines above; usually the GPU is not passed through (check the " + string(backend) + " section) or the driver is too old."
+	case backend == accel.RKNN:
 		pv.Status = StatusSkip
 		pv.Finding = "the RKNN backend runs models through the RKNN runtime, which logs no ONNX Runtime providers"
 	case !lf.ProviderLineSeen:
@@ -126,8 +103,8 @@ func (e *evaluator) containerChecks(bs []BackendStatus) {
 		if len(lf.Providers) == 0 {
 			pv.Finding = fmt.Sprintf("the %s image uses no execution provider", backend)
 		}
-		pv.Fix = "The accelerator is not visible inside the container: check the " + backend + " section of the compose file. " + debugHint
-	case len(lf.Providers) > 0 && backend == BackendCPU && lf.Providers[0] == "CPUExecutionProvider":
+		pv.Fix = "The accelerator is not visible inside the container: check the " + string(backend) + " section of the compose file. " + debugHint
+	case len(lf.Providers) > 0 && backend == accel.CPU && lf.Providers[0] == "CPUExecutionProvider":
 		pv.Status = StatusOK
 		pv.Finding = "ONNX Runtime uses CPUExecutionProvider (CPU image)"
 	default:

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 )
 
@@ -111,7 +112,7 @@ func extendedVolumes(composePath string, in *compose.Inspection) []string {
 	if err != nil {
 		return nil
 	}
-	sec, err := compose.Inspect(src, in.Backend)
+	sec, err := compose.Inspect(src, string(in.Backend))
 	if err != nil || sec == nil {
 		return nil
 	}
@@ -136,7 +137,7 @@ var problemStatus = map[string]Status{
 
 func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 	df := e.f.deploy
-	file := Check{ID: "compose-file", Area: AreaDeployment}
+	file := Check{ID: CheckComposeFile, Area: AreaDeployment}
 	if df.Path == "" {
 		file.Status = StatusSkip
 		file.Finding = "no compose file given (--compose FILE) or found in the current directory"
@@ -182,7 +183,7 @@ func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 	if mode == "extends" {
 		mode = "extends " + in.ExtendsFile
 	}
-	backend := in.Backend
+	backend := string(in.Backend)
 	switch {
 	case in.BackendFromEnv && backend == "":
 		backend = "set by a variable that names no backend"
@@ -217,21 +218,21 @@ func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 		if f := e.fileFlag(); f != "" {
 			fix = strings.Replace(fix, "immich-accel compose ", "immich-accel compose"+f+" ", 1)
 		}
-		e.add(Check{ID: "compose-" + p.ID, Area: AreaDeployment, Status: st, Finding: p.Message, Fix: fix})
+		e.add(Check{ID: ComposeProblemCheck(p.ID), Area: AreaDeployment, Status: st, Finding: p.Message, Fix: fix})
 	}
 	e.add(e.composeBackendCheck(in, host, bs, df.MissingSources))
 }
 
 // composeBackendCheck judges the configured backend against this host.
 func (e *evaluator) composeBackendCheck(in *compose.Inspection, host HostFacts, bs []BackendStatus, missing []string) Check {
-	c := Check{ID: "compose-backend", Area: AreaDeployment}
+	c := Check{ID: CheckComposeBackend, Area: AreaDeployment}
 	b := in.Backend
 	if b == "" {
-		b = BackendCPU
+		b = accel.CPU
 	}
-	best := ""
+	var best accel.Backend
 	for _, s := range bs {
-		if s.State == BackendReady && s.Name != BackendCPU {
+		if s.State == BackendReady && s.Name != accel.CPU {
 			best = s.Name
 			break
 		}
@@ -247,38 +248,38 @@ func (e *evaluator) composeBackendCheck(in *compose.Inspection, host HostFacts, 
 	case in.BackendFromEnv && in.Backend == "":
 		c.Status = StatusSkip
 		c.Finding = "the backend comes from a variable; it cannot be checked statically"
-	case b == BackendOpenVINO && host.WSL:
+	case b == accel.OpenVINO && host.WSL:
 		c.Status = StatusFail
 		c.Finding = "the openvino section does not work on WSL2: it lacks /dev/dxg and /usr/lib/wsl"
-		c.Fix = cmd(BackendOpenVINOWSL)
-	case b == BackendOpenVINOWSL && !host.WSL:
+		c.Fix = cmd(accel.OpenVINOWSL)
+	case b == accel.OpenVINOWSL && !host.WSL:
 		c.Status = StatusFail
 		c.Finding = "openvino-wsl is for WSL2; this host is native Linux"
-		c.Fix = cmd(BackendOpenVINO)
+		c.Fix = cmd(accel.OpenVINO)
 	case status.Name == "":
 		c.Status = StatusWarn
-		c.Finding = "unknown backend " + b
+		c.Finding = "unknown backend " + string(b)
 	case status.State == BackendUnavailable:
 		c.Status = StatusFail
-		c.Finding = "configured for " + b + ", which this host cannot serve: " + status.Reason
+		c.Finding = "configured for " + string(b) + ", which this host cannot serve: " + status.Reason
 		if best != "" {
 			c.Fix = cmd(best)
 		} else {
-			c.Fix = cmd(BackendCPU)
+			c.Fix = cmd(accel.CPU)
 		}
 	case status.State == BackendNeedsFixes:
 		c.Status = StatusWarn
-		c.Finding = "configured for " + b + ", which needs fixes on this host first: " + status.Reason
-		c.Fix = "See the failed checks: " + strings.Join(status.Blockers, ", ") + "."
-	case b == BackendCPU && best != "":
+		c.Finding = "configured for " + string(b) + ", which needs fixes on this host first: " + status.Reason
+		c.Fix = "See the failed checks: " + JoinIDs(status.Blockers) + "."
+	case b == accel.CPU && best != "":
 		c.Status = StatusWarn
-		c.Finding = "configured for the CPU although this host can serve " + best
+		c.Finding = "configured for the CPU although this host can serve " + string(best)
 		c.Fix = cmd(best)
 	default:
 		c.Status = StatusOK
-		c.Finding = "configured for " + b + ", which this host can serve"
+		c.Finding = "configured for " + string(b) + ", which this host can serve"
 	}
-	if b == BackendARMNN && len(missing) > 0 && c.Status != StatusFail {
+	if b == accel.ARMNN && len(missing) > 0 && c.Status != StatusFail {
 		lib := false
 		for _, m := range missing {
 			if strings.Contains(m, "libmali") {
@@ -291,11 +292,11 @@ func (e *evaluator) composeBackendCheck(in *compose.Inspection, host HostFacts, 
 			if host.LibMaliPath != "" {
 				c.Finding += "; libmali is at " + host.LibMaliPath
 			}
-			c.Fix = "Run `" + cmd(BackendARMNN) + "`: it mounts libmali from where this host has it."
+			c.Fix = "Run `" + cmd(accel.ARMNN) + "`: it mounts libmali from where this host has it."
 		} else if c.Status == StatusOK {
 			c.Status = StatusWarn
 			c.Finding = "mounts " + strings.Join(missing, ", ") + ", which this host does not have (docker creates an empty directory there)"
-			c.Fix = "Run `" + cmd(BackendARMNN) + "`: it drops the firmware mount when the file is absent."
+			c.Fix = "Run `" + cmd(accel.ARMNN) + "`: it drops the firmware mount when the file is absent."
 		}
 	}
 	return c
@@ -306,8 +307,8 @@ func (e *evaluator) composeBackendCheck(in *compose.Inspection, host HostFacts, 
 // directory) to backend: --inline when the file already inlines its
 // section or looks like a Portainer, Unraid or app-store stack, and --file
 // when compose would not find the file by itself.
-func (e *evaluator) composeCommand(backend string) string {
-	s := "immich-accel compose --backend " + backend
+func (e *evaluator) composeCommand(backend accel.Backend) string {
+	s := "immich-accel compose --backend " + string(backend)
 	df := e.f.deploy
 	if in := df.In; in != nil && (in.StackKind != "" || in.Mode == "inline") {
 		s += " --inline"

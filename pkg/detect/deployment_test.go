@@ -112,12 +112,12 @@ func TestDeploymentMistakes(t *testing.T) {
 			if c := r.Check("compose-file"); c == nil || c.Status != detect.StatusOK {
 				t.Fatalf("compose-file = %+v", c)
 			}
-			c := r.Check(tt.check)
+			c := r.Check(detect.CheckID(tt.check))
 			if c == nil {
 				var ids []string
 				for _, c := range r.Checks {
 					if c.Area == detect.AreaDeployment {
-						ids = append(ids, c.ID+"="+string(c.Status)+": "+c.Finding)
+						ids = append(ids, string(c.ID)+"="+string(c.Status)+": "+c.Finding)
 					}
 				}
 				t.Fatalf("no check %s; deployment checks: %s", tt.check, strings.Join(ids, " | "))

@@ -21,6 +21,7 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
 	"github.com/immich-accel/immich-accel/internal/docker"
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // Status is the outcome of one check.
@@ -104,7 +105,7 @@ func (a Area) Title() string {
 
 // Check is the result of one check. ID is stable across releases.
 type Check struct {
-	ID      string   `json:"id"`
+	ID      CheckID  `json:"id"`
 	Area    Area     `json:"area"`
 	Status  Status   `json:"status"`
 	Finding string   `json:"finding"`
@@ -133,7 +134,7 @@ type Summary struct {
 }
 
 // Check returns the check with the given ID, or nil.
-func (r *Report) Check(id string) *Check {
+func (r *Report) Check(id CheckID) *Check {
 	for i := range r.Checks {
 		if r.Checks[i].ID == id {
 			return &r.Checks[i]
@@ -146,23 +147,12 @@ func (r *Report) Check(id string) *Check {
 // to use, even when a more capable one needs fixes first.
 func (r *Report) HardwareReady() bool {
 	for _, b := range r.Backends {
-		if b.Name != BackendCPU && b.State == BackendReady {
+		if b.Name != accel.CPU && b.State == BackendReady {
 			return true
 		}
 	}
 	return false
 }
-
-// Backend names, as used by Immich's hwaccel.ml.yml services.
-const (
-	BackendCUDA        = "cuda"
-	BackendOpenVINO    = "openvino"
-	BackendOpenVINOWSL = "openvino-wsl"
-	BackendARMNN       = "armnn"
-	BackendROCm        = "rocm"
-	BackendRKNN        = "rknn"
-	BackendCPU         = "cpu"
-)
 
 // BackendState says how far a backend is from usable on this host.
 type BackendState string
@@ -179,15 +169,15 @@ const (
 
 // BackendStatus is the verdict for one backend.
 type BackendStatus struct {
-	Name   string       `json:"name"`
-	State  BackendState `json:"state"`
-	Reason string       `json:"reason"`
+	Name   accel.Backend `json:"name"`
+	State  BackendState  `json:"state"`
+	Reason string        `json:"reason"`
 	// Blockers are the IDs of the failed checks that keep it from ready.
-	Blockers []string `json:"blockers,omitempty"`
+	Blockers []CheckID `json:"blockers,omitempty"`
 }
 
 // Backend returns the status of the named backend, or nil.
-func (r *Report) Backend(name string) *BackendStatus {
+func (r *Report) Backend(name accel.Backend) *BackendStatus {
 	for i := range r.Backends {
 		if r.Backends[i].Name == name {
 			return &r.Backends[i]
@@ -198,11 +188,11 @@ func (r *Report) Backend(name string) *BackendStatus {
 
 // Recommendation is the backend to use and how to enable it.
 type Recommendation struct {
-	Backend        string `json:"backend"`
-	Ready          bool   `json:"ready"`
-	Reason         string `json:"reason"`
-	RunnerUp       string `json:"runnerUp,omitempty"`
-	RunnerUpReason string `json:"runnerUpReason,omitempty"`
+	Backend        accel.Backend `json:"backend"`
+	Ready          bool          `json:"ready"`
+	Reason         string        `json:"reason"`
+	RunnerUp       accel.Backend `json:"runnerUp,omitempty"`
+	RunnerUpReason string        `json:"runnerUpReason,omitempty"`
 	// Command is the exact next command to run.
 	Command string `json:"command"`
 }

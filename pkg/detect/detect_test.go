@@ -130,17 +130,17 @@ func TestScenarios(t *testing.T) {
 		t.Run(tt.host, func(t *testing.T) {
 			r := run(t, load(t, tt.host))
 			rec := r.Recommendation
-			if rec.Backend != tt.backend || rec.Ready != tt.ready {
+			if string(rec.Backend) != tt.backend || rec.Ready != tt.ready {
 				t.Errorf("recommendation = %s (ready %v), want %s (ready %v): %s", rec.Backend, rec.Ready, tt.backend, tt.ready, rec.Reason)
 			}
-			if tt.runnerUp != "" && rec.RunnerUp != tt.runnerUp {
+			if tt.runnerUp != "" && string(rec.RunnerUp) != tt.runnerUp {
 				t.Errorf("runner-up = %q, want %q", rec.RunnerUp, tt.runnerUp)
 			}
 			if r.HardwareReady() != tt.hwReady {
 				t.Errorf("HardwareReady = %v, want %v", r.HardwareReady(), tt.hwReady)
 			}
 			for id, want := range tt.checks {
-				c := r.Check(id)
+				c := r.Check(detect.CheckID(id))
 				if c == nil {
 					t.Errorf("no check %s", id)
 					continue
@@ -194,11 +194,11 @@ func TestRenderAccessDenied(t *testing.T) {
 	deny := detect.WithAccess(func(string) error { return os.ErrPermission })
 	for host, id := range map[string]string{"intel-n100": "intel-render-access", "amd-rocm": "amd-render-access"} {
 		r := run(t, load(t, host))
-		if c := r.Check(id); c == nil || c.Status != detect.StatusOK {
+		if c := r.Check(detect.CheckID(id)); c == nil || c.Status != detect.StatusOK {
 			t.Errorf("%s on %s = %+v, want ok", id, host, c)
 		}
 		r = run(t, load(t, host), deny)
-		c := r.Check(id)
+		c := r.Check(detect.CheckID(id))
 		if c == nil || c.Status != detect.StatusWarn || !strings.Contains(c.Finding, "cannot open /dev/dri/renderD128") || !strings.Contains(c.Fix, "usermod -aG render,video") {
 			t.Errorf("%s on %s with access denied = %+v", id, host, c)
 		}
@@ -291,7 +291,7 @@ func TestMalformedHost(t *testing.T) {
 		"platform-os": detect.StatusWarn, "platform-arch": detect.StatusWarn, "cpu": detect.StatusWarn,
 		"docker-runtimes": detect.StatusWarn, "rknn-soc": detect.StatusSkip,
 	} {
-		if c := r.Check(id); c == nil || c.Status != want {
+		if c := r.Check(detect.CheckID(id)); c == nil || c.Status != want {
 			t.Errorf("%s = %+v, want %s", id, c, want)
 		}
 	}
@@ -701,10 +701,10 @@ func TestGarbageHost(t *testing.T) {
 				}
 			}
 			for _, c := range r.Checks {
-				bad(c.ID+" finding", c.Finding)
-				bad(c.ID+" fix", c.Fix)
+				bad(string(c.ID)+" finding", c.Finding)
+				bad(string(c.ID)+" fix", c.Fix)
 				for _, d := range c.Detail {
-					bad(c.ID+" detail", d)
+					bad(string(c.ID)+" detail", d)
 				}
 				if c.Status == detect.StatusFail && c.Fix == "" {
 					t.Errorf("failed check %s has no fix: %s", c.ID, c.Finding)
