@@ -114,7 +114,11 @@ func locateEnvStatements(t *text) []envStmt {
 	var out []envStmt
 	for i := 0; i < len(t.lines); i++ {
 		l := t.lines[i]
-		p := len(l) - len(strings.TrimLeft(l, " \t\v\f"))
+		start := 0
+		if i == 0 && strings.HasPrefix(l, "\ufeff") {
+			start = len("\ufeff") // compose-go skips a UTF-8 byte order mark
+		}
+		p := start + len(l[start:]) - len(strings.TrimLeft(l[start:], " \t\v\f"))
 		if p == len(l) || l[p] == '#' {
 			continue
 		}

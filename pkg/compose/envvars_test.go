@@ -3,6 +3,7 @@ package compose
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -306,6 +307,21 @@ func TestEnvLocate(t *testing.T) {
 			t.Errorf("%q: NEW not appended: %q", src, out)
 		}
 	}
+	// In place, byte for byte around the value.
+	for src, want := range map[string]string{
+		"\ufeffB=1\n":                    "\ufeffB=-cuda\n",
+		"# c\r\nexport B = 'x' # keep\r\n": "# c\r\nexport B = '-cuda' # keep\r\n",
+		"B=1\nB=2":                        "B=1\nB=-cuda",
+		"B\n":                             "B=-cuda\n",
+	} {
+		f := &envFile{given: ".env"}
+		if err := f.load([]byte(src)); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := f.with([]EnvVar{{"B", "-cuda"}}); err != nil || string(out) != want {
+			t.Errorf("%q: got %q (%v), want %q", src, out, err, want)
+		}
+	}
 	// A value over several lines is not rewritten.
 	f := &envFile{given: ".env"}
 	if err := f.load([]byte("B=\"a\nb\"\n")); err != nil {
@@ -313,5 +329,84 @@ func TestEnvLocate(t *testing.T) {
 	}
 	if _, err := f.with([]EnvVar{{"B", "x"}}); !errors.Is(err, ErrManual) {
 		t.Errorf("multi-line value: want ErrManual, got %v", err)
+	}
+}
+
+// TestUpstreamWithExampleEnv edits each of Immich's compose files next to
+// the example.env of its release (or the newest one before it), as people
+// install them: the edit is validated with that .env, leaves it alone, and
+// what doctor then reads is the accelerated image.
+func TestUpstreamWithExampleEnv(t *testing.T) {
+	dir := sharedDir(t, "upstream", "immich")
+	if dir == "" {
+		return
+	}
+	composes, _ := filepath.Glob(filepath.Join(dir, "docker-compose.v*.yml"))
+	envs, _ := filepath.Glob(filepath.Join(dir, "example.v*.env"))
+	if len(composes) == 0 || len(envs) == 0 {
+		t.Fatalf("no compose files or example.env in %s", dir)
+	}
+	version := func(p, prefix, ext string) [3]int {
+		var v [3]int
+		s := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), prefix), ext)
+		for i, f := range strings.SplitN(s, ".", 3) {
+			fmt.Sscan(f, &v[i])
+		}
+		return v
+	}
+	less := func(a, b [3]int) bool {
+		for i := range a {
+			if a[i] != b[i] {
+				return a[i] < b[i]
+			}
+		}
+		return false
+	}
+	for _, c := range composes {
+		cv := version(c, "docker-compose.v", ".yml")
+		env := ""
+		for _, e := range envs {
+			ev := version(e, "example.v", ".env")
+			if !less(cv, ev) && (env == "" || less(version(env, "example.v", ".env"), ev)) {
+				env = e
+			}
+		}
+		if env == "" {
+			continue
+		}
+		t.Run(filepath.Base(c)+"+"+filepath.Base(env), func(t *testing.T) {
+			for _, inline := range []bool{false, true} {
+				plan, err := prepareCopy(t, "docker-compose.yml", mustRead(t, c), Options{EditOptions: EditOptions{Backend: accel.CUDA, Inline: inline}},
+					map[string][]byte{".env": mustRead(t, env)})
+				if bytes.Contains(mustRead(t, c), []byte("altran1502/")) {
+					// The legacy image has no accelerated variants.
+					if !errors.Is(err, ErrManual) || !strings.Contains(err.Error(), "legacy image") {
+						t.Errorf("legacy image: want ErrManual, got %v", err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("inline=%v: %v", inline, err)
+				}
+				if v := plan.Validation; v == nil || !v.Checked || !v.Interpolated {
+					t.Errorf("inline=%v: not validated with the .env: %+v", inline, v)
+				}
+				for _, ch := range plan.Changes {
+					if filepath.Base(ch.Path) == ".env" {
+						t.Errorf("inline=%v: the .env would change:\n%s", inline, ch.Diff)
+					}
+				}
+				if _, err := plan.Write(WriteOptions{NoBackup: true}); err != nil {
+					t.Fatal(err)
+				}
+				in, err := InspectFile(plan.File)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if in.ImageSuffix != "cuda" || in.EnvFile == "" || !strings.HasSuffix(in.ImageResolved, "-cuda") {
+					t.Errorf("inline=%v: InspectFile reads suffix %q, image %q, env %q", inline, in.ImageSuffix, in.ImageResolved, in.EnvFile)
+				}
+			}
+		})
 	}
 }
