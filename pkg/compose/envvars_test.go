@@ -309,10 +309,10 @@ func TestEnvLocate(t *testing.T) {
 	}
 	// In place, byte for byte around the value.
 	for src, want := range map[string]string{
-		"\ufeffB=1\n":                    "\ufeffB=-cuda\n",
+		"\ufeffB=1\n":                      "\ufeffB=-cuda\n",
 		"# c\r\nexport B = 'x' # keep\r\n": "# c\r\nexport B = '-cuda' # keep\r\n",
-		"B=1\nB=2":                        "B=1\nB=-cuda",
-		"B\n":                             "B=-cuda\n",
+		"B=1\nB=2":                         "B=1\nB=-cuda",
+		"B\n":                              "B=-cuda\n",
 	} {
 		f := &envFile{given: ".env"}
 		if err := f.load([]byte(src)); err != nil {
