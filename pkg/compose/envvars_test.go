@@ -410,3 +410,30 @@ func TestUpstreamWithExampleEnv(t *testing.T) {
 		})
 	}
 }
+
+// FuzzEnvWith feeds arbitrary env files to the .env editor: it must never
+// panic, and whatever it returns must read back, with compose-go, as the
+// original with the variables set (which with() itself checks).
+func FuzzEnvWith(f *testing.F) {
+	for _, s := range []string{"A=1\nB=2", "# c\r\nexport B = 'x' # keep\r\n", "B=\"a\nb\"\n", "B\n", "\ufeffB=1", "B: x\nB=\"y\" C=1\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		e := &envFile{given: ".env"}
+		if e.load(src) != nil {
+			return
+		}
+		out, err := e.with([]EnvVar{{"B", "-cuda"}, {"IMMICH_ML_VARIANT", "-rocm"}})
+		if err != nil {
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("not a compose.Error: %v", err)
+			}
+			return
+		}
+		back := &envFile{given: ".env"}
+		if err := back.load(out); err != nil || back.vars["B"] != "-cuda" {
+			t.Fatalf("%q -> %q: B=%q (%v)", src, out, back.vars["B"], err)
+		}
+	})
+}
