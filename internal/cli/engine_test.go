@@ -92,13 +92,7 @@ func doctorOn(t *testing.T, e *enginetest.Engine, composeFile string, keep func(
 // with the stand-in image and a container name of its own, and an .env.
 func officialStack(t *testing.T, name string) string {
 	t.Helper()
-	dir := testenv.SharedDir(t, "upstream", "immich")
-	if dir == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("../shared/upstream/immich is missing (CI=true)")
-		}
-		t.Skip("../shared/upstream/immich (Immich's official compose file) is not present")
-	}
+	dir := testenv.RequireShared(t, "upstream", "immich")
 	src, err := os.ReadFile(filepath.Join(dir, "docker-compose.v3.1.0.yml"))
 	if err != nil {
 		t.Fatal(err)
