@@ -25,6 +25,8 @@ type Factory struct {
 	Getenv func(string) string
 	// Getwd returns the working directory.
 	Getwd func() (string, error)
+	// LookupEnv reads an environment variable, telling unset from empty.
+	LookupEnv func(string) (string, bool)
 	// ComponentVersions lists the versions of runtime libraries found on
 	// this host (ONNX Runtime, NVML), for --version. Best effort.
 	ComponentVersions func() []ComponentVersion
@@ -65,6 +67,7 @@ func NewFactory() *Factory {
 		IOStreams:         iostreams.System(),
 		Getenv:            os.Getenv,
 		Getwd:             os.Getwd,
+		LookupEnv:         os.LookupEnv,
 		ComponentVersions: withORTVersion(os.Getenv, defaultComponentVersions),
 		NewDetector:       detect.New,
 		ModelCache:        dockerModelCache{getenv: os.Getenv},
