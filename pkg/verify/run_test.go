@@ -104,6 +104,15 @@ func TestConcurrencyAndLatency(t *testing.T) {
 	}
 }
 
+// A path in the URL is dropped, as Immich's server drops it.
+func TestURLPathIsDropped(t *testing.T) {
+	_, u := stub(t, mlstub.Config{})
+	rep, err := bounded(t, Env{}, quick(u+"/machine-learning/"))
+	if err != nil || rep.URL != u || rep.Verdict != NotMeasurable {
+		t.Fatalf("%v: %+v", err, rep)
+	}
+}
+
 func TestModelsAreSentAsNamed(t *testing.T) {
 	_, u := stub(t, mlstub.Config{})
 	cfg := quick(u)

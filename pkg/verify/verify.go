@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
@@ -196,8 +198,8 @@ func Run(ctx context.Context, env Env, cfg Config) (*Report, error) {
 	rep := &Report{Concurrency: cfg.Concurrency, DurationS: cfg.Duration.Seconds(), Started: now()}
 	var details *detailsView
 	if cfg.URL != "" {
-		rep.URL, rep.Remote = cfg.URL, true
-		if err := ping(ctx, hc, cfg.URL, cfg.PingTimeout); err != nil {
+		rep.URL, rep.Remote = serverBase(cfg.URL), true
+		if err := ping(ctx, hc, rep.URL, cfg.PingTimeout); err != nil {
 			return nil, err
 		}
 	} else {
@@ -247,6 +249,17 @@ func Run(ctx context.Context, env Env, cfg Config) (*Report, error) {
 	}
 	rep.Verdict, rep.Reason = decide(rep)
 	return rep, nil
+}
+
+// serverBase is the scheme and host of a server URL: Immich's server
+// builds its requests with new URL('/ping', url), which drops any path
+// (ml-protocol.md §2), so verify does the same.
+func serverBase(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return strings.TrimRight(raw, "/")
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 type detailsView struct {
