@@ -22,8 +22,8 @@ import (
 // ComposeOptions holds the compose command's dependencies and flags.
 type ComposeOptions struct {
 	IO          *iostreams.IOStreams
-	Getenv      func(string) string
 	Getwd       func() (string, error)
+	LookupEnv   func(string) (string, bool) // the process environment, which overrides .env for Compose
 	ComposeHost func(ctx context.Context) (ComposeHostInfo, error)
 
 	File        string
@@ -31,6 +31,7 @@ type ComposeOptions struct {
 	Inline      bool
 	Service     string
 	HwaccelFile string
+	EnvFile     string
 	GPUs        []string
 	DryRun      bool
 	Yes         bool
@@ -43,7 +44,7 @@ type ComposeOptions struct {
 // NewCmdCompose builds the compose command. runF replaces runCompose in
 // tests.
 func NewCmdCompose(f *Factory, runF func(context.Context, *ComposeOptions) error) *cobra.Command {
-	opts := &ComposeOptions{IO: f.IOStreams, Getenv: f.Getenv, Getwd: f.Getwd, ComposeHost: f.ComposeHost}
+	opts := &ComposeOptions{IO: f.IOStreams, Getwd: f.Getwd, LookupEnv: f.LookupEnv, ComposeHost: f.ComposeHost}
 	cmd := &cobra.Command{
 		Use:   "compose --backend BACKEND [--file FILE] [--inline]",
 		Short: "Enable a hardware backend for Immich ML in a compose file",
@@ -51,7 +52,9 @@ func NewCmdCompose(f *Factory, runF func(context.Context, *ComposeOptions) error
 it adds the backend's section of hwaccel.ml.yml (with extends:, or merged into
 the service with --inline), sets the image tag suffix, shows the diff, and
 writes the file atomically with a backup. Only the lines that must change are
-changed; comments, blank lines, quoting and indentation are kept.
+changed; comments, blank lines, quoting and indentation are kept. When a
+variable picks the variant (a tag suffix, the extends service, the whole
+image), it is set in the project's .env (or --env-file) the same way.
 
 Backends: cuda, openvino, openvino-wsl, armnn, rocm, rknn, cpu (undo), and
 auto (doctor's recommendation for this host).
@@ -94,6 +97,7 @@ EXIT STATUS
 	fl.BoolVar(&opts.Inline, "inline", false, "merge the section into the service instead of extends (Unraid, Portainer, app stores)")
 	fl.StringVar(&opts.Service, "service", "", "name of the machine-learning service (default: found by image)")
 	fl.StringVar(&opts.HwaccelFile, "hwaccel-file", "", "take sections from this hwaccel.ml.yml instead of the built-in one")
+	fl.StringVar(&opts.EnvFile, "env-file", "", "the env file docker compose reads (default: .env next to the compose file)")
 	fl.StringSliceVar(&opts.GPUs, "gpus", nil, "NVIDIA GPUs to reserve by index or UUID, e.g. 0,1 (cuda)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the diff and write nothing (exit 4 when there are changes)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "write without asking")
@@ -116,6 +120,8 @@ type composeReport struct {
 	DryRun       bool                 `json:"dryRun"`
 	Written      bool                 `json:"written"`
 	Backup       string               `json:"backup,omitempty"`
+	Backups      []string             `json:"backups,omitempty"`
+	SetInUI      []compose.EnvVar     `json:"setInUI,omitempty"`
 	Changes      []compose.FileChange `json:"changes"`
 	ChangedLines int                  `json:"changedLines"`
 	Notes        []string             `json:"notes"`
@@ -140,13 +146,13 @@ type composeRun struct {
 
 func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	// compose-go reports unset variables through logrus; they are expected
-	// here (no .env is read).
+	// here (unset variables take their defaults).
 	logrus.SetOutput(io.Discard)
 	// compose-go and YAML decode every file several times in a short run:
 	// collecting garbage four times less often saves about a third of its
 	// CPU time, for a heap of a few tens of MiB. GOGC still decides when
 	// set.
-	if opts.Getenv == nil || opts.Getenv("GOGC") == "" {
+	if gogc, _ := lookupEnv(opts.LookupEnv, "GOGC"); gogc == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
 	r := &composeRun{opts: opts, io: opts.IO, cs: opts.IO.ColorScheme(),
@@ -160,17 +166,22 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	plan, err := compose.Prepare(ctx, compose.Options{EditOptions: eo, File: file, HwaccelFile: opts.HwaccelFile})
+	plan, err := compose.Prepare(ctx, compose.Options{EditOptions: eo, File: file, HwaccelFile: opts.HwaccelFile, EnvFile: opts.EnvFile, LookupEnv: opts.LookupEnv})
 	if err != nil {
 		return r.fail(err)
 	}
 	r.record(plan)
 	up := upCommand(plan, file, explicit)
 	r.rep.NextSteps = []string{up, "immich-accel doctor"}
+	if len(plan.SetInUI) > 0 {
+		r.rep.NextSteps = append([]string{setInUIStep(plan.SetInUI)}, r.rep.NextSteps...)
+	}
 	if !opts.JSON {
 		r.printPlan(plan)
 	}
 	switch {
+	case !plan.Changed() && len(plan.SetInUI) > 0:
+		return r.setInUIOnly(plan, up)
 	case !plan.Changed():
 		return r.unchanged(plan)
 	case opts.DryRun:
@@ -268,6 +279,32 @@ func (r *composeRun) record(plan *compose.Plan) {
 	rep.Changed, rep.Changes, rep.ChangedLines = plan.Changed(), plan.Changes, plan.ChangedLines
 	rep.Notes = append(rep.Notes, plan.Notes...)
 	rep.Validation, rep.Before = plan.Validation, plan.Before
+	rep.SetInUI = plan.SetInUI
+}
+
+// setInUIStep is the step that sets variables a stack manager's UI holds.
+func setInUIStep(vars []compose.EnvVar) string {
+	var sets []string
+	for _, v := range vars {
+		sets = append(sets, v.Name+"="+v.Value)
+	}
+	return "set " + strings.Join(sets, " and ") + " in the stack's environment variables"
+}
+
+// setInUIOnly ends a run that has nothing to write here because the stack
+// manager holds the variables (exit 4 with --dry-run, else 0).
+func (r *composeRun) setInUIOnly(plan *compose.Plan, up string) error {
+	if r.opts.JSON {
+		if err := r.io.WriteJSON(r.rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(r.io.ErrOut, "Nothing to write in %s. Next: %s, then %s\n", filepath.Base(plan.File), r.rep.NextSteps[0], up)
+	}
+	if r.opts.DryRun {
+		return Silent(ExitChanges)
+	}
+	return nil
 }
 
 // upCommand is how the user redeploys the service after the edit.
@@ -353,7 +390,7 @@ func (r *composeRun) confirmed(plan *compose.Plan) (bool, error) {
 func (r *composeRun) write(plan *compose.Plan, up string) error {
 	w, err := plan.Write(compose.WriteOptions{NoBackup: r.opts.NoBackup})
 	if w != nil {
-		r.rep.Written, r.rep.Backup = len(w.Files) > 0, w.Backup
+		r.rep.Written, r.rep.Backup, r.rep.Backups = len(w.Files) > 0, w.Backup, w.Backups
 	}
 	if err != nil {
 		if w != nil && !r.opts.JSON {
@@ -373,8 +410,8 @@ func (r *composeRun) printWritten(w *compose.Written) {
 	for _, f := range w.Files {
 		fmt.Fprintf(r.io.ErrOut, "%s wrote %s\n", r.cs.SuccessIcon(), f)
 	}
-	if w.Backup != "" {
-		fmt.Fprintf(r.io.ErrOut, "  backup: %s\n", w.Backup)
+	for _, b := range w.Backups {
+		fmt.Fprintf(r.io.ErrOut, "  backup: %s\n", b)
 	}
 }
 
@@ -431,4 +468,12 @@ func backendNames() string {
 		names = append(names, string(b))
 	}
 	return strings.Join(names, ", ")
+}
+
+// lookupEnv reads name through lookup, which may be nil (tests).
+func lookupEnv(lookup func(string) (string, bool), name string) (string, bool) {
+	if lookup == nil {
+		return "", false
+	}
+	return lookup(name)
 }

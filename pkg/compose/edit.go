@@ -39,6 +39,13 @@ type EditOptions struct {
 	// HwaccelName is the file a new extends block points at; "" means
 	// hwaccel.ml.yml.
 	HwaccelName string
+	// Env is what the project's .env file sets, which Compose interpolates
+	// the file with (nil: no .env). A variable that selects the backend
+	// (the tag suffix, the extends service, the whole image) is set
+	// through it: see EditResult.Env.
+	Env map[string]string
+	// EnvFile names the .env file in messages ("" means .env).
+	EnvFile string
 }
 
 // EditResult is the outcome of Edit.
@@ -58,20 +65,33 @@ type EditResult struct {
 	// Tailored is true when Sections differs from the source because of
 	// host tailoring.
 	Tailored bool
-	Notes    []string
-	Before   *Inspection
+	// Env lists the variables to set in the .env file, in order.
+	Env []EnvVar
+	// Variables are the variables that select the backend (set or not).
+	Variables []string
+	Notes     []string
+	Before    *Inspection
+
+	templated int // line of template text in a string value, 0 if none
 }
 
 // Edit applies the backend to a compose file's ML service and returns the
 // new content. Only the lines that must change are changed.
 func Edit(src []byte, opts EditOptions) (*EditResult, error) {
 	res, err := editOnce(src, opts)
-	if err != nil || !res.Changed {
+	if err != nil || (!res.Changed && len(res.Env) == 0) {
 		return res, err
 	}
 	// The edit must have landed where it was meant to: editing the result
-	// again must find nothing left to do.
-	again, err := editOnce(res.Output, opts)
+	// again, with the variables set, must find nothing left to do.
+	opts2 := opts
+	for _, v := range res.Env {
+		opts2.Env = withVar(opts2.Env, v.Name, v.Value)
+	}
+	again, err := editOnce(res.Output, opts2)
+	if err == nil && len(again.Env) > 0 {
+		err = fmt.Errorf("a second pass still sets %s", again.Env[0].Name)
+	}
 	if err != nil || again.Changed {
 		if err == nil {
 			err = fmt.Errorf("a second pass still finds changes to make")
@@ -124,7 +144,7 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 		return nil, err
 	}
 	res.Service = p.name
-	res.Before = p.inspect()
+	res.Before = p.inspect(opts.Env)
 
 	if err := checkSharedService(p); err != nil {
 		return nil, err
@@ -152,6 +172,7 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 		}
 	}
 	res.Notes = append(res.Notes, e.notes...)
+	res.Env, res.Variables, res.templated = e.envSet, e.selectors, p.templated
 	res.ExtendsFile = e.extendsFile
 	res.Output = out
 	res.Changed = !bytes.Equal(out, src)
@@ -218,6 +239,8 @@ type editor struct {
 	uncommented bool
 	noUncomment bool
 	removed     map[*yaml.Node]bool
+	envSet      []EnvVar
+	selectors   []string
 }
 
 func (e *editor) note(format string, args ...any) {
@@ -302,10 +325,8 @@ func (e *editor) run() error {
 		if svcNode == nil {
 			return newError(ErrManual, "Add service: to the extends block.", "the extends block of %q has no service: (line %d)", p.name, extKey.Line)
 		}
-		if isVar(strings.TrimSpace(svcNode.Value)) || strings.Contains(svcNode.Value, "${") {
-			return newError(ErrManual,
-				fmt.Sprintf("Set the variable to %s in your .env file (and the image suffix to match), or replace %s with %s.", e.backend, svcNode.Value, e.backend),
-				"the hwaccel section of %q comes from a variable (service: %s, line %d), so immich-accel cannot set it here", p.name, svcNode.Value, svcNode.Line)
+		if strings.Contains(svcNode.Value, "$") {
+			return e.extendsVariable(svcNode)
 		}
 		if svcNode.Value != string(e.backend) {
 			return e.replaceScalar(svcNode, string(e.backend))

@@ -122,7 +122,7 @@ func effectiveSections(t *testing.T, src []byte, service string, sections []byte
 			ext["file"] = hw
 		}
 	}
-	p, err := loadModel(context.Background(), m, "/srv/stack", true, false)
+	p, err := loadModel(context.Background(), m, "/srv/stack", true, (&models{}).lookup(nil, false))
 	if err != nil {
 		t.Fatalf("loading: %v", err)
 	}
