@@ -259,6 +259,7 @@ func (r *Runner) runModel(ctx context.Context, m Model, provs []Provider) *Model
 		mr.Outputs = append(mr.Outputs, TensorSpec{Name: o.Name, Type: typeName(o.DataType), Declared: append([]int64(nil), o.Dimensions...), elem: o.DataType})
 	}
 	inputs := make([]ort.Value, len(specs))
+	r.keepInputs = false // for this model's inputs
 	defer func() {
 		if r.keepInputs {
 			return
