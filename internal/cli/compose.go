@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/internal/shell"
 	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 )
@@ -134,182 +135,277 @@ type composeErrorForJSON struct {
 	Fix     string `json:"fix,omitempty"`
 }
 
+// composeRun is one run of the compose command.
+type composeRun struct {
+	opts *ComposeOptions
+	io   *iostreams.IOStreams
+	cs   *iostreams.ColorScheme
+	rep  *composeReport
+}
+
 func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	// compose-go reports unset variables through logrus; they are expected
 	// here (unset variables take their defaults).
 	logrus.SetOutput(io.Discard)
-	io := opts.IO
-	cs := io.ColorScheme()
-	rep := &composeReport{Requested: opts.Backend, DryRun: opts.DryRun, Notes: []string{}, NextSteps: []string{}, Changes: []compose.FileChange{}}
-	fail := func(err error) error {
-		var ce *compose.Error
-		fix := ""
-		if errors.As(err, &ce) {
-			fix = ce.Fix
-		}
-		if opts.JSON {
-			rep.Error = &composeErrorForJSON{Message: err.Error(), Fix: fix}
-			if jerr := io.WriteJSON(rep); jerr != nil {
-				return jerr
-			}
-			return Silent(ExitFailure)
-		}
-		if fix != "" {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("compose: %w\nTo fix: %s", err, fix)}
-		}
-		return fmt.Errorf("compose: %w", err)
+	r := &composeRun{opts: opts, io: opts.IO, cs: opts.IO.ColorScheme(),
+		rep: &composeReport{Requested: opts.Backend, DryRun: opts.DryRun, Notes: []string{}, NextSteps: []string{}, Changes: []compose.FileChange{}}}
+	file, explicit, err := r.composeFile()
+	if err != nil {
+		return r.fail(err)
 	}
-
-	file := opts.File
-	explicit := file != ""
-	if file == "" {
-		wd, err := opts.Getwd()
-		if err != nil {
-			return fail(fmt.Errorf("finding the working directory: %w", err))
-		}
-		if file, err = compose.FindFile(wd); err != nil {
-			return fail(err)
-		}
+	r.rep.File = file
+	eo, err := r.editOptions(ctx)
+	if err != nil {
+		return r.fail(err)
 	}
-	rep.File = file
-
-	eo := compose.EditOptions{Backend: accel.Backend(opts.Backend), Inline: opts.Inline, Service: opts.Service, DropDigest: opts.DropDigest, GPUs: opts.GPUs}
-	if !opts.NoDetect {
-		info, err := opts.ComposeHost(ctx)
-		switch {
-		case err != nil && opts.Backend == "auto":
-			return fail(fmt.Errorf("--backend auto needs host detection: %w; name a backend instead", err))
-		case err != nil:
-			rep.Notes = append(rep.Notes, fmt.Sprintf("not tailored to this host (%v); use --no-detect to skip detection", err))
-		default:
-			eo.Host = info.Host
-			if opts.Backend == "auto" {
-				if !info.Recommended.Valid() {
-					return fail(fmt.Errorf("host detection recommended no usable backend (%q); run immich-accel doctor, then name a backend", info.Recommended))
-				}
-				if len(opts.GPUs) > 0 && info.Recommended != accel.CUDA {
-					return fail(fmt.Errorf("--gpus applies to cuda, but --backend auto chose %s (%s); drop --gpus, or name --backend cuda", info.Recommended, info.Why))
-				}
-				eo.Backend = info.Recommended
-				rep.Why = info.Why
-				if !opts.JSON {
-					fmt.Fprintf(io.ErrOut, "Using backend %s: %s\n", cs.Bold(string(info.Recommended)), info.Why)
-				}
-				if !info.Ready && info.Recommended != accel.CPU {
-					rep.Notes = append(rep.Notes, fmt.Sprintf("this host is not ready for %s yet: run immich-accel doctor and fix what it reports before redeploying", info.Recommended))
-				}
-			}
-		}
-	}
-
 	plan, err := compose.Prepare(ctx, compose.Options{EditOptions: eo, File: file, HwaccelFile: opts.HwaccelFile, EnvFile: opts.EnvFile, LookupEnv: opts.LookupEnv})
 	if err != nil {
-		return fail(err)
+		return r.fail(err)
 	}
+	r.record(plan)
+	up := upCommand(plan, file, explicit)
+	r.rep.NextSteps = []string{up, "immich-accel doctor"}
+	if !opts.JSON {
+		r.printPlan(plan)
+	}
+	if len(plan.SetInUI) > 0 {
+		r.rep.NextSteps = append([]string{setInUIStep(plan)}, r.rep.NextSteps...)
+	}
+	switch {
+	case !plan.Changed() && len(plan.SetInUI) > 0:
+		return r.uiOnly(plan, up)
+	case !plan.Changed():
+		return r.unchanged(plan)
+	case opts.DryRun:
+		return r.dryRun()
+	}
+	if ok, err := r.confirmed(plan); !ok || err != nil {
+		return err
+	}
+	return r.write(plan, up)
+}
+
+// fail reports err: as JSON with --json, else as the command's error with
+// the fix on its own line. It exits 1.
+func (r *composeRun) fail(err error) error {
+	var ce *compose.Error
+	fix := ""
+	if errors.As(err, &ce) {
+		fix = ce.Fix
+	}
+	return r.failWith(ExitFailure, err, fix)
+}
+
+// failWith reports err and fix with exit code code.
+func (r *composeRun) failWith(code ExitCode, err error, fix string) error {
+	if r.opts.JSON {
+		r.rep.Error = &composeErrorForJSON{Message: err.Error(), Fix: fix}
+		if jerr := r.io.WriteJSON(r.rep); jerr != nil {
+			return jerr
+		}
+		return Silent(code)
+	}
+	if fix != "" {
+		err = fmt.Errorf("compose: %w\nTo fix: %s", err, fix)
+	} else {
+		err = fmt.Errorf("compose: %w", err)
+	}
+	return &ExitError{Code: code, Err: err}
+}
+
+// composeFile is --file, or the compose file in the working directory;
+// explicit says it was given.
+func (r *composeRun) composeFile() (file string, explicit bool, err error) {
+	if r.opts.File != "" {
+		return r.opts.File, true, nil
+	}
+	wd, err := r.opts.Getwd()
+	if err != nil {
+		return "", false, fmt.Errorf("finding the working directory: %w", err)
+	}
+	file, err = compose.FindFile(wd)
+	return file, false, err
+}
+
+// editOptions turns the flags into edit options, with the host's facts
+// unless --no-detect, and doctor's choice of backend for --backend auto.
+func (r *composeRun) editOptions(ctx context.Context) (compose.EditOptions, error) {
+	opts := r.opts
+	eo := compose.EditOptions{Backend: accel.Backend(opts.Backend), Inline: opts.Inline, Service: opts.Service, DropDigest: opts.DropDigest, GPUs: opts.GPUs}
+	if opts.NoDetect {
+		return eo, nil
+	}
+	info, err := opts.ComposeHost(ctx)
+	switch {
+	case err != nil && opts.Backend == "auto":
+		return eo, fmt.Errorf("--backend auto needs host detection: %w; name a backend instead", err)
+	case err != nil:
+		r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("not tailored to this host (%v); use --no-detect to skip detection", err))
+		return eo, nil
+	}
+	eo.Host = info.Host
+	if opts.Backend != "auto" {
+		return eo, nil
+	}
+	if !info.Recommended.Valid() {
+		return eo, fmt.Errorf("host detection recommended no usable backend (%q); run immich-accel doctor, then name a backend", info.Recommended)
+	}
+	if len(opts.GPUs) > 0 && info.Recommended != accel.CUDA {
+		return eo, fmt.Errorf("--gpus applies to cuda, but --backend auto chose %s (%s); drop --gpus, or name --backend cuda", info.Recommended, info.Why)
+	}
+	eo.Backend = info.Recommended
+	r.rep.Why = info.Why
+	if !opts.JSON {
+		fmt.Fprintf(r.io.ErrOut, "Using backend %s: %s\n", r.cs.Bold(string(info.Recommended)), info.Why)
+	}
+	if !info.Ready && info.Recommended != accel.CPU {
+		r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("this host is not ready for %s yet: run immich-accel doctor and fix what it reports before redeploying", info.Recommended))
+	}
+	return eo, nil
+}
+
+// record copies the plan into the report.
+func (r *composeRun) record(plan *compose.Plan) {
+	rep := r.rep
 	rep.File, rep.Service, rep.Backend, rep.Mode = plan.File, plan.Service, plan.Backend, plan.Mode
 	rep.Changed, rep.Changes, rep.ChangedLines = plan.Changed(), plan.Changes, plan.ChangedLines
 	rep.Notes = append(rep.Notes, plan.Notes...)
 	rep.Validation, rep.Before = plan.Validation, plan.Before
 	rep.SetInUI = plan.SetInUI
+}
 
+// setInUIStep is the step of setting the variables a stack manager's UI
+// holds.
+func setInUIStep(plan *compose.Plan) string {
+	var sets []string
+	for _, v := range plan.SetInUI {
+		sets = append(sets, v.Name+"="+v.Value)
+	}
+	return "set " + strings.Join(sets, " and ") + " in the stack's environment variables"
+}
+
+// uiOnly ends a run where nothing is written here but the stack manager's
+// variables must change (exit 4 with --dry-run, else 0).
+func (r *composeRun) uiOnly(plan *compose.Plan, up string) error {
+	if r.opts.JSON {
+		if err := r.io.WriteJSON(r.rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(r.io.ErrOut, "Nothing to write in %s. Next: %s, then %s\n", filepath.Base(plan.File), r.rep.NextSteps[0], up)
+	}
+	if r.opts.DryRun {
+		return Silent(ExitChanges)
+	}
+	return nil
+}
+
+// upCommand is how the user redeploys the service after the edit.
+func upCommand(plan *compose.Plan, file string, explicit bool) string {
 	up := "docker compose up -d " + plan.Service
 	if explicit {
-		up = fmt.Sprintf("docker compose -f %s up -d %s", shellQuote(file), plan.Service)
+		up = fmt.Sprintf("docker compose -f %s up -d %s", shell.Quote(file), plan.Service)
 	}
 	if plan.Before != nil {
 		if s := redeployStep(plan.Before.StackKind, up); s != "" {
 			up = s
 		}
 	}
-	rep.NextSteps = []string{up, "immich-accel doctor"}
+	return up
+}
 
-	if !opts.JSON {
-		for _, c := range plan.Changes {
-			writeDiff(io.Out, cs, c.Diff)
-		}
-		for _, n := range rep.Notes {
-			fmt.Fprintf(io.ErrOut, "%s %s\n", cs.WarningIcon(), n)
-		}
-		if v := plan.Validation; v != nil {
-			if v.Checked {
-				fmt.Fprintf(io.ErrOut, "%s checked with compose-go: %s gets exactly the %s section, other services unchanged\n", cs.SuccessIcon(), plan.Service, plan.Backend)
-			} else if v.Skipped != "" {
-				fmt.Fprintf(io.ErrOut, "%s not checked with compose-go: %s\n", cs.WarningIcon(), v.Skipped)
-			}
+// printPlan shows the diffs on stdout, and the notes and the check's
+// verdict on stderr.
+func (r *composeRun) printPlan(plan *compose.Plan) {
+	for _, c := range plan.Changes {
+		writeDiff(r.io.Out, r.cs, c.Diff)
+	}
+	for _, n := range r.rep.Notes {
+		fmt.Fprintf(r.io.ErrOut, "%s %s\n", r.cs.WarningIcon(), n)
+	}
+	if v := plan.Validation; v != nil {
+		if v.Checked {
+			fmt.Fprintf(r.io.ErrOut, "%s checked with compose-go: %s gets exactly the %s section, other services unchanged\n", r.cs.SuccessIcon(), plan.Service, plan.Backend)
+		} else if v.Skipped != "" {
+			fmt.Fprintf(r.io.ErrOut, "%s not checked with compose-go: %s\n", r.cs.WarningIcon(), v.Skipped)
 		}
 	}
-	if len(plan.SetInUI) > 0 {
-		var sets []string
-		for _, v := range plan.SetInUI {
-			sets = append(sets, v.Name+"="+v.Value)
-		}
-		rep.NextSteps = append([]string{"set " + strings.Join(sets, " and ") + " in the stack's environment variables"}, rep.NextSteps...)
+}
+
+// unchanged reports a file that already is as asked (exit 0).
+func (r *composeRun) unchanged(plan *compose.Plan) error {
+	r.rep.NextSteps = []string{}
+	if r.opts.JSON {
+		return r.io.WriteJSON(r.rep)
 	}
-	if !plan.Changed() && len(plan.SetInUI) > 0 {
-		// Nothing to write here: the stack manager holds the variables.
-		if opts.JSON {
-			if err := io.WriteJSON(rep); err != nil {
-				return err
-			}
-		} else {
-			fmt.Fprintf(io.ErrOut, "Nothing to write in %s. Next: %s, then %s\n", filepath.Base(plan.File), rep.NextSteps[0], up)
-		}
-		if opts.DryRun {
-			return Silent(ExitChanges)
-		}
-		return nil
+	if plan.Backend == "cpu" {
+		fmt.Fprintf(r.io.ErrOut, "%s nothing to change: %s already runs %s on the CPU (no accelerator section, no image suffix)\n", r.cs.SuccessIcon(), filepath.Base(plan.File), plan.Service)
+	} else {
+		fmt.Fprintf(r.io.ErrOut, "%s nothing to change: %s already uses %s (%s)\n", r.cs.SuccessIcon(), filepath.Base(plan.File), plan.Backend, plan.Mode)
 	}
-	if !plan.Changed() {
-		rep.NextSteps = []string{}
-		if opts.JSON {
-			return io.WriteJSON(rep)
+	return nil
+}
+
+// dryRun ends a run with changes pending (exit 4).
+func (r *composeRun) dryRun() error {
+	if r.opts.JSON {
+		if err := r.io.WriteJSON(r.rep); err != nil {
+			return err
 		}
-		if plan.Backend == "cpu" {
-			fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already runs %s on the CPU (no accelerator section, no image suffix)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.Service)
-		} else {
-			fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already uses %s (%s)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.Backend, plan.Mode)
-		}
-		return nil
+	} else {
+		fmt.Fprintf(r.io.ErrOut, "Dry run: nothing written. Re-run without --dry-run to apply.\n")
 	}
-	if opts.DryRun {
-		if opts.JSON {
-			if err := io.WriteJSON(rep); err != nil {
-				return err
-			}
-		} else {
-			fmt.Fprintf(io.ErrOut, "Dry run: nothing written. Re-run without --dry-run to apply.\n")
-		}
-		return Silent(ExitChanges)
+	return Silent(ExitChanges)
+}
+
+// confirmed is true with --yes or when the user says yes at the prompt.
+// Without --yes and a terminal to ask on, it refuses (exit 2; with --json
+// the report says why).
+func (r *composeRun) confirmed(plan *compose.Plan) (bool, error) {
+	if r.opts.Yes {
+		return true, nil
 	}
-	if !opts.Yes {
-		if opts.JSON || !io.CanPrompt() {
-			return UsageError(errors.New("compose: not writing without confirmation; re-run with --yes to write, or --dry-run to preview"))
-		}
-		ok, err := confirm(io, fmt.Sprintf("Write these changes to %s? [y/N] ", filepath.Base(plan.File)))
-		if err != nil {
-			return fail(err)
-		}
-		if !ok {
-			fmt.Fprintln(io.ErrOut, "Nothing written.")
-			return nil
-		}
+	if r.opts.JSON || !r.io.CanPrompt() {
+		return false, r.failWith(ExitUsage, errors.New("not writing without confirmation"), "Re-run with --yes to write, or --dry-run to preview.")
 	}
-	w, err := plan.Write(compose.WriteOptions{NoBackup: opts.NoBackup})
+	ok, err := confirm(r.io, fmt.Sprintf("Write these changes to %s? [y/N] ", filepath.Base(plan.File)))
 	if err != nil {
-		return fail(err)
+		return false, r.fail(err)
 	}
-	rep.Written, rep.Backup, rep.Backups = true, w.Backup, w.Backups
-	if opts.JSON {
-		return io.WriteJSON(rep)
+	if !ok {
+		fmt.Fprintln(r.io.ErrOut, "Nothing written.")
 	}
+	return ok, nil
+}
+
+// write writes the plan and says what was written and what to do next.
+// A file written but not synced to disk is listed, then the error given.
+func (r *composeRun) write(plan *compose.Plan, up string) error {
+	w, err := plan.Write(compose.WriteOptions{NoBackup: r.opts.NoBackup})
+	if w != nil {
+		r.rep.Written, r.rep.Backup, r.rep.Backups = len(w.Files) > 0, w.Backup, w.Backups
+	}
+	if err != nil {
+		if w != nil && !r.opts.JSON {
+			r.printWritten(w)
+		}
+		return r.fail(err)
+	}
+	if r.opts.JSON {
+		return r.io.WriteJSON(r.rep)
+	}
+	r.printWritten(w)
+	fmt.Fprintf(r.io.ErrOut, "Next: %s\nThen check it with: immich-accel doctor\n", up)
+	return nil
+}
+
+func (r *composeRun) printWritten(w *compose.Written) {
 	for _, f := range w.Files {
-		fmt.Fprintf(io.ErrOut, "%s wrote %s\n", cs.SuccessIcon(), f)
+		fmt.Fprintf(r.io.ErrOut, "%s wrote %s\n", r.cs.SuccessIcon(), f)
 	}
 	for _, b := range w.Backups {
-		fmt.Fprintf(io.ErrOut, "  backup: %s\n", b)
+		fmt.Fprintf(r.io.ErrOut, "  backup: %s\n", b)
 	}
-	fmt.Fprintf(io.ErrOut, "Next: %s\nThen check it with: immich-accel doctor\n", up)
-	return nil
 }
 
 // redeployStep is how a stack managed by a web UI picks up the edited file;
@@ -356,15 +452,6 @@ func writeDiff(w io.Writer, cs *iostreams.ColorScheme, diff string) {
 		}
 		fmt.Fprintln(w, body)
 	}
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '/' || r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // backendNames lists the backends for usage messages.

@@ -73,6 +73,7 @@ Exit status:
 	fl := cmd.Flags()
 	fl.StringVar(&opts.HostRoot, "host-root", "", "read host files under `DIR` (diagnostics; also IMMICH_ACCEL_HOST_ROOT)")
 	fl.StringVar(&opts.ComposeFile, "compose", "", "Immich compose `FILE` to check (default: one in the current directory)")
+	fl.StringVarP(&opts.ComposeFile, "file", "f", "", "the same as --compose, as compose names it")
 	fl.BoolVar(&opts.JSON, "json", false, "print the report as JSON")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "show every check with its details")
 	fl.DurationVar(&opts.Timeout, "timeout", 1500*time.Millisecond, "how long to wait for Docker, NVML and commands")
@@ -105,6 +106,7 @@ func runDoctor(ctx context.Context, opts *DoctorOptions) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	renderFixes(rep)
 	if opts.JSON {
 		if err := opts.IO.WriteJSON(rep); err != nil {
 			return err

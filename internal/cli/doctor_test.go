@@ -168,6 +168,10 @@ func TestDoctorFlags(t *testing.T) {
 			want: DoctorOptions{HostRoot: "/mnt/host", Timeout: 1500 * time.Millisecond}},
 		{name: "flag beats environment", args: []string{"--host-root", "/a"}, env: map[string]string{"IMMICH_ACCEL_HOST_ROOT": "/b"},
 			want: DoctorOptions{HostRoot: "/a", Timeout: 1500 * time.Millisecond}},
+		// compose's fixes say --file: doctor takes it as well.
+		{name: "--file as compose names it", args: []string{"--file", "dc.yml"},
+			want: DoctorOptions{ComposeFile: "dc.yml", Timeout: 1500 * time.Millisecond}},
+		{name: "-f", args: []string{"-f", "dc.yml"}, want: DoctorOptions{ComposeFile: "dc.yml", Timeout: 1500 * time.Millisecond}},
 		{name: "bad timeout", args: []string{"--timeout", "0s"}, wantErr: true},
 		{name: "stray argument", args: []string{"extra"}, wantErr: true},
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,7 +134,7 @@ func TestNVMLMemory(t *testing.T) {
 			return &mock.Device{GetComputeRunningProcessesFunc: func() ([]nvml.ProcessInfo, nvml.Return) { return procs[i], nvml.SUCCESS }}, nvml.SUCCESS
 		},
 	}
-	m, err := NewNVMLMemory(lib)
+	m, err := NewNVMLMemory(context.Background(), lib)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +149,42 @@ func TestNVMLMemory(t *testing.T) {
 		InitFunc:        func() nvml.Return { return nvml.ERROR_LIBRARY_NOT_FOUND },
 		ErrorStringFunc: func(nvml.Return) string { return "library not found" },
 	}
-	if _, err := NewNVMLMemory(bad); err == nil || !strings.Contains(err.Error(), "library not found") {
+	if _, err := NewNVMLMemory(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "library not found") {
 		t.Errorf("no driver: %v", err)
+	}
+}
+
+// TestNVMLMemoryInitBounded checks that an NVML Init that hangs (a
+// broken driver) does not hold bench up past its context.
+func TestNVMLMemoryInitBounded(t *testing.T) {
+	release := make(chan struct{})
+	var shutdowns atomic.Int32
+	lib := &mock.Interface{
+		InitFunc:     func() nvml.Return { <-release; return nvml.SUCCESS },
+		ShutdownFunc: func() nvml.Return { shutdowns.Add(1); return nvml.SUCCESS },
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := NewNVMLMemory(ctx, lib)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "NVML did not initialise in time") {
+			t.Errorf("err = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("NewNVMLMemory waited for a hanging Init")
+	}
+	close(release)
+	deadline := time.Now().Add(5 * time.Second)
+	for shutdowns.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if shutdowns.Load() != 1 {
+		t.Errorf("a late Init was shut down %d times, want once", shutdowns.Load())
 	}
 }
 

@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -50,11 +51,27 @@ type Inspection struct {
 // section-without-suffix, suffix-without-section, suffix-section-mismatch,
 // section-incomplete, several-sections, image-suffix-unknown,
 // image-digest-pinned, image-legacy, image-built-locally,
-// extends-file-missing, extends-file-invalid, extends-section-missing.
+// extends-file-missing, extends-file-invalid, extends-section-missing,
+// env-file-invalid.
 type Problem struct {
 	ID      string `json:"id"`
 	Message string `json:"message"`
-	Fix     string `json:"fix"`
+	// Fix says what to do. With Run set, it says what that run does and
+	// follows it ("Run `immich-accel compose ...`: " + Fix).
+	Fix string  `json:"fix"`
+	Run *FixRun `json:"run,omitempty"`
+}
+
+// FixRun is a run of `immich-accel compose` that fixes a problem. Commands
+// write it as a command line.
+type FixRun struct {
+	// Backend is the backend to switch to; "" when the user must pick one.
+	Backend    accel.Backend `json:"backend,omitempty"`
+	Inline     bool          `json:"inline,omitempty"`
+	DropDigest bool          `json:"dropDigest,omitempty"`
+	// File is the compose file, when the run in the working directory
+	// would not find it by itself.
+	File string `json:"file,omitempty"`
 }
 
 // InspectFile parses a compose file through the same loader the editor uses
@@ -163,7 +180,7 @@ func (p *parsed) inspect(env map[string]string) *Inspection {
 		if ref.digest != "" {
 			in.Problems = append(in.Problems, Problem{ID: "image-digest-pinned",
 				Message: "the ML image is pinned by digest, so changing the backend needs a new digest",
-				Fix:     "immich-accel compose --drop-digest drops the pin when it changes the suffix."})
+				Fix:     "it drops the pin when it changes the suffix.", Run: &FixRun{Backend: in.Backend, DropDigest: true}})
 		}
 		if ref.legacy {
 			in.Problems = append(in.Problems, Problem{ID: "image-legacy",
@@ -233,7 +250,7 @@ func (p *parsed) inspect(env map[string]string) *Inspection {
 		if len(all) > 1 {
 			in.Problems = append(in.Problems, Problem{ID: "several-sections",
 				Message: "the ML service carries entries of several backends: " + strings.Join(all, ", "),
-				Fix:     "Keep one: immich-accel compose --backend X (add --inline to merge it) removes the others."})
+				Fix:     "name the backend to keep (add --inline to merge it); it removes the others.", Run: &FixRun{}})
 		}
 	}
 	if b, _ := mergedGet(p.svc, "build"); b != nil {
@@ -281,20 +298,20 @@ func missingEntries(svc, sec *yaml.Node) []string {
 }
 
 func (in *Inspection) addStaticProblems() {
-	accel := in.Backend != "" && in.Backend != "cpu"
+	accelerated := in.Backend != "" && in.Backend != "cpu"
 	wantSuffix := in.Backend.Suffix()
 	switch {
 	case (in.SuffixFromEnv && in.ImageResolved == "") || (in.BackendFromEnv && in.Backend == ""):
 		// a variable that does not resolve: cannot be checked
-	case accel && in.ImageSuffix == "":
+	case accelerated && in.ImageSuffix == "":
 		in.Problems = append(in.Problems, Problem{ID: "section-without-suffix",
 			Message: fmt.Sprintf("the %s section is set but the image tag has no -%s suffix, so the CPU-only image runs", in.Backend, wantSuffix),
-			Fix:     fmt.Sprintf("immich-accel compose --backend %s adds the suffix.", in.Backend)})
-	case accel && in.ImageSuffix != wantSuffix:
+			Fix:     "it adds the suffix.", Run: &FixRun{Backend: in.Backend}})
+	case accelerated && in.ImageSuffix != wantSuffix:
 		in.Problems = append(in.Problems, Problem{ID: "suffix-section-mismatch",
 			Message: fmt.Sprintf("the image tag suffix -%s does not match the %s section (needs -%s)", in.ImageSuffix, in.Backend, wantSuffix),
-			Fix:     fmt.Sprintf("immich-accel compose --backend %s sets both.", in.Backend)})
-	case !accel && in.ImageSuffix != "":
+			Fix:     "it sets both.", Run: &FixRun{Backend: in.Backend}})
+	case !accelerated && in.ImageSuffix != "":
 		b := in.ImageSuffix
 		msg := fmt.Sprintf("the image tag has the -%s suffix but the service does not have the %s section", b, b)
 		if in.ExtendsCommented {
@@ -302,7 +319,7 @@ func (in *Inspection) addStaticProblems() {
 		}
 		in.Problems = append(in.Problems, Problem{ID: "suffix-without-section",
 			Message: msg,
-			Fix:     fmt.Sprintf("immich-accel compose --backend %s adds the section (or --inline to merge it).", b)})
+			Fix:     "it adds the section (add --inline to merge it).", Run: &FixRun{Backend: accel.Backend(b)}})
 	}
 	if in.Mode == "inline" && in.Backend == "openvino" {
 		hasDRI := false
@@ -314,7 +331,7 @@ func (in *Inspection) addStaticProblems() {
 		if !hasDRI {
 			in.Problems = append(in.Problems, Problem{ID: "section-incomplete",
 				Message: "the inlined openvino section lacks the /dev/dri device",
-				Fix:     "immich-accel compose --inline --backend openvino adds the missing entries."})
+				Fix:     "it adds the missing entries.", Run: &FixRun{Backend: accel.OpenVINO, Inline: true}})
 		}
 	}
 }
@@ -323,7 +340,7 @@ func (in *Inspection) addExtendsProblems(path string) {
 	if !in.ExtendsFileFound {
 		in.Problems = append(in.Problems, Problem{ID: "extends-file-missing",
 			Message: fmt.Sprintf("the service extends %s, which is not next to the compose file; docker compose will fail", in.ExtendsFile),
-			Fix:     "immich-accel compose --backend " + orCPU(string(in.Backend)) + " writes it, or download hwaccel.ml.yml from the Immich release."})
+			Fix:     "it writes it; or download hwaccel.ml.yml from the Immich release.", Run: &FixRun{Backend: cmp.Or(in.Backend, accel.CPU)}})
 		return
 	}
 	if in.Backend == "" {

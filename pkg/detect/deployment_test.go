@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/immich-accel/immich-accel/pkg/accel"
+	"github.com/immich-accel/immich-accel/pkg/compose"
 	"github.com/immich-accel/immich-accel/pkg/detect"
 )
 
@@ -66,38 +68,41 @@ func TestDeploymentMistakes(t *testing.T) {
 		hwaccel bool
 		check   string
 		status  detect.Status
-		finding string // substring
-		fix     string // substring
-		env     string // a .env next to the compose file
+		finding string        // substring
+		run     accel.Backend // the backend the fix's compose run switches to
+		env     string        // a .env next to the compose file
 	}{
 		{name: "section without suffix", host: "nvidia-desktop", compose: mlCompose("", "", extendsCUDA), hwaccel: true,
-			check: "compose-section-without-suffix", status: detect.StatusFail, finding: "no -cuda suffix", fix: "--backend cuda"},
+			check: "compose-section-without-suffix", status: detect.StatusFail, finding: "no -cuda suffix", run: "cuda"},
 		{name: "suffix without devices", host: "nvidia-desktop", compose: mlCompose("", "-cuda", ""),
-			check: "compose-suffix-without-section", status: detect.StatusFail, finding: "-cuda suffix but the service does not have the cuda section", fix: "--backend cuda"},
+			check: "compose-suffix-without-section", status: detect.StatusFail, finding: "-cuda suffix but the service does not have the cuda section", run: "cuda"},
 		{name: "extends file not next to the compose file", host: "nvidia-desktop", compose: mlCompose("", "-cuda", extendsCUDA),
-			check: "compose-extends-file-missing", status: detect.StatusFail, finding: "hwaccel.ml.yml, which is not next to the compose file", fix: "--backend cuda"},
+			check: "compose-extends-file-missing", status: detect.StatusFail, finding: "hwaccel.ml.yml, which is not next to the compose file", run: "cuda"},
 		{name: "openvino on WSL2", host: "wsl2-intel", hwaccel: true,
 			compose: mlCompose("", "-openvino", "    extends:\n      file: hwaccel.ml.yml\n      service: openvino\n"),
-			check:   "compose-backend", status: detect.StatusFail, finding: "openvino section does not work on WSL2", fix: "--backend openvino-wsl"},
+			check:   "compose-backend", status: detect.StatusFail, finding: "openvino section does not work on WSL2", run: "openvino-wsl"},
 		{name: "openvino-wsl takes the -openvino suffix", host: "wsl2-intel", hwaccel: true,
 			compose: mlCompose("", "-openvino", "    extends:\n      file: hwaccel.ml.yml\n      service: openvino-wsl\n"),
 			check:   "compose-backend", status: detect.StatusOK, finding: "configured for openvino-wsl"},
 		{name: "backend this host cannot serve", host: "no-gpu-server", compose: mlCompose("", "-cuda", extendsCUDA), hwaccel: true,
-			check: "compose-backend", status: detect.StatusFail, finding: "configured for cuda, which this host cannot serve: no NVIDIA GPU", fix: "--backend cpu"},
+			check: "compose-backend", status: detect.StatusFail, finding: "configured for cuda, which this host cannot serve: no NVIDIA GPU", run: "cpu"},
 		{name: "libmali mounted from where this host has none", host: "mali-libmali-elsewhere",
 			compose: mlCompose("", "-armnn", "    extends:\n      file: hwaccel.ml.yml\n      service: armnn\n"), hwaccel: true,
-			check: "compose-backend", status: detect.StatusFail, finding: "mounts /lib/firmware/mali_csffw.bin, /usr/lib/libmali.so, which this host does not have; libmali is at /usr/lib/aarch64-linux-gnu/libmali.so.1", fix: "--backend armnn"},
+			check: "compose-backend", status: detect.StatusFail, finding: "mounts /lib/firmware/mali_csffw.bin, /usr/lib/libmali.so, which this host does not have; libmali is at /usr/lib/aarch64-linux-gnu/libmali.so.1", run: "armnn"},
 		{name: "section chosen in .env, image without suffix", host: "nvidia-desktop", hwaccel: true,
 			compose: mlCompose("", "", extendsVar), env: "HWACCEL_ML=cuda\n",
-			check: "compose-section-without-suffix", status: detect.StatusFail, finding: "the cuda section is set but the image tag has no -cuda suffix", fix: "--backend cuda"},
+			check: "compose-section-without-suffix", status: detect.StatusFail, finding: "the cuda section is set but the image tag has no -cuda suffix", run: "cuda"},
 		{name: "section and suffix chosen in .env", host: "nvidia-desktop", hwaccel: true,
 			compose: mlCompose("", "${ML_VARIANT:-}", extendsVar), env: "# GPU\nHWACCEL_ML=cuda\r\nML_VARIANT=-cuda\r\n",
 			check: "compose-backend", status: detect.StatusOK, finding: "configured for cuda, which this host can serve"},
 		{name: "suffix in .env does not match the section in .env", host: "nvidia-desktop", hwaccel: true,
 			compose: mlCompose("", "${ML_VARIANT:-}", extendsVar), env: "HWACCEL_ML=cuda\nML_VARIANT=-openvino\n",
-			check: "compose-suffix-section-mismatch", status: detect.StatusFail, finding: "suffix -openvino does not match the cuda section", fix: "--backend cuda"},
+			check: "compose-suffix-section-mismatch", status: detect.StatusFail, finding: "suffix -openvino does not match the cuda section", run: "cuda"},
+		{name: ".env that docker compose cannot read", host: "nvidia-desktop", hwaccel: true,
+			compose: mlCompose("", "-cuda", extendsCUDA), env: "IMMICH VERSION=v2\n",
+			check: "compose-env-file-invalid", status: detect.StatusFail, finding: "cannot be read as an env file"},
 		{name: "CPU although an accelerator is ready", host: "intel-n100", compose: mlCompose("", "", ""),
-			check: "compose-backend", status: detect.StatusWarn, finding: "configured for the CPU although this host can serve openvino", fix: "--backend openvino"},
+			check: "compose-backend", status: detect.StatusWarn, finding: "configured for the CPU although this host can serve openvino", run: "openvino"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,13 +130,16 @@ func TestDeploymentMistakes(t *testing.T) {
 			if c.Status != tt.status || !strings.Contains(c.Finding, tt.finding) {
 				t.Errorf("%s = %s %q, want %s containing %q", tt.check, c.Status, c.Finding, tt.status, tt.finding)
 			}
-			if tt.fix != "" && !strings.Contains(c.Fix, tt.fix) {
-				t.Errorf("%s fix = %q, want it to contain %q", tt.check, c.Fix, tt.fix)
+			if tt.run != "" && (c.Run == nil || c.Run.Backend != tt.run) {
+				t.Errorf("%s run = %+v, want a compose run to %s", tt.check, c.Run, tt.run)
 			}
-			// The file lies outside the working directory: every command
-			// in a fix names it.
-			if strings.Contains(c.Fix, "immich-accel compose") && !strings.Contains(c.Fix, "--file "+path) {
-				t.Errorf("fix %q does not name the compose file %s", c.Fix, path)
+			// The file lies outside the working directory: every run in a
+			// fix names it.
+			if c.Run != nil && c.Run.File != path {
+				t.Errorf("run %+v does not name the compose file %s", c.Run, path)
+			}
+			if strings.Contains(c.Fix, "immich-accel compose") {
+				t.Errorf("fix %q writes a command line; detect gives the run", c.Fix)
 			}
 		})
 	}
@@ -154,15 +162,15 @@ func TestRecommendedCommand(t *testing.T) {
 		name    string
 		compose string
 		workDir string
-		want    string
+		want    compose.FixRun
 	}{
-		{name: "found in the working directory", workDir: filepath.Dir(plain), want: "immich-accel compose --backend cuda"},
-		{name: "given and in the working directory", compose: plain, workDir: filepath.Dir(plain), want: "immich-accel compose --backend cuda"},
-		{name: "given elsewhere", compose: plain, workDir: t.TempDir(), want: "immich-accel compose --backend cuda --file " + plain},
-		{name: "directory given", compose: filepath.Dir(plain), workDir: t.TempDir(), want: "immich-accel compose --backend cuda --file " + plain},
-		{name: "path with a space", compose: spaced, want: "immich-accel compose --backend cuda --file '" + spaced + "'"},
-		{name: "Portainer stack", compose: portainer, workDir: filepath.Dir(portainer), want: "immich-accel compose --backend cuda --inline"},
-		{name: "no compose file", workDir: t.TempDir(), want: "immich-accel compose --backend cuda"},
+		{name: "found in the working directory", workDir: filepath.Dir(plain), want: compose.FixRun{Backend: accel.CUDA}},
+		{name: "given and in the working directory", compose: plain, workDir: filepath.Dir(plain), want: compose.FixRun{Backend: accel.CUDA}},
+		{name: "given elsewhere", compose: plain, workDir: t.TempDir(), want: compose.FixRun{Backend: accel.CUDA, File: plain}},
+		{name: "directory given", compose: filepath.Dir(plain), workDir: t.TempDir(), want: compose.FixRun{Backend: accel.CUDA, File: plain}},
+		{name: "path with a space", compose: spaced, want: compose.FixRun{Backend: accel.CUDA, File: spaced}},
+		{name: "Portainer stack", compose: portainer, workDir: filepath.Dir(portainer), want: compose.FixRun{Backend: accel.CUDA, Inline: true}},
+		{name: "no compose file", workDir: t.TempDir(), want: compose.FixRun{Backend: accel.CUDA}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,8 +178,11 @@ func TestRecommendedCommand(t *testing.T) {
 			opts := append(sc.Options(), detect.WithTimeout(200*time.Millisecond),
 				detect.WithWorkDir(tt.workDir), detect.WithComposeFile(tt.compose))
 			r := detect.New(opts...).Run(context.Background())
-			if got := r.Recommendation.Command; got != tt.want {
-				t.Errorf("command = %q, want %q", got, tt.want)
+			if got := r.Recommendation.Run; got == nil || *got != tt.want {
+				t.Errorf("run = %+v, want %+v", got, tt.want)
+			}
+			if r.Recommendation.Command != "" {
+				t.Errorf("detect wrote a command line: %q", r.Recommendation.Command)
 			}
 		})
 	}
@@ -210,9 +221,8 @@ func TestComposeNotAComposeFile(t *testing.T) {
 			if c.Status != detect.StatusFail || !strings.Contains(c.Finding, tt.finding) || !strings.Contains(c.Fix, tt.fix) {
 				t.Errorf("compose-file = %+v, want fail with %q and a fix with %q", c, tt.finding, tt.fix)
 			}
-			if strings.Contains(c.Fix, "--file") {
-				t.Errorf("fix names compose's --file where doctor takes --compose: %q", c.Fix)
-			}
+			// compose's fixes may name its --file flag: doctor takes it
+			// too (internal/cli tests that).
 		})
 	}
 }

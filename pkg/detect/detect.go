@@ -20,8 +20,9 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
-	"github.com/immich-accel/immich-accel/internal/docker"
 	"github.com/immich-accel/immich-accel/pkg/accel"
+	"github.com/immich-accel/immich-accel/pkg/compose"
+	"github.com/immich-accel/immich-accel/pkg/dockerapi"
 )
 
 // Status is the outcome of one check.
@@ -110,7 +111,11 @@ type Check struct {
 	Status  Status   `json:"status"`
 	Finding string   `json:"finding"`
 	Detail  []string `json:"detail,omitempty"`
-	Fix     string   `json:"fix,omitempty"`
+	// Fix says what to do. With Run set, it says what that run does and
+	// follows it; commands write the run as a command line and fill Fix
+	// with the whole text before they print or encode the report.
+	Fix string          `json:"fix,omitempty"`
+	Run *compose.FixRun `json:"run,omitempty"`
 }
 
 // Report is everything Run found.
@@ -193,8 +198,10 @@ type Recommendation struct {
 	Reason         string        `json:"reason"`
 	RunnerUp       accel.Backend `json:"runnerUp,omitempty"`
 	RunnerUpReason string        `json:"runnerUpReason,omitempty"`
-	// Command is the exact next command to run.
-	Command string `json:"command"`
+	// Run is the next run of `immich-accel compose`; commands write it as
+	// a command line in Command.
+	Run     *compose.FixRun `json:"run,omitempty"`
+	Command string          `json:"command"`
 }
 
 // Logger is where the detector writes debug notes; a *slog.Logger.
@@ -218,7 +225,7 @@ type Detector struct {
 	root        string
 	nvml        nvml.Interface
 	nvmlSet     bool
-	docker      docker.API
+	docker      dockerapi.API
 	dockerSet   bool
 	exec        Execer
 	log         *slog.Logger
@@ -245,7 +252,7 @@ func WithNVML(n nvml.Interface) Option {
 }
 
 // WithDocker uses api to talk to the Docker daemon. A nil api means no daemon.
-func WithDocker(api docker.API) Option {
+func WithDocker(api dockerapi.API) Option {
 	return func(d *Detector) { d.docker, d.dockerSet = api, true }
 }
 
@@ -266,8 +273,12 @@ func WithComposeFile(path string) Option { return func(d *Detector) { d.composeF
 // given, the recommended command adds --file unless it is the file found in dir.
 func WithWorkDir(dir string) Option { return func(d *Detector) { d.workDir = dir } }
 
+// DefaultTimeout is how long a probe waits for something outside the
+// process (Docker, NVML, commands) unless WithTimeout says otherwise.
+const DefaultTimeout = 1500 * time.Millisecond
+
 // WithTimeout bounds each probe that talks to something outside the
-// process (Docker, NVML, commands). The default is 1.5 s.
+// process (Docker, NVML, commands). The default is DefaultTimeout.
 func WithTimeout(t time.Duration) Option { return func(d *Detector) { d.timeout = t } }
 
 // WithGOOS overrides the operating system the detector believes it runs on
@@ -283,7 +294,7 @@ func WithAccess(access func(path string) error) Option {
 // library, the Docker daemon at DOCKER_HOST or the standard socket, real
 // command execution and a discarding logger.
 func New(opts ...Option) *Detector {
-	d := &Detector{root: "/", timeout: 1500 * time.Millisecond, goos: runtime.GOOS}
+	d := &Detector{root: "/", timeout: DefaultTimeout, goos: runtime.GOOS}
 	for _, o := range opts {
 		o(d)
 	}
@@ -317,9 +328,48 @@ func (d *Detector) isHostRoot() bool { return d.root == "/" }
 // that blocks reading) is reported as unfinished, so Run returns in bounded
 // time whatever the host does.
 func (d *Detector) Run(ctx context.Context) *Report {
-	fs := fsys{root: d.root}
+	return d.evaluate(d.collect(ctx, d.probes(fsys{root: d.root})))
+}
+
+// probe gathers one kind of facts. It returns what to apply to the facts,
+// so that a probe that finishes late changes nothing.
+type probe struct {
+	name string
+	run  func(ctx context.Context) func(*facts)
+}
+
+// probes lists every probe Run runs.
+func (d *Detector) probes(fs fsys) []probe {
+	return []probe{
+		{"platform", func(context.Context) func(*facts) { v := d.probePlatform(fs); return func(f *facts) { f.platform = v } }},
+		{"pci", func(context.Context) func(*facts) { v := d.probePCI(fs); return func(f *facts) { f.pci = v } }},
+		{"nvml", func(ctx context.Context) func(*facts) {
+			v := d.probeNVML(ctx, fs)
+			return func(f *facts) { f.nvml = v }
+		}},
+		{"docker", func(ctx context.Context) func(*facts) {
+			v := d.probeDocker(ctx, fs)
+			return func(f *facts) { f.docker = v }
+		}},
+		{"toolkit", func(context.Context) func(*facts) { v := d.probeToolkit(fs); return func(f *facts) { f.toolkit = v } }},
+		{"cpu", func(context.Context) func(*facts) { v := d.probeCPU(fs); return func(f *facts) { f.cpu = v } }},
+		{"mali", func(context.Context) func(*facts) { v := d.probeMali(fs); return func(f *facts) { f.mali = v } }},
+		{"rknn", func(context.Context) func(*facts) { v := d.probeRKNN(fs); return func(f *facts) { f.rknn = v } }},
+		{"groups", func(context.Context) func(*facts) { v := probeGroups(fs); return func(f *facts) { f.groups = v } }},
+		{"deployment", func(context.Context) func(*facts) { v := d.probeDeployment(fs); return func(f *facts) { f.deploy = v } }},
+	}
+}
+
+// collect runs the probes at once and waits for them within the run's
+// budget. The probes get a context derived from ctx that ends with the
+// budget and is canceled when collect returns, so none that honours its
+// context outlives the run.
+func (d *Detector) collect(ctx context.Context, probes []probe) *facts {
+	budget := d.runBudget()
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	// What the report says of a probe that does not finish.
-	f := facts{}
+	f := &facts{}
 	f.platform.GOOS = d.goos
 	f.nvml.SkipReason = "the NVML probe did not finish in time"
 	f.docker.NoDaemon = "the Docker probe did not finish in time"
@@ -329,54 +379,40 @@ func (d *Detector) Run(ctx context.Context) *Report {
 		closed  bool
 		pending = map[string]bool{}
 	)
-	run := func(name string, probe func() func(*facts)) {
-		pending[name] = true
+	mu.Lock() // the probes wait until every one is started
+	for _, p := range probes {
+		pending[p.name] = true
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() {
 				if r := recover(); r != nil {
-					d.log.Error("probe panicked", "probe", name, "panic", fmt.Sprint(r))
+					d.log.Error("probe panicked", "probe", p.name, "panic", fmt.Sprint(r))
 					mu.Lock()
 					if !closed {
-						f.panics = append(f.panics, fmt.Sprintf("%s probe: %v", name, r))
-						delete(pending, name)
+						f.panics = append(f.panics, fmt.Sprintf("%s probe: %v", p.name, r))
+						delete(pending, p.name)
 					}
 					mu.Unlock()
 				}
 			}()
 			start := time.Now()
-			apply := probe()
+			apply := p.run(ctx)
 			mu.Lock()
 			if !closed {
-				apply(&f)
-				delete(pending, name)
+				apply(f)
+				delete(pending, p.name)
 			}
 			mu.Unlock()
-			d.log.Debug("probe done", "probe", name, "took", time.Since(start))
+			d.log.Debug("probe done", "probe", p.name, "took", time.Since(start))
 		}()
 	}
-	mu.Lock() // the probes wait until every one is started
-	run("platform", func() func(*facts) { v := d.probePlatform(fs); return func(f *facts) { f.platform = v } })
-	run("pci", func() func(*facts) { v := d.probePCI(fs); return func(f *facts) { f.pci = v } })
-	run("nvml", func() func(*facts) { v := d.probeNVML(ctx, fs); return func(f *facts) { f.nvml = v } })
-	run("docker", func() func(*facts) { v := d.probeDocker(ctx, fs); return func(f *facts) { f.docker = v } })
-	run("toolkit", func() func(*facts) { v := d.probeToolkit(fs); return func(f *facts) { f.toolkit = v } })
-	run("cpu", func() func(*facts) { v := d.probeCPU(fs); return func(f *facts) { f.cpu = v } })
-	run("mali", func() func(*facts) { v := d.probeMali(fs); return func(f *facts) { f.mali = v } })
-	run("rknn", func() func(*facts) { v := d.probeRKNN(fs); return func(f *facts) { f.rknn = v } })
-	run("groups", func() func(*facts) { v := probeGroups(fs); return func(f *facts) { f.groups = v } })
-	run("deployment", func() func(*facts) { v := d.probeDeployment(fs); return func(f *facts) { f.deploy = v } })
 	mu.Unlock()
 
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	budget := d.runBudget()
-	timer := time.NewTimer(budget)
-	defer timer.Stop()
 	select {
 	case <-done:
-	case <-timer.C:
 	case <-ctx.Done():
 	}
 	mu.Lock()
@@ -390,7 +426,7 @@ func (d *Detector) Run(ctx context.Context) *Report {
 		d.log.Warn("probes did not finish", "probes", f.unfinished, "after", budget)
 	}
 	f.budget = budget
-	return d.evaluate(&f)
+	return f
 }
 
 // runBudget is how long Run waits for all probes: the Docker probe makes a

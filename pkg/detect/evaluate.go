@@ -18,6 +18,9 @@ type evaluator struct {
 	fs     fsys
 	root   string
 	checks []Check
+	// backendsCache holds the verdicts once computed, for the container
+	// checks' advice.
+	backendsCache []BackendStatus
 }
 
 // add records checks; a check without an area gets its registry's.
@@ -53,6 +56,7 @@ func (d *Detector) evaluate(f *facts) *Report {
 			Fix:     "Please report this with `immich-accel doctor --json`."})
 	}
 	backends := e.backends()
+	e.backendsCache = backends
 	host := e.hostFacts()
 	e.deploymentChecks(host, backends)
 	e.containerChecks(backends)
@@ -279,7 +283,7 @@ func (e *evaluator) recommend(bs []BackendStatus) Recommendation {
 			r.RunnerUpReason = "needs fixes: " + ru.Reason
 		}
 	}
-	r.Command = e.composeCommand(best.Name)
+	r.Run = e.composeRun(best.Name)
 	return r
 }
 
