@@ -165,15 +165,15 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	r.record(plan)
 	up := upCommand(plan, file, explicit)
 	r.rep.NextSteps = []string{up, "immich-accel doctor"}
+	if len(plan.SetInUI) > 0 {
+		r.rep.NextSteps = append([]string{setInUIStep(plan.SetInUI)}, r.rep.NextSteps...)
+	}
 	if !opts.JSON {
 		r.printPlan(plan)
 	}
-	if len(plan.SetInUI) > 0 {
-		r.rep.NextSteps = append([]string{setInUIStep(plan)}, r.rep.NextSteps...)
-	}
 	switch {
 	case !plan.Changed() && len(plan.SetInUI) > 0:
-		return r.uiOnly(plan, up)
+		return r.setInUIOnly(plan, up)
 	case !plan.Changed():
 		return r.unchanged(plan)
 	case opts.DryRun:
@@ -274,19 +274,18 @@ func (r *composeRun) record(plan *compose.Plan) {
 	rep.SetInUI = plan.SetInUI
 }
 
-// setInUIStep is the step of setting the variables a stack manager's UI
-// holds.
-func setInUIStep(plan *compose.Plan) string {
+// setInUIStep is the step that sets variables a stack manager's UI holds.
+func setInUIStep(vars []compose.EnvVar) string {
 	var sets []string
-	for _, v := range plan.SetInUI {
+	for _, v := range vars {
 		sets = append(sets, v.Name+"="+v.Value)
 	}
 	return "set " + strings.Join(sets, " and ") + " in the stack's environment variables"
 }
 
-// uiOnly ends a run where nothing is written here but the stack manager's
-// variables must change (exit 4 with --dry-run, else 0).
-func (r *composeRun) uiOnly(plan *compose.Plan, up string) error {
+// setInUIOnly ends a run that has nothing to write here because the stack
+// manager holds the variables (exit 4 with --dry-run, else 0).
+func (r *composeRun) setInUIOnly(plan *compose.Plan, up string) error {
 	if r.opts.JSON {
 		if err := r.io.WriteJSON(r.rep); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/immich-accel/immich-accel/internal/testenv"
 	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
@@ -15,10 +16,7 @@ import (
 // gives a correct, validated, idempotent edit or a clear error of a known
 // kind, for every backend in both modes.
 func TestRealCorpus(t *testing.T) {
-	dir := sharedDir(t, "testdata-real", "compose")
-	if dir == "" {
-		return
-	}
+	dir := testenv.RequireShared(t, "testdata-real", "compose")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -186,10 +184,7 @@ func checkCleanError(t *testing.T, err error) {
 // TestRealCorpusInspect checks what InspectFile reports for the real files
 // whose mistakes SOURCES.md describes.
 func TestRealCorpusInspect(t *testing.T) {
-	dir := sharedDir(t, "testdata-real", "compose")
-	if dir == "" {
-		return
-	}
+	dir := testenv.RequireShared(t, "testdata-real", "compose")
 	tests := []struct {
 		file, backend, mode, problem string
 	}{

@@ -12,8 +12,10 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/schema"
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
@@ -51,22 +53,31 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 	if err := os.WriteFile(hw, sections, 0o600); err != nil {
 		return nil, fmt.Errorf("validating: %w", err)
 	}
-	if err := parseCheck(ctx, orig, edited, res.Service, workDir); err != nil {
-		return nil, err
-	}
+	// compose-go compiles its JSON schema on the first load that validates;
+	// that, the parser-level check and the loads below run side by side.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = schema.Validate(map[string]any{})
+	}()
+	parsed := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		parsed <- parseCheck(ctx, orig, edited, res.Service, workDir)
+	}()
 	ms, err := buildModels(orig, edited, res, hw, workDir)
-	if err != nil {
-		return nil, err
+	var v *Validation
+	if err == nil {
+		ms.setEnv(env, res)
+		v, err = ms.loadAndCompare(ctx, res)
 	}
-	ms.env, ms.editedEnv = env, env
-	ms.assigned = map[string]bool{}
-	for _, v := range res.Env {
-		ms.editedEnv = withVar(ms.editedEnv, v.Name, v.Value)
+	if perr := <-parsed; perr != nil {
+		return nil, perr
 	}
-	for _, n := range res.Variables {
-		ms.assigned[n] = true
-	}
-	return ms.loadAndCompare(ctx, res)
+	return v, err
 }
 
 // models are the three configurations validate compares: the original,
@@ -198,13 +209,21 @@ func (ms *models) loadAndCompare(ctx context.Context, res *EditResult) (*Validat
 			errs = append(errs, err)
 			continue
 		}
+		// The edited file and the oracle load side by side.
+		var px *types.Project
+		oracleErr := make(chan error, 1)
+		go func() {
+			var err error
+			px, err = loadModel(ctx, ms.oracle, ms.workDir, a.interp, ms.lookup(ms.env, a.env))
+			oracleErr <- err
+		}()
 		pe, err := loadModel(ctx, ms.edited, ms.workDir, a.interp, ms.lookup(ms.editedEnv, a.env))
+		xerr := <-oracleErr
 		if err != nil {
 			return nil, newError(ErrValidation, "Nothing was written. Please report this with the file attached.",
 				"the edited file does not load with compose-go: %v", err)
 		}
-		px, err := loadModel(ctx, ms.oracle, ms.workDir, a.interp, ms.lookup(ms.env, a.env))
-		if err != nil {
+		if err := xerr; err != nil {
 			return nil, newError(ErrValidation, "Nothing was written. Please report this with the file attached.",
 				"the original plus the %s section does not load with compose-go: %v", res.Backend, err)
 		}
@@ -238,6 +257,20 @@ func decodeModel(src []byte) (map[string]any, error) {
 // lookup returns the variables a model is interpolated with: env, and,
 // with setAll, "10" for every other variable but those the edit assigns
 // (which stay unset, so that their defaults apply on both sides).
+// setEnv sets what the project's .env gives the original (env) and the
+// edited file (env with the edit's assignments), and which variables the
+// edit assigns.
+func (ms *models) setEnv(env map[string]string, res *EditResult) {
+	ms.env, ms.editedEnv = env, env
+	ms.assigned = map[string]bool{}
+	for _, v := range res.Env {
+		ms.editedEnv = withVar(ms.editedEnv, v.Name, v.Value)
+	}
+	for _, n := range res.Variables {
+		ms.assigned[n] = true
+	}
+}
+
 func (ms *models) lookup(env map[string]string, setAll bool) template.Mapping {
 	return func(k string) (string, bool) {
 		if v, ok := env[k]; ok {
