@@ -55,6 +55,14 @@ func (plan *Plan) addEnvFile(env *envFile, res *EditResult, opts Options) error 
 	if len(res.Env) == 0 {
 		return nil
 	}
+	if env.disabled {
+		var sets []string
+		for _, v := range res.Env {
+			sets = append(sets, v.Name+"="+v.Value)
+		}
+		return newError(ErrManual, fmt.Sprintf("Set %s in the environment docker compose runs with, or unset COMPOSE_DISABLE_ENV_FILE, then run again.", strings.Join(sets, " ")),
+			"COMPOSE_DISABLE_ENV_FILE is set, so docker compose does not read %s, where the backend's variables would go", env.given)
+	}
 	if where, ok := uiHeldVariables[stackKind(res)]; ok {
 		var sets []string
 		for _, v := range res.Env {

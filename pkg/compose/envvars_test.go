@@ -221,6 +221,14 @@ func TestEnvRefusals(t *testing.T) {
 	if !errors.Is(err, ErrManual) || !strings.Contains(err.Error(), "HWACCEL, which selects the backend") {
 		t.Fatalf("a variable the server's transcoding section also reads: want ErrManual, got %v", err)
 	}
+	// Compose told not to read .env.
+	dir = copyFixtureDir(t, "suffix-var")
+	t.Setenv("COMPOSE_DISABLE_ENV_FILE", "1")
+	_, err = Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "cuda", Inline: true}, File: filepath.Join(dir, "docker-compose.yml")})
+	if !errors.Is(err, ErrManual) || !strings.Contains(err.Error(), "COMPOSE_DISABLE_ENV_FILE is set") {
+		t.Fatalf("COMPOSE_DISABLE_ENV_FILE: want ErrManual, got %v", err)
+	}
+	t.Setenv("COMPOSE_DISABLE_ENV_FILE", "0")
 	// --env-file that does not exist.
 	dir = copyFixtureDir(t, "suffix-var")
 	_, err = Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "cuda"}, File: filepath.Join(dir, "docker-compose.yml"), EnvFile: filepath.Join(dir, "prod.env")})
