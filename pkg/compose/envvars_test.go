@@ -288,6 +288,18 @@ func TestEnvFileFlag(t *testing.T) {
 	if !bytes.Equal(mustRead(t, filepath.Join(dir, ".env")), dotenv) {
 		t.Errorf(".env changed although --env-file named another file")
 	}
+	// COMPOSE_ENV_FILES names it the same way; several files are refused.
+	envs := func(v string) func(string) (string, bool) {
+		return func(k string) (string, bool) { return v, k == "COMPOSE_ENV_FILES" }
+	}
+	plan, err = Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "rocm", Inline: true}, File: filepath.Join(dir, "docker-compose.yml"), LookupEnv: envs(other)})
+	if err != nil || len(plan.Changes) != 2 || plan.Changes[1].Path != other {
+		t.Fatalf("COMPOSE_ENV_FILES: %v %+v", err, plan)
+	}
+	_, err = Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "rocm", Inline: true}, File: filepath.Join(dir, "docker-compose.yml"), LookupEnv: envs(other + ",.env")})
+	if !errors.Is(err, ErrManual) || !strings.Contains(err.Error(), "several env files") {
+		t.Fatalf("COMPOSE_ENV_FILES with two files: %v", err)
+	}
 }
 
 // TestEnvLocate checks the .env locator against compose-go's parser on
