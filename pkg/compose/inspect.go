@@ -35,6 +35,10 @@ type Inspection struct {
 
 	StackKind string    `json:"stackKind"` // "portainer", "unraid", "casaos", "runtipi" or ""
 	Problems  []Problem `json:"problems"`
+
+	// Transcoding is what the file says about hardware transcoding on the
+	// server service (InspectFile only; nil when the file has no server).
+	Transcoding *TranscodeInspection `json:"transcoding,omitempty"`
 }
 
 // Problem is a static mistake in the ML deployment. IDs are stable:
@@ -69,6 +73,10 @@ func InspectFile(path string) (*Inspection, error) {
 				in.ExtendsFileFound = true
 			}
 			in.addExtendsProblems(ef)
+		}
+		if tr, terr := InspectTranscoding(src, ""); terr == nil {
+			tr.inspectTranscodingFile(path)
+			in.Transcoding = tr
 		}
 	}
 	return in, err

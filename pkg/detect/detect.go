@@ -68,12 +68,14 @@ const (
 	AreaMali       Area = "mali"
 	AreaRKNN       Area = "rknn"
 	AreaCPU        Area = "cpu"
+	AreaTranscode  Area = "transcode"
 	AreaDeployment Area = "deployment"
 	AreaContainer  Area = "container"
+	AreaServer     Area = "server"
 )
 
 // Areas lists every area in report order.
-var Areas = []Area{AreaPlatform, AreaDocker, AreaNVIDIA, AreaIntel, AreaAMD, AreaMali, AreaRKNN, AreaCPU, AreaDeployment, AreaContainer}
+var Areas = []Area{AreaPlatform, AreaDocker, AreaNVIDIA, AreaIntel, AreaAMD, AreaMali, AreaRKNN, AreaCPU, AreaTranscode, AreaDeployment, AreaContainer, AreaServer}
 
 // Title is the human name of an area.
 func (a Area) Title() string {
@@ -94,10 +96,14 @@ func (a Area) Title() string {
 		return "Rockchip NPU (RKNN)"
 	case AreaCPU:
 		return "CPU"
+	case AreaTranscode:
+		return "Video transcoding"
 	case AreaDeployment:
 		return "Immich deployment"
 	case AreaContainer:
 		return "Immich ML container"
+	case AreaServer:
+		return "Immich server container"
 	}
 	return string(a)
 }
@@ -120,6 +126,10 @@ type Report struct {
 	Host           HostFacts       `json:"host"`
 	Backends       []BackendStatus `json:"backends"`
 	Recommendation Recommendation  `json:"recommendation"`
+	// Transcodes are the verdicts for each hwaccel.transcoding.yml method,
+	// and TranscodeRecommendation the one to use with its admin setting.
+	Transcodes              []TranscodeStatus       `json:"transcodes"`
+	TranscodeRecommendation TranscodeRecommendation `json:"transcodeRecommendation"`
 	// Summary counts checks by status.
 	Summary Summary `json:"summary"`
 }
@@ -239,6 +249,7 @@ type Detector struct {
 	goos        string
 	access      func(path string) error
 	inspect     InspectFunc
+	immich      ImmichAPI
 }
 
 // Option configures a Detector.
@@ -333,6 +344,9 @@ func (d *Detector) Run(ctx context.Context) *Report {
 	f.platform.GOOS = d.goos
 	f.nvml.SkipReason = "the NVML probe did not finish in time"
 	f.docker.NoDaemon = "the Docker probe did not finish in time"
+	if d.immich != nil {
+		f.immich = immichFacts{Asked: true, Endpoint: d.immich.Endpoint(), Err: fmt.Errorf("the request did not finish in time")}
+	}
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex // guards f, pending and closed while probes run
@@ -377,6 +391,10 @@ func (d *Detector) Run(ctx context.Context) *Report {
 	run("rknn", func() func(*facts) { v := d.probeRKNN(fs); return func(f *facts) { f.rknn = v } })
 	run("groups", func() func(*facts) { v := probeGroups(fs); return func(f *facts) { f.groups = v } })
 	run("deployment", func() func(*facts) { v := d.probeDeployment(fs); return func(f *facts) { f.deploy = v } })
+	run("transcode", func() func(*facts) { v := d.probeTranscode(fs); return func(f *facts) { f.transcode = v } })
+	if d.immich != nil {
+		run("immich", func() func(*facts) { v := d.probeImmich(ctx); return func(f *facts) { f.immich = v } })
+	}
 	mu.Unlock()
 
 	done := make(chan struct{})

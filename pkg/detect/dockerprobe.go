@@ -32,6 +32,11 @@ type dockerFacts struct {
 	ML         *docker.Container
 	Logs       string
 	LogsErr    error
+	// Server is the container that transcodes (immich-server, or
+	// immich-microservices before v1.106), with its recent log.
+	Server        *docker.Container
+	ServerLogs    string
+	ServerLogsErr error
 
 	DaemonJSON         bool
 	DaemonJSONErr      error
@@ -208,6 +213,10 @@ func (d *Detector) probeDaemon(ctx context.Context, fs fsys, f *dockerFacts) {
 	f.ML = findMLContainer(f.Containers)
 	if f.ML != nil && f.ML.State == "running" {
 		f.Logs, f.LogsErr = api.Logs(ctx, f.ML.ID, 5000)
+	}
+	f.Server = findServerContainer(f.Containers)
+	if f.Server != nil && f.Server.State == "running" {
+		f.ServerLogs, f.ServerLogsErr = api.Logs(ctx, f.Server.ID, 5000)
 	}
 }
 
