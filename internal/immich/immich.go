@@ -50,10 +50,7 @@ type Client struct {
 // authenticates with apiKey. Each request is bounded by timeout.
 func New(rawURL, apiKey string, timeout time.Duration) (*Client, error) {
 	u, err := url.Parse(strings.TrimSpace(rawURL))
-	if err != nil {
-		return nil, fmt.Errorf("immich: --immich-url %q: %w", rawURL, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("immich: --immich-url %q: want an http:// or https:// address such as http://192.168.1.10:2283", rawURL)
 	}
 	if apiKey == "" {
