@@ -343,6 +343,89 @@ func TestSymlinkExtendsFileNextToLink(t *testing.T) {
 	}
 }
 
+// TestRelativeFileInSubdirectory checks that a relative path to a plain
+// file in a subdirectory is not taken for a symlink (the directory of the
+// path as given and of its resolved path are compared absolute), while a
+// relative symlink into another directory still is.
+func TestRelativeFileInSubdirectory(t *testing.T) {
+	src := readFixture(t, "basic.yml")
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, d := range []string{"sub", "repo", "other"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join("sub", "docker-compose.yml"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "cuda"}, File: "sub/docker-compose.yml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := strings.Join(plan.Notes, "\n"); strings.Contains(notes, "is a link to") {
+		t.Errorf("a plain file is reported as a link:\n%s", notes)
+	}
+	if len(plan.Changes) != 2 || plan.Changes[1].Path != filepath.Join(dir, "sub", "hwaccel.ml.yml") {
+		t.Errorf("want hwaccel.ml.yml planned in %s, got %+v", filepath.Join(dir, "sub"), plan.Changes)
+	}
+
+	if err := os.WriteFile(filepath.Join("repo", "immich.yml"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("..", "repo", "immich.yml"), filepath.Join("other", "docker-compose.yml")); err != nil {
+		t.Fatal(err)
+	}
+	plan, err = Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "cuda"}, File: "other/docker-compose.yml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(plan.Notes, "\n"), "other/docker-compose.yml is a link to repo/immich.yml") {
+		t.Errorf("notes do not mention the relative link: %q", plan.Notes)
+	}
+	if len(plan.Changes) != 2 || plan.Changes[1].Path != filepath.Join(dir, "other", "hwaccel.ml.yml") {
+		t.Errorf("want hwaccel.ml.yml planned next to the link, got %+v", plan.Changes)
+	}
+}
+
+// TestWriteReportsDirectorySyncFailure checks that a failed fsync of the
+// directory after the rename is an error (the file is in place but may
+// not survive a crash), and that Written still lists what was renamed.
+func TestWriteReportsDirectorySyncFailure(t *testing.T) {
+	src := readFixture(t, "basic.yml")
+	plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "cuda", Inline: true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eio := errors.New("input/output error")
+	w, err := plan.Write(WriteOptions{NoBackup: true, syncDir: func(string) error { return eio }})
+	if !errors.Is(err, ErrNotDurable) || !errors.Is(err, eio) {
+		t.Fatalf("want an error wrapping ErrNotDurable and the sync error, got %v", err)
+	}
+	if !strings.Contains(err.Error(), plan.File) {
+		t.Errorf("the error does not name the file: %v", err)
+	}
+	if len(w.Files) != 1 || w.Files[0] != plan.File {
+		t.Errorf("Written.Files = %q, want the renamed %s", w.Files, plan.File)
+	}
+	got, _ := os.ReadFile(plan.File)
+	if !bytes.Equal(got, plan.Changes[0].New) {
+		t.Errorf("the renamed file does not hold the new content")
+	}
+	// The backup is written first; its failed sync stops before the file.
+	plan, err = prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: "cuda", Inline: true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err = plan.Write(WriteOptions{syncDir: func(string) error { return eio }})
+	if !errors.Is(err, ErrNotDurable) || w.Backup != plan.File+".bak" || len(w.Files) != 0 {
+		t.Errorf("backup sync failure: err %v, written %+v", err, w)
+	}
+	if got, _ := os.ReadFile(plan.File); !bytes.Equal(got, src) {
+		t.Errorf("the compose file was written after its backup could not be synced")
+	}
+}
+
 func TestWriteRefusesWhenChangedOnDisk(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "compose.yaml")

@@ -24,6 +24,9 @@ var (
 	// ErrValidation: the edited file does not load, or its effective
 	// configuration is not the expected one. Nothing is written.
 	ErrValidation = errors.New("validation of the edited file failed")
+	// ErrNotDurable: a file was renamed into place, but its directory could
+	// not be synced, so the change may not survive a crash or power loss.
+	ErrNotDurable = errors.New("written, but the directory could not be synced to disk")
 )
 
 // Error is an input error with what went wrong and what to do about it.

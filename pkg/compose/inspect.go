@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -194,7 +195,7 @@ func (p *parsed) inspect() *Inspection {
 			in.Backend = inl[0]
 		}
 		all := inl
-		if in.Mode == "extends" && in.Backend != "" && !contains(inl, in.Backend) {
+		if in.Mode == "extends" && in.Backend != "" && !slices.Contains(inl, in.Backend) {
 			all = append([]string{in.Backend + " (extends)"}, inl...)
 		}
 		if len(all) > 1 {

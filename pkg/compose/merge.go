@@ -268,17 +268,6 @@ func (e *editor) merge(target, sec *yaml.Node, path string) error {
 	return nil
 }
 
-func joinPath(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "." + b
-}
-
-func isEmpty(n *yaml.Node) bool {
-	return (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && len(n.Content) == 0
-}
-
 // appendItem adds an entry at the end of a list.
 func (e *editor) appendItem(seq, it *yaml.Node, kp string) error {
 	if seq.Style&yaml.FlowStyle != 0 {

@@ -78,6 +78,46 @@ func (p *Plan) Changed() bool { return len(p.Changes) > 0 }
 // Prepare reads the files, edits them in memory, validates the result and
 // returns the plan. Nothing is written.
 func Prepare(ctx context.Context, opts Options) (*Plan, error) {
+	in, err := readInputs(opts)
+	if err != nil {
+		return nil, err
+	}
+	res, err := Edit(in.src, in.edit)
+	if err != nil {
+		return nil, err
+	}
+	plan := newPlan(in, res)
+	sections, err := plan.addHwaccelFile(in, res, opts)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.SkipValidation {
+		v, err := validate(ctx, in.src, res.Output, res, sections, in.dir)
+		if err != nil {
+			return nil, err
+		}
+		plan.Validation = v
+	}
+	plan.addStackNote(res, in.edit.Inline)
+	return plan, nil
+}
+
+// inputs is what Prepare reads before editing.
+type inputs struct {
+	path string // the compose file, symlinks resolved
+	// dir is the absolute directory of the compose file as given, not of a
+	// symlink's target: Compose resolves relative paths (extends: file:,
+	// .env) from there, so hwaccel.ml.yml belongs there.
+	dir string
+	// viaLink: the file as given is a symlink into another directory.
+	viaLink bool
+	st      os.FileInfo
+	src     []byte
+	edit    EditOptions // with Sections from --hwaccel-file
+}
+
+// readInputs reads the compose file and the --hwaccel-file, if any.
+func readInputs(opts Options) (*inputs, error) {
 	path, err := filepath.EvalSymlinks(opts.File)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -85,15 +125,14 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		}
 		return nil, fmt.Errorf("resolving %s: %w", opts.File, err)
 	}
-	st, err := os.Stat(path)
-	if err != nil {
+	in := &inputs{path: path, edit: opts.EditOptions}
+	in.dir, in.viaLink = composeDir(opts.File, path)
+	if in.st, err = os.Stat(path); err != nil {
 		return nil, fmt.Errorf("reading compose file: %w", err)
 	}
-	src, err := readFile(path)
-	if err != nil {
+	if in.src, err = readFile(path); err != nil {
 		return nil, fmt.Errorf("reading compose file: %w", err)
 	}
-	eo := opts.EditOptions
 	if opts.HwaccelFile != "" {
 		b, err := readFile(opts.HwaccelFile)
 		if err != nil {
@@ -102,85 +141,107 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		if _, err := loadSections(b); err != nil {
 			return nil, newError(ErrManual, "Pass a hwaccel.ml.yml-style file with services: per backend.", "--hwaccel-file %s: %v", opts.HwaccelFile, err)
 		}
-		eo.Sections = b
+		in.edit.Sections = b
 	}
-	res, err := Edit(src, eo)
-	if err != nil {
-		return nil, err
-	}
-	plan := &Plan{File: path, Service: res.Service, Backend: res.Backend, Mode: "extends", Before: res.Before, Notes: append([]string{}, res.Notes...)}
-	if eo.Inline {
-		plan.Mode = "inline"
-	}
-	// Compose resolves relative paths (extends: file:, .env) from the
-	// directory of the compose file as given, not of a symlink's target:
-	// hwaccel.ml.yml belongs there.
-	dir := filepath.Dir(path)
-	if abs, err := filepath.Abs(opts.File); err == nil {
+	return in, nil
+}
+
+// composeDir returns the absolute directory of the compose file as given
+// and whether it differs from that of its resolved path (a symlink into
+// another directory). Both are compared absolute: a relative --file and
+// its relative resolved path name the same directory.
+func composeDir(given, resolved string) (dir string, viaLink bool) {
+	dir = filepath.Dir(resolved)
+	if abs, err := filepath.Abs(given); err == nil {
 		dir = filepath.Dir(abs)
 	}
-	sections := res.Sections
+	realDir := filepath.Dir(resolved)
+	if abs, err := filepath.Abs(resolved); err == nil {
+		realDir = filepath.Dir(abs)
+	}
+	return dir, dir != realDir
+}
+
+// newPlan starts the plan with the compose file's own change.
+func newPlan(in *inputs, res *EditResult) *Plan {
+	plan := &Plan{File: in.path, Service: res.Service, Backend: res.Backend, Mode: "extends", Before: res.Before,
+		Notes: append([]string{}, res.Notes...), Changes: []FileChange{}}
+	if in.edit.Inline {
+		plan.Mode = "inline"
+	}
 	if res.Changed {
-		plan.Changes = append(plan.Changes, FileChange{Path: path, Diff: UnifiedDiff("a/"+filepath.Base(path), "b/"+filepath.Base(path), src, res.Output),
-			Old: src, New: res.Output, mode: st.Mode(), modTime: st.ModTime(), size: st.Size()})
-		plan.ChangedLines = changedLines(src, res.Output)
+		base := filepath.Base(in.path)
+		plan.Changes = append(plan.Changes, FileChange{Path: in.path, Diff: UnifiedDiff("a/"+base, "b/"+base, in.src, res.Output),
+			Old: in.src, New: res.Output, mode: in.st.Mode(), modTime: in.st.ModTime(), size: in.st.Size()})
+		plan.ChangedLines = changedLines(in.src, res.Output)
 	}
-	if res.ExtendsFile != "" {
-		hw := res.ExtendsFile
-		if !filepath.IsAbs(hw) {
-			hw = filepath.Join(dir, hw)
-		}
-		existing, err := readFile(hw)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			plan.Changes = append(plan.Changes, FileChange{Path: hw, Create: true,
-				Diff: UnifiedDiff("", "b/"+filepath.Base(hw), nil, sections), New: sections, mode: 0o644})
-			plan.Notes = append(plan.Notes, fmt.Sprintf("%s is missing next to the compose file; it will be written from %s", res.ExtendsFile, sourceName(opts)))
-			if dir != filepath.Dir(path) {
-				plan.Notes = append(plan.Notes, fmt.Sprintf("%s is a link to %s; %s goes in %s, where Compose looks for it when run with the link", opts.File, path, res.ExtendsFile, dir))
-			}
-		case err != nil:
-			return nil, fmt.Errorf("reading %s: %w", hw, err)
-		default:
-			secs, lerr := loadSections(existing)
-			if lerr != nil {
-				return nil, newError(ErrManual, "Replace it with Immich's current hwaccel.ml.yml (delete it and run again to have it written).", "%s: %v", hw, lerr)
-			}
-			if secs.get(res.Backend) == nil {
-				return nil, newError(ErrManual, "Replace it with Immich's current hwaccel.ml.yml (delete it and run again to have it written).",
-					"%s has no %s section (it has: %s); it predates that backend", hw, res.Backend, strings.Join(secs.names(), ", "))
-			}
-			// Only the chosen section matters: a file written earlier
-			// with another backend's host tailoring is no surprise.
-			differs := !sameSection(existing, sections, res.Backend)
-			if differs && len(eo.GPUs) > 0 {
-				return nil, newError(ErrManual, "Use --inline to put the GPU selection into the service, or set device_ids in your hwaccel.ml.yml by hand.",
-					"--gpus cannot be applied: the existing %s is kept as it is", res.ExtendsFile)
-			}
-			if differs {
-				msg := fmt.Sprintf("kept your %s, whose %s section differs from %s", res.ExtendsFile, res.Backend, sourceName(opts))
-				if res.Tailored {
-					msg += "; the host-specific changes above were not applied to it (use --inline, or edit it)"
-				}
-				plan.Notes = append(plan.Notes, msg)
-			}
-			sections = existing
-		}
+	return plan
+}
+
+// addHwaccelFile plans the hwaccel.ml.yml the edited file extends, if it
+// extends one: written when missing, kept (and checked) when present. It
+// returns the sections the result will use.
+func (plan *Plan) addHwaccelFile(in *inputs, res *EditResult, opts Options) ([]byte, error) {
+	if res.ExtendsFile == "" {
+		return res.Sections, nil
 	}
-	if !opts.SkipValidation {
-		v, err := validate(ctx, src, res.Output, res, sections, dir)
-		if err != nil {
-			return nil, err
-		}
-		plan.Validation = v
+	hw := res.ExtendsFile
+	if !filepath.IsAbs(hw) {
+		hw = filepath.Join(in.dir, hw)
 	}
-	if !eo.Inline && res.Before != nil && res.Before.StackKind != "" && res.Backend != "cpu" {
+	existing, err := readFile(hw)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		plan.Changes = append(plan.Changes, FileChange{Path: hw, Create: true,
+			Diff: UnifiedDiff("", "b/"+filepath.Base(hw), nil, res.Sections), New: res.Sections, mode: 0o644})
+		plan.Notes = append(plan.Notes, fmt.Sprintf("%s is missing next to the compose file; it will be written from %s", res.ExtendsFile, sourceName(opts)))
+		if in.viaLink {
+			plan.Notes = append(plan.Notes, fmt.Sprintf("%s is a link to %s; %s goes in %s, where Compose looks for it when run with the link", opts.File, in.path, res.ExtendsFile, in.dir))
+		}
+		return res.Sections, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading %s: %w", hw, err)
+	}
+	if err := plan.keepHwaccelFile(hw, existing, res, opts); err != nil {
+		return nil, err
+	}
+	return existing, nil
+}
+
+// keepHwaccelFile checks an existing hwaccel.ml.yml the result extends,
+// and notes how it differs from the sections immich-accel would write.
+func (plan *Plan) keepHwaccelFile(hw string, existing []byte, res *EditResult, opts Options) error {
+	const fix = "Replace it with Immich's current hwaccel.ml.yml (delete it and run again to have it written)."
+	secs, err := loadSections(existing)
+	if err != nil {
+		return newError(ErrManual, fix, "%s: %v", hw, err)
+	}
+	if secs.get(res.Backend) == nil {
+		return newError(ErrManual, fix, "%s has no %s section (it has: %s); it predates that backend", hw, res.Backend, strings.Join(secs.names(), ", "))
+	}
+	// Only the chosen section matters: a file written earlier with another
+	// backend's host tailoring is no surprise.
+	if sameSection(existing, res.Sections, res.Backend) {
+		return nil
+	}
+	if len(opts.GPUs) > 0 {
+		return newError(ErrManual, "Use --inline to put the GPU selection into the service, or set device_ids in your hwaccel.ml.yml by hand.",
+			"--gpus cannot be applied: the existing %s is kept as it is", res.ExtendsFile)
+	}
+	msg := fmt.Sprintf("kept your %s, whose %s section differs from %s", res.ExtendsFile, res.Backend, sourceName(opts))
+	if res.Tailored {
+		msg += "; the host-specific changes above were not applied to it (use --inline, or edit it)"
+	}
+	plan.Notes = append(plan.Notes, msg)
+	return nil
+}
+
+// addStackNote warns when the file belongs to a stack manager that
+// usually cannot read a second file.
+func (plan *Plan) addStackNote(res *EditResult, inline bool) {
+	if !inline && res.Before != nil && res.Before.StackKind != "" && res.Backend != "cpu" {
 		plan.Notes = append(plan.Notes, fmt.Sprintf("this looks like %s, which usually cannot read a second file such as %s: re-run with --inline to merge the section into the service instead", stackKindNames[res.Before.StackKind], templates.HwaccelMLName))
 	}
-	if plan.Changes == nil {
-		plan.Changes = []FileChange{}
-	}
-	return plan, nil
 }
 
 // sameSection reports whether two hwaccel.ml.yml texts define the backend's
@@ -224,6 +285,8 @@ func sourceName(opts Options) string {
 type WriteOptions struct {
 	// NoBackup skips writing <file>.bak.
 	NoBackup bool
+
+	syncDir func(dir string) error // syncDir unless set (tests)
 }
 
 // Written reports what Write did.
@@ -235,9 +298,14 @@ type Written struct {
 // Write writes the plan's changes: each file atomically (temp file in the
 // same directory, fsync, rename, fsync of the directory), keeping its mode
 // and owner, after a backup of the compose file. It refuses when a file
-// changed since Prepare read it.
+// changed since Prepare read it. When a directory cannot be synced after
+// the rename, the file is in place but may not survive a crash: Write stops
+// there with an error that wraps ErrNotDurable, and Written lists that file.
 func (p *Plan) Write(opts WriteOptions) (*Written, error) {
 	w := &Written{Files: []string{}}
+	if opts.syncDir == nil {
+		opts.syncDir = syncDir
+	}
 	for _, c := range p.Changes {
 		if c.Create {
 			if _, err := os.Lstat(c.Path); err == nil {
@@ -272,10 +340,13 @@ func (p *Plan) Write(opts WriteOptions) (*Written, error) {
 			if _, err := os.Lstat(bak); err == nil {
 				bak = c.Path + "." + time.Now().Format("20060102-150405") + ".bak"
 			}
-			if err := atomicWrite(bak, c.Old, c.Path, c.mode); err != nil {
+			err := atomicWrite(bak, c.Old, c.Path, c.mode, opts.syncDir)
+			if err == nil || errors.Is(err, ErrNotDurable) {
+				w.Backup = bak
+			}
+			if err != nil {
 				return w, fmt.Errorf("writing backup %s: %w", bak, err)
 			}
-			w.Backup = bak
 		}
 		ref := c.Path
 		if c.Create {
@@ -287,17 +358,21 @@ func (p *Plan) Write(opts WriteOptions) (*Written, error) {
 				mode = st.Mode().Perm() &^ 0o111
 			}
 		}
-		if err := atomicWrite(c.Path, c.New, ref, mode); err != nil {
+		err := atomicWrite(c.Path, c.New, ref, mode, opts.syncDir)
+		if err == nil || errors.Is(err, ErrNotDurable) {
+			w.Files = append(w.Files, c.Path)
+		}
+		if err != nil {
 			return w, fmt.Errorf("writing %s: %w", c.Path, err)
 		}
-		w.Files = append(w.Files, c.Path)
 	}
 	return w, nil
 }
 
 // atomicWrite writes data to path through a temporary file in the same
-// directory, with the mode and owner of ref (when it exists).
-func atomicWrite(path string, data []byte, ref string, mode os.FileMode) (err error) {
+// directory, with the mode and owner of ref (when it exists), then syncs the
+// directory with sync.
+func atomicWrite(path string, data []byte, ref string, mode os.FileMode, sync func(string) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -328,11 +403,24 @@ func atomicWrite(path string, data []byte, ref string, mode os.FileMode) (err er
 	if err = os.Rename(tmp, path); err != nil {
 		return err
 	}
-	d, derr := os.Open(dir)
-	if derr != nil {
-		return nil
+	// The rename is durable only once the directory is synced. The file is
+	// in place by now, so a failure is reported without removing it.
+	if err := sync(dir); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotDurable, err)
 	}
-	defer d.Close()
-	_ = d.Sync()
 	return nil
+}
+
+// syncDir fsyncs a directory so that a rename into it survives a crash.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("opening directory %s to sync it: %w", dir, err)
+	}
+	serr := d.Sync()
+	cerr := d.Close()
+	if serr != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, serr)
+	}
+	return cerr
 }

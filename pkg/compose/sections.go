@@ -3,8 +3,8 @@ package compose
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	"go.yaml.in/yaml/v3"
@@ -82,51 +82,6 @@ func (s *sectionSet) get(name string) *yaml.Node {
 	return deepCopy(n)
 }
 
-func deepCopy(n *yaml.Node) *yaml.Node {
-	if n == nil {
-		return nil
-	}
-	c := *n
-	c.Content = nil
-	for _, k := range n.Content {
-		c.Content = append(c.Content, deepCopy(k))
-	}
-	return &c
-}
-
-// itemKey names a list entry for de-duplication: two entries with the same
-// key are the same mount, device or option.
-func itemKey(listPath string, n *yaml.Node) string {
-	n = resolve(n)
-	if n == nil {
-		return ""
-	}
-	last := listPath[strings.LastIndex(listPath, ".")+1:]
-	switch n.Kind {
-	case yaml.ScalarNode:
-		v := n.Value
-		if last == "devices" || last == "volumes" {
-			f := strings.Split(v, ":")
-			if len(f) >= 2 {
-				return f[1]
-			}
-			return f[0]
-		}
-		return v
-	case yaml.MappingNode:
-		if t := mapGet(n, "target"); t != nil {
-			return t.Value
-		}
-		if d := mapGet(n, "driver"); d != nil {
-			return "driver=" + d.Value
-		}
-		var b bytes.Buffer
-		_ = yaml.NewEncoder(&b).Encode(n)
-		return b.String()
-	}
-	return ""
-}
-
 // signature is an entry that only one section adds; finding it in a service
 // means that section was inlined.
 var signatures = []struct {
@@ -138,18 +93,6 @@ var signatures = []struct {
 	{"rocm", "devices", "/dev/kfd"},
 	{"rknn", "security_opt", "systempaths=unconfined"},
 	{"armnn", "devices", "/dev/mali0"},
-}
-
-// pathGet follows a dotted path of mapping keys.
-func pathGet(m *yaml.Node, path string) *yaml.Node {
-	cur := m
-	for _, k := range strings.Split(path, ".") {
-		cur = resolve(mapGet(resolve(cur), k))
-		if cur == nil {
-			return nil
-		}
-	}
-	return cur
 }
 
 // inlinedBackends returns the sections whose signature entries the service
@@ -168,54 +111,9 @@ func inlinedBackends(svc *yaml.Node) []string {
 			}
 		}
 	}
-	if contains(out, "openvino-wsl") {
-		out = remove(out, "openvino")
+	if slices.Contains(out, "openvino-wsl") {
+		out = slices.DeleteFunc(out, func(b string) bool { return b == "openvino" })
 	}
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func remove(list []string, s string) []string {
-	var out []string
-	for _, x := range list {
-		if x != s {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-// listEntries flattens a section into (path of list, entry) pairs.
-func listEntries(sec *yaml.Node) map[string][]*yaml.Node {
-	out := map[string][]*yaml.Node{}
-	var visit func(n *yaml.Node, path string)
-	visit = func(n *yaml.Node, path string) {
-		n = resolve(n)
-		if n == nil {
-			return
-		}
-		switch n.Kind {
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				p := n.Content[i].Value
-				if path != "" {
-					p = path + "." + p
-				}
-				visit(n.Content[i+1], p)
-			}
-		case yaml.SequenceNode:
-			out[path] = append(out[path], n.Content...)
-		}
-	}
-	visit(sec, "")
 	return out
 }
 

@@ -38,7 +38,6 @@ type Validation struct {
 // inline), that its image gained the right suffix, and that no other
 // service changed. sections is the hwaccel.ml.yml content the result uses.
 func validate(ctx context.Context, orig, edited []byte, res *EditResult, sections []byte, workDir string) (*Validation, error) {
-	v := &Validation{}
 	tmp, err := os.MkdirTemp("", "immich-accel-check-")
 	if err != nil {
 		return nil, fmt.Errorf("validating: %w", err)
@@ -51,6 +50,26 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 	if err := parseCheck(ctx, orig, edited, res.Service, workDir); err != nil {
 		return nil, err
 	}
+	ms, err := buildModels(orig, edited, res, hw, workDir)
+	if err != nil {
+		return nil, err
+	}
+	return ms.loadAndCompare(ctx, res)
+}
+
+// models are the three configurations validate compares: the original,
+// the edited file, and the oracle (the original with any earlier inlined
+// section taken out and the chosen section added by extends).
+type models struct {
+	orig, edited, oracle map[string]any
+	workDir              string
+}
+
+// buildModels decodes the original and the edited file and derives the
+// oracle. Every extends: of the ML service that names a hwaccel file is
+// pointed at hw (the sections the result uses); other services' extends:
+// of files that do not exist are dropped, as no .env or include is read.
+func buildModels(orig, edited []byte, res *EditResult, hw, workDir string) (*models, error) {
 	origMap, err := decodeModel(orig)
 	if err != nil {
 		return nil, err
@@ -59,65 +78,25 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 	if err != nil {
 		return nil, newError(ErrValidation, "", "the edited file does not decode: %v", err)
 	}
-	oracle := deepCopyAny(origMap).(map[string]any)
-	name := res.Service
-	prepare := func(m map[string]any, ml func(svc map[string]any)) {
-		delete(m, "include")
-		svcs, _ := m["services"].(map[string]any)
-		for n, s := range svcs {
-			sm, ok := s.(map[string]any)
-			if !ok {
-				continue
-			}
-			if n == name {
-				ml(sm)
-				continue
-			}
-			if ext, ok := sm["extends"].(map[string]any); ok {
-				if f, ok := ext["file"].(string); ok {
-					p := f
-					if !filepath.IsAbs(p) {
-						p = filepath.Join(workDir, f)
-					}
-					if _, err := os.Stat(p); err != nil {
-						delete(sm, "extends")
-					}
-				}
-			}
-		}
-	}
-	isHw := func(sm map[string]any) bool {
-		ext, ok := sm["extends"].(map[string]any)
-		if !ok {
-			return false
-		}
-		f, _ := ext["file"].(string)
-		return isHwaccelFileName(f)
-	}
-	prepare(origMap, func(sm map[string]any) {
-		if isHw(sm) {
+	ms := &models{orig: origMap, edited: editMap, oracle: deepCopyAny(origMap).(map[string]any), workDir: workDir}
+	ms.forEach(ms.orig, res.Service, func(sm map[string]any) {
+		if extendsHwaccel(sm) {
 			delete(sm, "extends")
 		}
 	})
-	prepare(editMap, func(sm map[string]any) {
-		if isHw(sm) {
+	ms.forEach(ms.edited, res.Service, func(sm map[string]any) {
+		if extendsHwaccel(sm) {
 			sm["extends"].(map[string]any)["file"] = hw
 		}
 	})
-	old := []string{}
-	if res.Before != nil {
-		p, perr := parse(orig)
-		if perr == nil && p.findService(name) == nil {
-			old = inlinedBackends(p.svc)
-		}
-	}
+	inlined := inlinedBefore(orig, res)
 	source := defaultSections()
 	if s, err := sectionsFor(res.Sections); err == nil {
 		source = s
 	}
-	prepare(oracle, func(sm map[string]any) {
+	ms.forEach(ms.oracle, res.Service, func(sm map[string]any) {
 		delete(sm, "extends")
-		for _, b := range old {
+		for _, b := range inlined {
 			sec := source.get(b)
 			if sec == nil {
 				sec = defaultSections().get(b)
@@ -130,35 +109,93 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 		}
 		sm["extends"] = map[string]any{"file": hw, "service": res.Backend}
 	})
+	return ms, nil
+}
 
-	// Variables: first unset (defaults apply, others are empty); when the
-	// original does not load that way (a port or path from a variable
-	// without default), every variable set to "10"; then no interpolation.
+// forEach drops include: from a model, calls ml on the ML service named
+// name, and drops other services' extends: of files that do not exist.
+func (ms *models) forEach(m map[string]any, name string, ml func(svc map[string]any)) {
+	delete(m, "include")
+	svcs, _ := m["services"].(map[string]any)
+	for n, s := range svcs {
+		sm, ok := s.(map[string]any)
+		if !ok {
+			continue
+		}
+		if n == name {
+			ml(sm)
+			continue
+		}
+		ext, ok := sm["extends"].(map[string]any)
+		if !ok {
+			continue
+		}
+		if f, ok := ext["file"].(string); ok {
+			p := f
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(ms.workDir, f)
+			}
+			if _, err := os.Stat(p); err != nil {
+				delete(sm, "extends")
+			}
+		}
+	}
+}
+
+// extendsHwaccel reports whether a service extends a hwaccel.ml.yml-style
+// file.
+func extendsHwaccel(sm map[string]any) bool {
+	ext, ok := sm["extends"].(map[string]any)
+	if !ok {
+		return false
+	}
+	f, _ := ext["file"].(string)
+	return isHwaccelFileName(f)
+}
+
+// inlinedBefore returns the backends whose sections the original ML
+// service carries inline.
+func inlinedBefore(orig []byte, res *EditResult) []string {
+	if res.Before == nil {
+		return []string{}
+	}
+	p, err := parse(orig)
+	if err != nil || p.findService(res.Service) != nil {
+		return []string{}
+	}
+	return inlinedBackends(p.svc)
+}
+
+// loadAndCompare loads the three models with compose-go and compares them.
+// Variables: first unset (defaults apply, others are empty); when the
+// original does not load that way (a port or path from a variable without
+// default), every variable set to "10"; then no interpolation.
+func (ms *models) loadAndCompare(ctx context.Context, res *EditResult) (*Validation, error) {
 	type attempt struct {
 		interp bool
 		env    bool
 	}
 	var errs []error
 	for _, a := range []attempt{{true, false}, {true, true}, {false, false}} {
-		po, err := loadModel(ctx, origMap, workDir, a.interp, a.env)
+		po, err := loadModel(ctx, ms.orig, ms.workDir, a.interp, a.env)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		pe, err := loadModel(ctx, editMap, workDir, a.interp, a.env)
+		pe, err := loadModel(ctx, ms.edited, ms.workDir, a.interp, a.env)
 		if err != nil {
 			return nil, newError(ErrValidation, "Nothing was written. Please report this with the file attached.",
 				"the edited file does not load with compose-go: %v", err)
 		}
-		px, err := loadModel(ctx, oracle, workDir, a.interp, a.env)
+		px, err := loadModel(ctx, ms.oracle, ms.workDir, a.interp, a.env)
 		if err != nil {
 			return nil, newError(ErrValidation, "Nothing was written. Please report this with the file attached.",
 				"the original plus the %s section does not load with compose-go: %v", res.Backend, err)
 		}
-		v.Checked, v.Interpolated = true, a.interp
-		return v, compareProjects(po, pe, px, name, res.Backend)
+		v := &Validation{Checked: true, Interpolated: a.interp}
+		return v, compareProjects(po, pe, px, res.Service, res.Backend)
 	}
-	v.Skipped = fmt.Sprintf("the original file does not load with compose-go: %v", errs[0])
+	v := &Validation{Skipped: fmt.Sprintf("the original file does not load with compose-go: %v", errs[0])}
 	if len(errs) > 1 && errs[1].Error() != errs[0].Error() {
 		v.Skipped += fmt.Sprintf(" (with every variable set: %v)", errs[1])
 	}
