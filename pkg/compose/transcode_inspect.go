@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -168,7 +169,7 @@ func (p *parsed) inspectTranscoding() *TranscodeInspection {
 		distinct = []string{"quicksync or vaapi"}
 	}
 	all := distinct
-	if in.Mode == "extends" && in.Method != "" && in.Method != string(accel.TranscodeCPU) && !contains(inl, in.Method) {
+	if in.Mode == "extends" && in.Method != "" && in.Method != string(accel.TranscodeCPU) && !slices.Contains(inl, in.Method) {
 		all = append([]string{in.Method + " (extends)"}, distinct...)
 	}
 	if len(all) > 1 {
@@ -260,7 +261,7 @@ func (in *TranscodeInspection) inspectTranscodingFile(composePath string) {
 	}
 	if v := resolve(mapGet(sec, "devices")); v != nil && v.Kind == yaml.SequenceNode {
 		for _, it := range v.Content {
-			if it = resolve(it); it.Kind == yaml.ScalarNode && !contains(in.Devices, it.Value) {
+			if it = resolve(it); it.Kind == yaml.ScalarNode && !slices.Contains(in.Devices, it.Value) {
 				in.Devices = append(in.Devices, it.Value)
 			}
 		}
