@@ -28,8 +28,8 @@ type DoctorOptions struct {
 	// Acceleration API setting.
 	ImmichURL string
 	JSON      bool
-	Verbose     bool
-	Timeout     time.Duration
+	Verbose   bool
+	Timeout   time.Duration
 }
 
 // NewCmdDoctor builds the doctor command. runF replaces runDoctor in tests.

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/immich-accel/immich-accel/templates"
 )
 
 // Host is what the caller knows about the machine the stack runs on. The
@@ -23,9 +22,15 @@ type Host struct {
 
 // EditOptions says what to change in a compose file.
 type EditOptions struct {
-	Backend    string // a section of hwaccel.ml.yml (see Backends)
+	// Target is the service and sections file the edit applies to: the
+	// machine-learning service and hwaccel.ml.yml (the zero value), or the
+	// server and hwaccel.transcoding.yml.
+	Target Target
+	// Backend is the section to apply: of hwaccel.ml.yml (see Backends),
+	// or for TargetTranscode of hwaccel.transcoding.yml (see Transcodes).
+	Backend    string
 	Inline     bool   // merge the section into the service instead of extends
-	Service    string // ML service name; "" finds it
+	Service    string // the target service's name; "" finds it
 	DropDigest bool   // allow dropping an @sha256 digest pin from the image
 	// Host tailors sections to this machine when Host.Known.
 	Host Host
@@ -36,7 +41,7 @@ type EditOptions struct {
 	// means the embedded copy.
 	Sections []byte
 	// HwaccelName is the file a new extends block points at; "" means
-	// hwaccel.ml.yml.
+	// hwaccel.ml.yml (hwaccel.transcoding.yml for TargetTranscode).
 	HwaccelName string
 }
 
@@ -58,7 +63,14 @@ type EditResult struct {
 	// host tailoring.
 	Tailored bool
 	Notes    []string
-	Before   *Inspection
+	// Before is the ML inspection of the original (TargetML), and
+	// TranscodeBefore the transcoding one (TargetTranscode).
+	Before          *Inspection
+	TranscodeBefore *TranscodeInspection
+	// Target is what was edited; StackKind the stack manager the file
+	// looks like it belongs to ("" for a plain compose project).
+	Target    Target
+	StackKind string
 }
 
 // Edit applies the backend to a compose file's ML service and returns the
@@ -82,36 +94,39 @@ func Edit(src []byte, opts EditOptions) (*EditResult, error) {
 }
 
 func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
-	if !ValidBackend(opts.Backend) {
-		return nil, newError(ErrManual, "Use one of: "+strings.Join(Backends, ", ")+".",
-			"unknown backend %q", opts.Backend)
+	spec := opts.Target.spec()
+	if !slices.Contains(spec.names, opts.Backend) {
+		return nil, newError(ErrManual, "Use one of: "+strings.Join(spec.names, ", ")+".",
+			"unknown %s %q", spec.what, opts.Backend)
 	}
 	secSrc := opts.Sections
 	if secSrc == nil {
-		secSrc = templates.HwaccelML
+		secSrc = spec.embedded
 	}
-	res := &EditResult{Backend: opts.Backend}
-	backend := opts.Backend
-	if backend == "openvino" && opts.Host.Known && opts.Host.WSL {
-		backend = "openvino-wsl"
-		res.Notes = append(res.Notes, "this host runs WSL2, so openvino-wsl is used instead of openvino (it adds /dev/dxg and the WSL libraries)")
-	}
-	res.Backend = backend
-	tailored, tnotes, err := tailorSections(secSrc, backend, opts)
+	res := &EditResult{Backend: opts.Backend, Target: opts.Target}
+	backend, err := hostSection(opts, res)
 	if err != nil {
 		return nil, err
 	}
+	res.Backend = backend
+	tailored := secSrc
+	if opts.Target == TargetML {
+		var tnotes []string
+		if tailored, tnotes, err = tailorSections(secSrc, backend, opts); err != nil {
+			return nil, err
+		}
+		res.Notes = append(res.Notes, tnotes...)
+	}
 	res.Sections = tailored
 	res.Tailored = !bytes.Equal(tailored, secSrc)
-	res.Notes = append(res.Notes, tnotes...)
-	secs, err := sectionsFor(tailored)
+	secs, err := spec.sectionsFrom(tailored)
 	if err != nil {
 		return nil, err
 	}
 	section := secs.get(backend)
 	if section == nil {
 		return nil, newError(ErrManual,
-			"Update the hwaccel file to Immich's current hwaccel.ml.yml (https://github.com/immich-app/immich/releases/latest/download/hwaccel.ml.yml).",
+			fmt.Sprintf("Update the hwaccel file to Immich's current %s (https://github.com/immich-app/immich/releases/latest/download/%s).", spec.fileName, spec.fileName),
 			"the hwaccel file has no %q section (it has: %s)", backend, strings.Join(secs.names(), ", "))
 	}
 
@@ -119,11 +134,16 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.findService(opts.Service); err != nil {
+	if err := spec.find(p, opts.Service); err != nil {
 		return nil, err
 	}
 	res.Service = p.name
-	res.Before = p.inspect()
+	res.StackKind = p.stackKind()
+	if opts.Target == TargetML {
+		res.Before = p.inspect()
+	} else {
+		res.TranscodeBefore = p.inspectTranscoding()
+	}
 
 	if err := checkSharedService(p); err != nil {
 		return nil, err
@@ -139,7 +159,7 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	if e.uncommented {
 		// Immich's commented block may sit where uncommenting it does not
 		// give the mapping we want; check, and fall back to a new block.
-		if ok := checkExtends(out, p.name, backend); !ok {
+		if ok := checkExtends(out, p.name, backend, spec); !ok {
 			e2 := &editor{p: p, pt: &patch{t: p.t}, opts: opts, backend: backend, secs: secs, section: section, noUncomment: true}
 			if err := e2.run(); err != nil {
 				return nil, err
@@ -160,18 +180,18 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	if err != nil {
 		return nil, newError(ErrValidation, report, "the edit would not give valid YAML (an unusual layout, such as a multi-line value, near the change): %v", err)
 	}
-	if err := p2.findService(p.name); err != nil {
+	if err := spec.find(p2, p.name); err != nil {
 		return nil, newError(ErrValidation, report, "the edit would lose service %q: %v", p.name, err)
 	}
 	return res, nil
 }
 
-func checkExtends(out []byte, name, backend string) bool {
+func checkExtends(out []byte, name, backend string, spec *targetSpec) bool {
 	p, err := parse(out)
 	if err != nil {
 		return false
 	}
-	if err := p.findService(name); err != nil {
+	if err := spec.find(p, name); err != nil {
 		return false
 	}
 	ext := mapGet(p.svc, "extends")
@@ -250,18 +270,21 @@ func isHwaccelFileName(f string) bool {
 
 func (e *editor) run() error {
 	p := e.p
-	if err := e.image(); err != nil {
-		return err
+	spec := e.opts.Target.spec()
+	if spec.suffix {
+		if err := e.image(); err != nil {
+			return err
+		}
 	}
 	extKey, ext := mapEntry(p.svc, "extends")
-	hwFile, hwExt := isHwaccelExtends(ext)
+	hwFile, hwExt := spec.isExtends(ext)
 	if ext != nil && !hwExt {
 		if !e.opts.Inline && e.backend != "cpu" {
 			return newError(ErrManual, "Use --inline to merge the section into the service instead.",
 				"service %q already extends something else (line %d); a service can extend only one other service", p.name, extKey.Line)
 		}
 	}
-	old := inlinedBackends(p.svc)
+	old := spec.inlined(p.svc)
 	// Remove what earlier inlined sections added.
 	var keep *yaml.Node
 	if e.opts.Inline {
@@ -271,7 +294,7 @@ func (e *editor) run() error {
 	for _, b := range old {
 		sec := e.secs.get(b)
 		if sec == nil {
-			sec = defaultSections().get(b)
+			sec = spec.defaults().get(b)
 		}
 		if sec == nil || (e.opts.Inline && b == e.backend) {
 			continue
@@ -302,9 +325,13 @@ func (e *editor) run() error {
 			return newError(ErrManual, "Add service: to the extends block.", "the extends block of %q has no service: (line %d)", p.name, extKey.Line)
 		}
 		if isVar(strings.TrimSpace(svcNode.Value)) || strings.Contains(svcNode.Value, "${") {
+			match := " (and the image suffix to match)"
+			if !spec.suffix {
+				match = ""
+			}
 			return newError(ErrManual,
-				fmt.Sprintf("Set the variable to %s in your .env file (and the image suffix to match), or replace %s with %s.", e.backend, svcNode.Value, e.backend),
-				"the hwaccel section of %q comes from a variable (service: %s, line %d), so immich-accel cannot set it here", p.name, svcNode.Value, svcNode.Line)
+				fmt.Sprintf("Set the variable to %s in your .env file%s, or replace %s with %s.", e.backend, match, svcNode.Value, e.backend),
+				"the %s section of %q comes from a variable (service: %s, line %d), so immich-accel cannot set it here", spec.fileName, p.name, svcNode.Value, svcNode.Line)
 		}
 		if svcNode.Value != e.backend {
 			return e.replaceScalar(svcNode, e.backend)
@@ -316,7 +343,7 @@ func (e *editor) run() error {
 	}
 	e.extendsFile = e.opts.HwaccelName
 	if e.extendsFile == "" {
-		e.extendsFile = templates.HwaccelMLName
+		e.extendsFile = spec.fileName
 	}
 	if !e.noUncomment {
 		done, err := e.uncomment()
@@ -379,13 +406,20 @@ func (e *editor) uncomment() (bool, error) {
 			file = strings.TrimSpace(file[:k])
 		}
 		file = strings.Trim(file, `'"`)
-		if !isHwaccelFileName(file) {
+		spec := e.opts.Target.spec()
+		if !spec.isFile(file) {
 			continue
 		}
 		ind := strings.Repeat(" ", bodyIndent)
 		sub := strings.Repeat(" ", bodyIndent+p.indentUnit)
 		e.pt.setLine(i, ind+c)
 		fcText, _ := commentText(p.t.lines[fileLine])
+		if e.opts.Target == TargetTranscode && legacyTranscodingFile(file) {
+			// hwaccel.yml's sections moved to hwaccel.transcoding.yml.
+			fcText = strings.Replace(fcText, file, spec.fileName, 1)
+			e.note("the commented extends block named %s, which Immich replaced with %s in v1.94; it now names %s", file, spec.fileName, spec.fileName)
+			file = spec.fileName
+		}
 		e.pt.setLine(fileLine, sub+fcText)
 		scText, _ := commentText(p.t.lines[svcLine])
 		e.pt.setLine(svcLine, sub+setServiceValue(scText, e.backend))

@@ -43,7 +43,7 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 		return nil, fmt.Errorf("validating: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	hw := filepath.Join(tmp, "hwaccel.ml.yml")
+	hw := filepath.Join(tmp, res.Target.spec().fileName)
 	if err := os.WriteFile(hw, sections, 0o600); err != nil {
 		return nil, fmt.Errorf("validating: %w", err)
 	}
@@ -79,19 +79,20 @@ func buildModels(orig, edited []byte, res *EditResult, hw, workDir string) (*mod
 		return nil, newError(ErrValidation, "", "the edited file does not decode: %v", err)
 	}
 	ms := &models{orig: origMap, edited: editMap, oracle: deepCopyAny(origMap).(map[string]any), workDir: workDir}
+	spec := res.Target.spec()
 	ms.forEach(ms.orig, res.Service, func(sm map[string]any) {
-		if extendsHwaccel(sm) {
+		if extendsHwaccel(sm, spec) {
 			delete(sm, "extends")
 		}
 	})
 	ms.forEach(ms.edited, res.Service, func(sm map[string]any) {
-		if extendsHwaccel(sm) {
+		if extendsHwaccel(sm, spec) {
 			sm["extends"].(map[string]any)["file"] = hw
 		}
 	})
 	inlined := inlinedBefore(orig, res)
-	source := defaultSections()
-	if s, err := sectionsFor(res.Sections); err == nil {
+	source := spec.defaults()
+	if s, err := spec.sectionsFrom(res.Sections); err == nil {
 		source = s
 	}
 	ms.forEach(ms.oracle, res.Service, func(sm map[string]any) {
@@ -99,7 +100,7 @@ func buildModels(orig, edited []byte, res *EditResult, hw, workDir string) (*mod
 		for _, b := range inlined {
 			sec := source.get(b)
 			if sec == nil {
-				sec = defaultSections().get(b)
+				sec = spec.defaults().get(b)
 			}
 			if sec != nil {
 				var secMap map[string]any
@@ -142,28 +143,26 @@ func (ms *models) forEach(m map[string]any, name string, ml func(svc map[string]
 	}
 }
 
-// extendsHwaccel reports whether a service extends a hwaccel.ml.yml-style
-// file.
-func extendsHwaccel(sm map[string]any) bool {
+// extendsHwaccel reports whether a service extends the target's sections
+// file (hwaccel.ml.yml or hwaccel.transcoding.yml).
+func extendsHwaccel(sm map[string]any, spec *targetSpec) bool {
 	ext, ok := sm["extends"].(map[string]any)
 	if !ok {
 		return false
 	}
 	f, _ := ext["file"].(string)
-	return isHwaccelFileName(f)
+	return spec.isFile(f)
 }
 
 // inlinedBefore returns the backends whose sections the original ML
 // service carries inline.
 func inlinedBefore(orig []byte, res *EditResult) []string {
-	if res.Before == nil {
-		return []string{}
-	}
+	spec := res.Target.spec()
 	p, err := parse(orig)
-	if err != nil || p.findService(res.Service) != nil {
+	if err != nil || spec.find(p, res.Service) != nil {
 		return []string{}
 	}
-	return inlinedBackends(p.svc)
+	return spec.inlined(p.svc)
 }
 
 // loadAndCompare loads the three models with compose-go and compares them.
@@ -193,7 +192,7 @@ func (ms *models) loadAndCompare(ctx context.Context, res *EditResult) (*Validat
 				"the original plus the %s section does not load with compose-go: %v", res.Backend, err)
 		}
 		v := &Validation{Checked: true, Interpolated: a.interp}
-		return v, compareProjects(po, pe, px, res.Service, res.Backend)
+		return v, compareProjects(po, pe, px, res.Service, res.Backend, res.Target)
 	}
 	v := &Validation{Skipped: fmt.Sprintf("the original file does not load with compose-go: %v", errs[0])}
 	if len(errs) > 1 && errs[1].Error() != errs[0].Error() {
@@ -341,7 +340,7 @@ func baseImage(img string) string {
 	return img
 }
 
-func compareProjects(orig, edited, oracle *types.Project, name, backend string) error {
+func compareProjects(orig, edited, oracle *types.Project, name, backend string, target Target) error {
 	fail := func(format string, args ...any) error {
 		return newError(ErrValidation, "Nothing was written. Please report this with the file attached.", format, args...)
 	}
@@ -365,16 +364,23 @@ func compareProjects(orig, edited, oracle *types.Project, name, backend string) 
 		return fail("service %q is missing after the edit", name)
 	}
 	want := oracle.Services[name]
+	origImg := orig.Services[name].Image
+	if !target.spec().suffix && got.Image != origImg {
+		// The server image is the same for every transcoding method.
+		return fail("the image changed: %s -> %s", origImg, got.Image)
+	}
 	// The image: the same image with the backend's suffix.
 	suffix := imageSuffix[backend]
-	origImg := orig.Services[name].Image
+	if !target.spec().suffix {
+		suffix = ""
+	}
 	if baseImage(got.Image) != baseImage(origImg) {
 		return fail("the image changed beyond its suffix: %s -> %s", origImg, got.Image)
 	}
 	if suffix != "" && !strings.HasSuffix(strings.SplitN(got.Image, "@", 2)[0], "-"+suffix) {
 		return fail("the image %s does not end in -%s", got.Image, suffix)
 	}
-	if suffix == "" && baseImage(got.Image) != strings.SplitN(got.Image, "@", 2)[0] {
+	if target.spec().suffix && suffix == "" && baseImage(got.Image) != strings.SplitN(got.Image, "@", 2)[0] {
 		return fail("the image %s still has a backend suffix", got.Image)
 	}
 	got.Image, want.Image = "", ""
