@@ -71,6 +71,8 @@ type EditResult struct {
 	// looks like it belongs to ("" for a plain compose project).
 	Target    Target
 	StackKind string
+	// Inline: the section was merged into the service.
+	Inline bool
 }
 
 // Edit applies the backend to a compose file's ML service and returns the
@@ -103,7 +105,7 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	if secSrc == nil {
 		secSrc = spec.embedded
 	}
-	res := &EditResult{Backend: opts.Backend, Target: opts.Target}
+	res := &EditResult{Backend: opts.Backend, Target: opts.Target, Inline: opts.Inline}
 	backend, err := hostSection(opts, res)
 	if err != nil {
 		return nil, err

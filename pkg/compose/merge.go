@@ -252,6 +252,14 @@ func (e *editor) merge(target, sec *yaml.Node, path string) error {
 					if h.Kind == yaml.ScalarNode && it.Kind == yaml.ScalarNode && h.Value != it.Value {
 						e.note("kept your %s entry %s (the section has %s)", kp, h.Value, it.Value)
 					}
+					if h = resolve(h); h.Kind == yaml.MappingNode && it.Kind == yaml.MappingNode && h.Style&yaml.FlowStyle == 0 && len(h.Content) > 0 {
+						// The same device (an NVIDIA reservation the service
+						// already has): it gets what the section's entry adds,
+						// such as the video capability NVENC needs.
+						if err := e.merge(h, it, kp); err != nil {
+							return err
+						}
+					}
 					continue
 				}
 				have[key] = it

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -105,7 +106,7 @@ func buildModels(orig, edited []byte, res *EditResult, hw, workDir string) (*mod
 			if sec != nil {
 				var secMap map[string]any
 				_ = sec.Decode(&secMap)
-				removeEntries(sm, secMap, "")
+				removeEntries(sm, secMap, "", res.Inline && b == res.Backend)
 			}
 		}
 		sm["extends"] = map[string]any{"file": hw, "service": res.Backend}
@@ -251,13 +252,15 @@ func loadModel(ctx context.Context, m map[string]any, workDir string, interp, se
 
 // removeEntries removes from a service map the list entries that sec (an
 // inlined section) adds, and empty containers left behind.
-func removeEntries(m map[string]any, sec map[string]any, path string) {
+// With keepMaps, list entries that are mappings (device reservations) stay:
+// the editor merges a section into such an entry rather than replacing it.
+func removeEntries(m map[string]any, sec map[string]any, path string, keepMaps bool) {
 	for k, sv := range sec {
 		kp := joinPath(path, k)
 		switch s := sv.(type) {
 		case map[string]any:
 			if mm, ok := m[k].(map[string]any); ok {
-				removeEntries(mm, s, kp)
+				removeEntries(mm, s, kp, keepMaps)
 				if len(mm) == 0 {
 					delete(m, k)
 				}
@@ -273,7 +276,8 @@ func removeEntries(m map[string]any, sec map[string]any, path string) {
 			}
 			var keep []any
 			for _, it := range l {
-				if !drop[anyKey(kp, it)] {
+				_, isMap := it.(map[string]any)
+				if !drop[anyKey(kp, it)] || (keepMaps && isMap) {
 					keep = append(keep, it)
 				}
 			}
@@ -325,7 +329,54 @@ func normalizeService(s types.ServiceConfig) types.ServiceConfig {
 	}
 	s.DeviceCgroupRules = append([]string(nil), s.DeviceCgroupRules...)
 	sort.Strings(s.DeviceCgroupRules)
+	if s.Deploy != nil && s.Deploy.Resources.Reservations != nil {
+		d := *s.Deploy
+		r := *d.Resources.Reservations
+		r.Devices = mergeDeviceRequests(r.Devices)
+		d.Resources.Reservations = &r
+		s.Deploy = &d
+	}
 	return s
+}
+
+// mergeDeviceRequests folds device reservations of the same driver into
+// one: the union of their capabilities and device IDs, and the larger
+// count (-1, all, above any number). Two NVIDIA reservations on one
+// service (the user's own and a section's) give the container the union of
+// their capabilities; the editor writes them as one entry.
+func mergeDeviceRequests(ds []types.DeviceRequest) []types.DeviceRequest {
+	var out []types.DeviceRequest
+	at := map[string]int{}
+	for _, d := range ds {
+		i, ok := at[d.Driver]
+		if !ok || d.Driver == "" {
+			at[d.Driver] = len(out)
+			c := d
+			c.Capabilities = append([]string(nil), d.Capabilities...)
+			c.IDs = append([]string(nil), d.IDs...)
+			out = append(out, c)
+			continue
+		}
+		m := &out[i]
+		for _, c := range d.Capabilities {
+			if !slices.Contains(m.Capabilities, c) {
+				m.Capabilities = append(m.Capabilities, c)
+			}
+		}
+		for _, id := range d.IDs {
+			if !slices.Contains(m.IDs, id) {
+				m.IDs = append(m.IDs, id)
+			}
+		}
+		if m.Count != -1 && (d.Count == -1 || d.Count > m.Count) {
+			m.Count = d.Count
+		}
+	}
+	for i := range out {
+		sort.Strings(out[i].Capabilities)
+		sort.Strings(out[i].IDs)
+	}
+	return out
 }
 
 func baseImage(img string) string {
