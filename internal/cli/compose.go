@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 )
 
@@ -22,10 +23,12 @@ type ComposeOptions struct {
 	Getwd       func() (string, error)
 	ComposeHost func(ctx context.Context) (ComposeHostInfo, error)
 
-	File        string
-	Backend     string
-	Inline      bool
-	Service     string
+	File          string
+	Backend       string
+	Transcode     string
+	Inline        bool
+	Service       string
+	ServerService string
 	HwaccelFile string
 	GPUs        []string
 	DryRun      bool
@@ -41,16 +44,24 @@ type ComposeOptions struct {
 func NewCmdCompose(f *Factory, runF func(context.Context, *ComposeOptions) error) *cobra.Command {
 	opts := &ComposeOptions{IO: f.IOStreams, Getwd: f.Getwd, ComposeHost: f.ComposeHost}
 	cmd := &cobra.Command{
-		Use:   "compose --backend BACKEND [--file FILE] [--inline]",
-		Short: "Enable a hardware backend for Immich ML in a compose file",
+		Use:   "compose [--backend BACKEND] [--transcode METHOD] [--file FILE] [--inline]",
+		Short: "Enable a hardware backend for Immich ML, and hardware transcoding, in a compose file",
 		Long: `compose sets up Immich's machine-learning service for a GPU/NPU backend:
 it adds the backend's section of hwaccel.ml.yml (with extends:, or merged into
 the service with --inline), sets the image tag suffix, shows the diff, and
 writes the file atomically with a backup. Only the lines that must change are
 changed; comments, blank lines, quoting and indentation are kept.
 
+With --transcode it does the same for video transcoding: the method's section
+of hwaccel.transcoding.yml on the service that transcodes (immich-server, or
+immich-microservices in files before v1.106), with no image suffix. Both can
+be given in one run, for one diff.
+
 Backends: cuda, openvino, openvino-wsl, armnn, rocm, rknn, cpu (undo), and
 auto (doctor's recommendation for this host).
+Transcoding methods: nvenc, quicksync, vaapi, vaapi-wsl, rkmpp, cpu (undo),
+and auto. Then choose the same method in Immich: Administration → Settings →
+Video Transcoding → Hardware Acceleration → Acceleration API.
 
 EXIT STATUS
   0  done, or nothing to change
@@ -60,20 +71,38 @@ EXIT STATUS
 		Example: `  immich-accel compose --backend cuda --dry-run
   immich-accel compose --backend openvino --inline --yes
   immich-accel compose --backend auto
-  immich-accel compose --backend cpu          # undo`,
+  immich-accel compose --backend cpu          # undo
+  immich-accel compose --backend cuda --transcode nvenc --dry-run
+  immich-accel compose --transcode cpu        # undo transcoding`,
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Backend == "" {
-				return UsageError(errors.New("compose: --backend is required (one of " + strings.Join(compose.Backends, ", ") + ", auto)"))
+			if opts.Backend == "" && opts.Transcode == "" {
+				return UsageError(errors.New("compose: --backend is required (one of " + strings.Join(compose.Backends, ", ") + ", auto), or --transcode (one of " + strings.Join(compose.Transcodes, ", ") + ", auto), or both"))
 			}
-			if opts.Backend != "auto" && !compose.ValidBackend(opts.Backend) {
+			if opts.Backend != "" && opts.Backend != "auto" && !compose.ValidBackend(opts.Backend) {
 				return UsageError(fmt.Errorf("compose: unknown backend %q; use one of %s, auto", opts.Backend, strings.Join(compose.Backends, ", ")))
+			}
+			if opts.Transcode != "" && opts.Transcode != "auto" && !compose.ValidTranscode(opts.Transcode) {
+				hint := ""
+				if a := accel.FFmpegAccel(opts.Transcode); len(accel.TranscodesFor(a)) > 0 {
+					hint = fmt.Sprintf(" (%s is Immich's Acceleration API value; the section is %s)", opts.Transcode, accel.TranscodesFor(a)[0])
+				}
+				return UsageError(fmt.Errorf("compose: unknown transcoding method %q%s; use one of %s, auto", opts.Transcode, hint, strings.Join(compose.Transcodes, ", ")))
 			}
 			if opts.Backend == "auto" && opts.NoDetect {
 				return UsageError(errors.New("compose: --backend auto needs host detection; drop --no-detect or name a backend"))
 			}
+			if opts.Transcode == "auto" && opts.NoDetect {
+				return UsageError(errors.New("compose: --transcode auto needs host detection; drop --no-detect or name a transcoding method"))
+			}
 			if len(opts.GPUs) > 0 && opts.Backend != "cuda" && opts.Backend != "auto" {
 				return UsageError(errors.New("compose: --gpus applies to --backend cuda only"))
+			}
+			if opts.Service != "" && opts.Backend == "" {
+				return UsageError(errors.New("compose: --service names the machine-learning service and needs --backend; for the server use --server-service"))
+			}
+			if opts.ServerService != "" && opts.Transcode == "" {
+				return UsageError(errors.New("compose: --server-service needs --transcode"))
 			}
 			return nil
 		},
@@ -87,6 +116,8 @@ EXIT STATUS
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.File, "file", "f", "", "compose file (default: compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml here)")
 	fl.StringVarP(&opts.Backend, "backend", "b", "", "cuda, openvino, openvino-wsl, armnn, rocm, rknn, cpu or auto")
+	fl.StringVarP(&opts.Transcode, "transcode", "t", "", "hardware transcoding: nvenc, quicksync, vaapi, vaapi-wsl, rkmpp, cpu or auto")
+	fl.StringVar(&opts.ServerService, "server-service", "", "name of the service that transcodes (default: immich-server, or immich-microservices in older files)")
 	fl.BoolVar(&opts.Inline, "inline", false, "merge the section into the service instead of extends (Unraid, Portainer, app stores)")
 	fl.StringVar(&opts.Service, "service", "", "name of the machine-learning service (default: found by image)")
 	fl.StringVar(&opts.HwaccelFile, "hwaccel-file", "", "take sections from this hwaccel.ml.yml instead of the built-in one")
@@ -119,6 +150,18 @@ type composeReport struct {
 	Before       *compose.Inspection  `json:"before,omitempty"`
 	NextSteps    []string             `json:"nextSteps"`
 	Error        *composeErrorForJSON `json:"error,omitempty"`
+
+	// Transcoding, when --transcode is given: the section applied to
+	// ServerService, what was asked for, why (auto), its compose-go check,
+	// the original's transcoding inspection, and the admin setting to
+	// choose in Immich.
+	Transcode           string                       `json:"transcode,omitempty"`
+	TranscodeRequested  string                       `json:"transcodeRequested,omitempty"`
+	TranscodeWhy        string                       `json:"transcodeWhy,omitempty"`
+	ServerService       string                       `json:"serverService,omitempty"`
+	TranscodeValidation *compose.Validation          `json:"transcodeValidation,omitempty"`
+	TranscodeBefore     *compose.TranscodeInspection `json:"transcodeBefore,omitempty"`
+	Setting             string                       `json:"setting,omitempty"`
 }
 
 type composeErrorForJSON struct {
@@ -132,7 +175,7 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	logrus.SetOutput(io.Discard)
 	io := opts.IO
 	cs := io.ColorScheme()
-	rep := &composeReport{Requested: opts.Backend, DryRun: opts.DryRun, Notes: []string{}, NextSteps: []string{}, Changes: []compose.FileChange{}}
+	rep := &composeReport{Requested: opts.Backend, TranscodeRequested: opts.Transcode, DryRun: opts.DryRun, Notes: []string{}, NextSteps: []string{}, Changes: []compose.FileChange{}}
 	fail := func(err error) error {
 		var ce *compose.Error
 		fix := ""
@@ -166,11 +209,14 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	rep.File = file
 
 	eo := compose.EditOptions{Backend: opts.Backend, Inline: opts.Inline, Service: opts.Service, DropDigest: opts.DropDigest, GPUs: opts.GPUs}
+	transcode := opts.Transcode
 	if !opts.NoDetect {
 		info, err := opts.ComposeHost(ctx)
 		switch {
 		case err != nil && opts.Backend == "auto":
 			return fail(fmt.Errorf("--backend auto needs host detection: %w; name a backend instead", err))
+		case err != nil && opts.Transcode == "auto":
+			return fail(fmt.Errorf("--transcode auto needs host detection: %w; name a transcoding method instead", err))
 		case err != nil:
 			rep.Notes = append(rep.Notes, fmt.Sprintf("not tailored to this host (%v); use --no-detect to skip detection", err))
 		default:
@@ -191,10 +237,23 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 					rep.Notes = append(rep.Notes, fmt.Sprintf("this host is not ready for %s yet: run immich-accel doctor and fix what it reports before redeploying", info.Recommended))
 				}
 			}
+			if opts.Transcode == "auto" {
+				if !compose.ValidTranscode(info.Transcode) {
+					return fail(fmt.Errorf("host detection recommended no transcoding method (%q); run immich-accel doctor, then name a method", info.Transcode))
+				}
+				transcode = info.Transcode
+				rep.TranscodeWhy = info.TranscodeWhy
+				if !opts.JSON {
+					fmt.Fprintf(io.ErrOut, "Using transcoding method %s: %s\n", cs.Bold(transcode), info.TranscodeWhy)
+				}
+				if !info.TranscodeReady && transcode != "cpu" {
+					rep.Notes = append(rep.Notes, fmt.Sprintf("this host is not ready for %s yet: run immich-accel doctor and fix what it reports before redeploying", transcode))
+				}
+			}
 		}
 	}
 
-	plan, err := compose.Prepare(ctx, compose.Options{EditOptions: eo, File: file, HwaccelFile: opts.HwaccelFile})
+	plan, err := compose.Prepare(ctx, compose.Options{EditOptions: eo, File: file, HwaccelFile: opts.HwaccelFile, Transcode: transcode, ServerService: opts.ServerService})
 	if err != nil {
 		return fail(err)
 	}
@@ -202,17 +261,32 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	rep.Changed, rep.Changes, rep.ChangedLines = plan.Changed(), plan.Changes, plan.ChangedLines
 	rep.Notes = append(rep.Notes, plan.Notes...)
 	rep.Validation, rep.Before = plan.Validation, plan.Before
+	rep.Transcode, rep.ServerService, rep.TranscodeValidation, rep.TranscodeBefore = plan.Transcode, plan.ServerService, plan.TranscodeValidation, plan.TranscodeBefore
+	if plan.Transcode != "" {
+		a := accel.Transcode(plan.Transcode).Accel()
+		rep.Setting = accel.AdminSetting + ": " + a.AdminLabel()
+	}
 
-	up := "docker compose up -d " + plan.Service
+	var services []string
+	for _, s := range []string{plan.Service, plan.ServerService} {
+		if s != "" {
+			services = append(services, s)
+		}
+	}
+	up := "docker compose up -d " + strings.Join(services, " ")
 	if explicit {
-		up = fmt.Sprintf("docker compose -f %s up -d %s", shellQuote(file), plan.Service)
+		up = fmt.Sprintf("docker compose -f %s up -d %s", shellQuote(file), strings.Join(services, " "))
 	}
 	if plan.Before != nil {
 		if s := redeployStep(plan.Before.StackKind, up); s != "" {
 			up = s
 		}
 	}
-	rep.NextSteps = []string{up, "immich-accel doctor"}
+	rep.NextSteps = []string{up}
+	if rep.Setting != "" {
+		rep.NextSteps = append(rep.NextSteps, "in Immich: "+rep.Setting)
+	}
+	rep.NextSteps = append(rep.NextSteps, "immich-accel doctor")
 
 	if !opts.JSON {
 		for _, c := range plan.Changes {
@@ -221,10 +295,15 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 		for _, n := range rep.Notes {
 			fmt.Fprintf(io.ErrOut, "%s %s\n", cs.WarningIcon(), n)
 		}
-		if v := plan.Validation; v != nil {
-			if v.Checked {
-				fmt.Fprintf(io.ErrOut, "%s checked with compose-go: %s gets exactly the %s section, other services unchanged\n", cs.SuccessIcon(), plan.Service, plan.Backend)
-			} else if v.Skipped != "" {
+		for _, c := range []struct {
+			v                *compose.Validation
+			service, section string
+		}{{plan.Validation, plan.Service, plan.Backend}, {plan.TranscodeValidation, plan.ServerService, plan.Transcode}} {
+			switch v := c.v; {
+			case v == nil:
+			case v.Checked:
+				fmt.Fprintf(io.ErrOut, "%s checked with compose-go: %s gets exactly the %s section, other services unchanged\n", cs.SuccessIcon(), c.service, c.section)
+			case v.Skipped != "":
 				fmt.Fprintf(io.ErrOut, "%s not checked with compose-go: %s\n", cs.WarningIcon(), v.Skipped)
 			}
 		}
@@ -234,10 +313,19 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 		if opts.JSON {
 			return io.WriteJSON(rep)
 		}
-		if plan.Backend == "cpu" {
+		switch {
+		case plan.Backend == "":
+		case plan.Backend == "cpu":
 			fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already runs %s on the CPU (no accelerator section, no image suffix)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.Service)
-		} else {
+		default:
 			fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already uses %s (%s)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.Backend, plan.Mode)
+		}
+		switch {
+		case plan.Transcode == "":
+		case plan.Transcode == "cpu":
+			fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already transcodes in software on %s (no transcoding section)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.ServerService)
+		default:
+			fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already gives %s the %s section (%s); %s\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.ServerService, plan.Transcode, plan.Mode, rep.Setting)
 		}
 		return nil
 	}
@@ -278,7 +366,11 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	if w.Backup != "" {
 		fmt.Fprintf(io.ErrOut, "  backup: %s\n", w.Backup)
 	}
-	fmt.Fprintf(io.ErrOut, "Next: %s\nThen check it with: immich-accel doctor\n", up)
+	fmt.Fprintf(io.ErrOut, "Next: %s\n", up)
+	if rep.Setting != "" {
+		fmt.Fprintf(io.ErrOut, "Then in Immich: %s\n", rep.Setting)
+	}
+	fmt.Fprintf(io.ErrOut, "Then check it with: immich-accel doctor\n")
 	return nil
 }
 

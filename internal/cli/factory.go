@@ -43,6 +43,12 @@ type ComposeHostInfo struct {
 	// Ready is false when the host needs fixes (drivers, toolkit, device
 	// access) before the recommended backend will work.
 	Ready bool
+	// The same for transcoding (--transcode auto), with the admin setting
+	// that goes with the method.
+	Transcode        string
+	TranscodeWhy     string
+	TranscodeReady   bool
+	TranscodeSetting string
 }
 
 // ComponentVersion is one line of the version report.
@@ -99,9 +105,13 @@ func composeHostFromDetector(ctx context.Context, newDet func(...detect.Option) 
 			MaliFirmware: r.Host.MaliFirmware,
 			NVIDIAGPUs:   r.Host.NVIDIAGPUs,
 		},
-		Recommended: r.Recommendation.Backend,
-		Why:         r.Recommendation.Reason,
-		Ready:       r.Recommendation.Ready,
+		Recommended:      r.Recommendation.Backend,
+		Why:              r.Recommendation.Reason,
+		Ready:            r.Recommendation.Ready,
+		Transcode:        r.TranscodeRecommendation.Method,
+		TranscodeWhy:     r.TranscodeRecommendation.Reason,
+		TranscodeReady:   r.TranscodeRecommendation.Ready,
+		TranscodeSetting: r.TranscodeRecommendation.Setting,
 	}, nil
 }
 
