@@ -320,6 +320,9 @@ func (e *editor) run() error {
 		return nil
 	}
 	// Extends mode.
+	if err := e.checkNullKeys(); err != nil {
+		return err
+	}
 	if hwExt {
 		e.extendsFile = hwFile
 		svcNode := mapGet(ext, "service")
@@ -524,4 +527,25 @@ func checkSharedService(p *parsed) error {
 		}
 	})
 	return err
+}
+
+// checkNullKeys refuses extends where the section has a key with no value
+// that the service lacks: rkmpp's volumes: holds only commented-out lines
+// (OpenCL HDR tonemapping), and Compose rejects the resulting empty
+// volumes on a service that has none of its own.
+func (e *editor) checkNullKeys() error {
+	if e.backend == "cpu" {
+		return nil
+	}
+	for i := 0; i+1 < len(e.section.Content); i += 2 {
+		k, v := e.section.Content[i], resolve(e.section.Content[i+1])
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!null" {
+			continue
+		}
+		if have, _ := mergedGet(e.p.svc, k.Value); have == nil {
+			return newError(ErrManual, fmt.Sprintf("Use --inline, or give %q a %s: list of its own (Immich's server needs its upload volume anyway), then run again.", e.p.name, k.Value),
+				"the %s section has an empty %s: (its entries are commented out), and Compose rejects that on %q, which has no %s of its own", e.backend, k.Value, e.p.name, k.Value)
+		}
+	}
+	return nil
 }

@@ -111,6 +111,7 @@ func (p *parsed) findServer(want string) error {
 		return newError(ErrSeveralServerServices, "Choose the one that transcodes with --server-service NAME.",
 			"several services use the immich-server image: %s", serviceNames(byImage))
 	}
+	var overrides []string
 	for _, name := range wellKnownServerNames {
 		for _, s := range list {
 			if s.name != name || s.val == nil || s.val.Kind != yaml.MappingNode || s.ml {
@@ -119,10 +120,15 @@ func (p *parsed) findServer(want string) error {
 			img, _ := mergedGet(s.val, "image")
 			build, _ := mergedGet(s.val, "build")
 			if img == nil && build == nil {
+				overrides = append(overrides, s.name)
 				continue
 			}
 			return pick(s)
 		}
+	}
+	if len(overrides) > 0 {
+		return newError(ErrNoServerService, "Run immich-accel on the main compose file that sets the image of the server service.",
+			"service %q has no image: this looks like an override file, not the file that defines Immich's server", overrides[0])
 	}
 	return newError(ErrNoServerService,
 		"Add Immich's immich-server service (see https://docs.immich.app/install/docker-compose), or name the service with --server-service.",

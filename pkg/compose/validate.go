@@ -266,6 +266,19 @@ func removeEntries(m map[string]any, sec map[string]any, path string, keepMaps b
 				}
 			}
 		case []any:
+			if env, ok := m[k].(map[string]any); ok && k == "environment" {
+				// KEY=VALUE entries inlined into a mapping.
+				for _, it := range s {
+					if str, ok := it.(string); ok {
+						name, _, _ := strings.Cut(str, "=")
+						delete(env, name)
+					}
+				}
+				if len(env) == 0 {
+					delete(m, k)
+				}
+				continue
+			}
 			l, ok := m[k].([]any)
 			if !ok {
 				continue
