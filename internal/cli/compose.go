@@ -29,14 +29,14 @@ type ComposeOptions struct {
 	Inline        bool
 	Service       string
 	ServerService string
-	HwaccelFile string
-	GPUs        []string
-	DryRun      bool
-	Yes         bool
-	NoBackup    bool
-	NoDetect    bool
-	DropDigest  bool
-	JSON        bool
+	HwaccelFile   string
+	GPUs          []string
+	DryRun        bool
+	Yes           bool
+	NoBackup      bool
+	NoDetect      bool
+	DropDigest    bool
+	JSON          bool
 }
 
 // NewCmdCompose builds the compose command. runF replaces runCompose in
