@@ -17,6 +17,7 @@ demo: build
 	./$(BIN) --version
 	./$(BIN) doctor || [ $$? -eq 3 ]
 	./$(BIN) compose --dry-run --file testdata/compose/basic.yml --backend cuda || [ $$? -eq 4 ]
+	./$(BIN) compose --dry-run --file testdata/compose/basic.yml --backend cuda --transcode nvenc || [ $$? -eq 4 ]
 	./$(BIN) runtime install
 	./$(BIN) bench --quick
 
@@ -38,8 +39,10 @@ test-deps:
 	$(GO) run ./cmd/immich-accel runtime install
 	./scripts/fetch-test-models.sh
 
+## unit: all tests, with a Docker Engine of their own (scripts/test-engine.sh
+## starts it, with the Compose plugin cached in .cache/, and stops it after).
 unit: test-deps
-	IMMICH_ACCEL_ORT_LIB="$$($(GO) run ./cmd/immich-accel runtime path)" $(GO) test -count=1 ./...
+	IMMICH_ACCEL_ORT_LIB="$$($(GO) run ./cmd/immich-accel runtime path)" ./scripts/test-engine.sh $(GO) test -count=1 ./...
 
 ## release-check: goreleaser check, a local snapshot release (archives, .deb/.rpm,
 ## checksums) and checks of it, the arm64 binary run under qemu. Installs its tools.

@@ -30,7 +30,7 @@ type BenchOptions struct {
 	ModelCache bench.VolumeFinder
 	// GPUMemory opens per-process GPU memory measurement; nil or an error
 	// means none.
-	GPUMemory func() (bench.GPUMemory, func(), error)
+	GPUMemory func(ctx context.Context) (bench.GPUMemory, func(), error)
 
 	ORTLib      string
 	Verbose     bool
@@ -284,7 +284,7 @@ func runBench(ctx context.Context, opts *BenchOptions) error {
 		ropts = append(ropts, bench.WithDuration(opts.Duration, 5))
 	}
 	if opts.GPUMemory != nil {
-		if g, closeFn, err := opts.GPUMemory(); err == nil {
+		if g, closeFn, err := opts.GPUMemory(ctx); err == nil {
 			defer closeFn()
 			ropts = append(ropts, bench.WithGPUMemory(g))
 		} else if opts.Verbose {
@@ -362,9 +362,12 @@ func progressPrinter(w io.Writer) func(bench.Progress) {
 }
 
 // nvmlMemory opens NVML (the library doctor finds, WSL2's included) for
-// per-process GPU memory; it fails where there is no NVIDIA driver.
-func nvmlMemory() (bench.GPUMemory, func(), error) {
-	m, err := bench.NewNVMLMemory(detect.NVML())
+// per-process GPU memory; it fails where there is no NVIDIA driver, and
+// waits for NVML no longer than doctor does.
+func nvmlMemory(ctx context.Context) (bench.GPUMemory, func(), error) {
+	ctx, cancel := context.WithTimeout(ctx, detect.DefaultTimeout)
+	defer cancel()
+	m, err := bench.NewNVMLMemory(ctx, detect.NVML())
 	if err != nil {
 		return nil, nil, err
 	}

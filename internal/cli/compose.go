@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/internal/shell"
 	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 )
@@ -77,15 +78,15 @@ EXIT STATUS
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Backend == "" && opts.Transcode == "" {
-				return UsageError(errors.New("compose: --backend is required (one of " + strings.Join(compose.Backends, ", ") + ", auto), or --transcode (one of " + strings.Join(compose.Transcodes, ", ") + ", auto), or both"))
+				return UsageError(errors.New("compose: --backend is required (one of " + backendNames() + ", auto), or --transcode (one of " + strings.Join(compose.Transcodes, ", ") + ", auto), or both"))
 			}
-			if opts.Backend != "" && opts.Backend != "auto" && !compose.ValidBackend(opts.Backend) {
-				return UsageError(fmt.Errorf("compose: unknown backend %q; use one of %s, auto", opts.Backend, strings.Join(compose.Backends, ", ")))
+			if _, ok := accel.ParseBackend(opts.Backend); opts.Backend != "" && opts.Backend != "auto" && !ok {
+				return UsageError(fmt.Errorf("compose: unknown backend %q; use one of %s, auto", opts.Backend, backendNames()))
 			}
-			if opts.Transcode != "" && opts.Transcode != "auto" && !compose.ValidTranscode(opts.Transcode) {
+			if _, ok := accel.ParseTranscode(opts.Transcode); opts.Transcode != "" && opts.Transcode != "auto" && !ok {
 				hint := ""
-				if a := accel.FFmpegAccel(opts.Transcode); len(accel.TranscodesFor(a)) > 0 {
-					hint = fmt.Sprintf(" (%s is Immich's Acceleration API value; the section is %s)", opts.Transcode, accel.TranscodesFor(a)[0])
+				if ts := accel.TranscodesFor(accel.FFmpegAccel(opts.Transcode)); len(ts) > 0 {
+					hint = fmt.Sprintf(" (%s is Immich's Acceleration API value; the section is %s)", opts.Transcode, ts[0])
 				}
 				return UsageError(fmt.Errorf("compose: unknown transcoding method %q%s; use one of %s, auto", opts.Transcode, hint, strings.Join(compose.Transcodes, ", ")))
 			}
@@ -135,7 +136,7 @@ EXIT STATUS
 type composeReport struct {
 	File         string               `json:"file"`
 	Service      string               `json:"service"`
-	Backend      string               `json:"backend"`
+	Backend      accel.Backend        `json:"backend"`
 	Requested    string               `json:"requested"`
 	Why          string               `json:"why,omitempty"`
 	Mode         string               `json:"mode"`
@@ -155,7 +156,7 @@ type composeReport struct {
 	// ServerService, what was asked for, why (auto), its compose-go check,
 	// the original's transcoding inspection, and the admin setting to
 	// choose in Immich.
-	Transcode           string                       `json:"transcode,omitempty"`
+	Transcode           accel.Transcode              `json:"transcode,omitempty"`
 	TranscodeRequested  string                       `json:"transcodeRequested,omitempty"`
 	TranscodeWhy        string                       `json:"transcodeWhy,omitempty"`
 	ServerService       string                       `json:"serverService,omitempty"`
@@ -169,104 +170,166 @@ type composeErrorForJSON struct {
 	Fix     string `json:"fix,omitempty"`
 }
 
+// composeRun is one run of the compose command.
+type composeRun struct {
+	opts *ComposeOptions
+	io   *iostreams.IOStreams
+	cs   *iostreams.ColorScheme
+	rep  *composeReport
+}
+
 func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	// compose-go reports unset variables through logrus; they are expected
 	// here (no .env is read).
 	logrus.SetOutput(io.Discard)
-	io := opts.IO
-	cs := io.ColorScheme()
-	rep := &composeReport{Requested: opts.Backend, TranscodeRequested: opts.Transcode, DryRun: opts.DryRun, Notes: []string{}, NextSteps: []string{}, Changes: []compose.FileChange{}}
-	fail := func(err error) error {
-		var ce *compose.Error
-		fix := ""
-		if errors.As(err, &ce) {
-			fix = ce.Fix
-		}
-		if opts.JSON {
-			rep.Error = &composeErrorForJSON{Message: err.Error(), Fix: fix}
-			if jerr := io.WriteJSON(rep); jerr != nil {
-				return jerr
-			}
-			return Silent(ExitFailure)
-		}
-		if fix != "" {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("compose: %w\nTo fix: %s", err, fix)}
-		}
-		return fmt.Errorf("compose: %w", err)
+	r := &composeRun{opts: opts, io: opts.IO, cs: opts.IO.ColorScheme(),
+		rep: &composeReport{Requested: opts.Backend, TranscodeRequested: opts.Transcode, DryRun: opts.DryRun, Notes: []string{}, NextSteps: []string{}, Changes: []compose.FileChange{}}}
+	file, explicit, err := r.composeFile()
+	if err != nil {
+		return r.fail(err)
 	}
-
-	file := opts.File
-	explicit := file != ""
-	if file == "" {
-		wd, err := opts.Getwd()
-		if err != nil {
-			return fail(fmt.Errorf("finding the working directory: %w", err))
-		}
-		if file, err = compose.FindFile(wd); err != nil {
-			return fail(err)
-		}
+	r.rep.File = file
+	eo, transcode, err := r.editOptions(ctx)
+	if err != nil {
+		return r.fail(err)
 	}
-	rep.File = file
-
-	eo := compose.EditOptions{Backend: opts.Backend, Inline: opts.Inline, Service: opts.Service, DropDigest: opts.DropDigest, GPUs: opts.GPUs}
-	transcode := opts.Transcode
-	if !opts.NoDetect {
-		info, err := opts.ComposeHost(ctx)
-		switch {
-		case err != nil && opts.Backend == "auto":
-			return fail(fmt.Errorf("--backend auto needs host detection: %w; name a backend instead", err))
-		case err != nil && opts.Transcode == "auto":
-			return fail(fmt.Errorf("--transcode auto needs host detection: %w; name a transcoding method instead", err))
-		case err != nil:
-			rep.Notes = append(rep.Notes, fmt.Sprintf("not tailored to this host (%v); use --no-detect to skip detection", err))
-		default:
-			eo.Host = info.Host
-			if opts.Backend == "auto" {
-				if info.Recommended == "" || !compose.ValidBackend(info.Recommended) {
-					return fail(fmt.Errorf("host detection recommended no usable backend (%q); run immich-accel doctor, then name a backend", info.Recommended))
-				}
-				if len(opts.GPUs) > 0 && info.Recommended != "cuda" {
-					return fail(fmt.Errorf("--gpus applies to cuda, but --backend auto chose %s (%s); drop --gpus, or name --backend cuda", info.Recommended, info.Why))
-				}
-				eo.Backend = info.Recommended
-				rep.Why = info.Why
-				if !opts.JSON {
-					fmt.Fprintf(io.ErrOut, "Using backend %s: %s\n", cs.Bold(info.Recommended), info.Why)
-				}
-				if !info.Ready && info.Recommended != "cpu" {
-					rep.Notes = append(rep.Notes, fmt.Sprintf("this host is not ready for %s yet: run immich-accel doctor and fix what it reports before redeploying", info.Recommended))
-				}
-			}
-			if opts.Transcode == "auto" {
-				if !compose.ValidTranscode(info.Transcode) {
-					return fail(fmt.Errorf("host detection recommended no transcoding method (%q); run immich-accel doctor, then name a method", info.Transcode))
-				}
-				transcode = info.Transcode
-				rep.TranscodeWhy = info.TranscodeWhy
-				if !opts.JSON {
-					fmt.Fprintf(io.ErrOut, "Using transcoding method %s: %s\n", cs.Bold(transcode), info.TranscodeWhy)
-				}
-				if !info.TranscodeReady && transcode != "cpu" {
-					rep.Notes = append(rep.Notes, fmt.Sprintf("this host is not ready for %s yet: run immich-accel doctor and fix what it reports before redeploying", transcode))
-				}
-			}
-		}
-	}
-
 	plan, err := compose.Prepare(ctx, compose.Options{EditOptions: eo, File: file, HwaccelFile: opts.HwaccelFile, Transcode: transcode, ServerService: opts.ServerService})
 	if err != nil {
-		return fail(err)
+		return r.fail(err)
 	}
+	r.record(plan)
+	up := upCommand(plan, file, explicit)
+	r.rep.NextSteps = []string{up}
+	if r.rep.Setting != "" {
+		r.rep.NextSteps = append(r.rep.NextSteps, "in Immich: "+r.rep.Setting)
+	}
+	r.rep.NextSteps = append(r.rep.NextSteps, "immich-accel doctor")
+	if !opts.JSON {
+		r.printPlan(plan)
+	}
+	switch {
+	case !plan.Changed():
+		return r.unchanged(plan)
+	case opts.DryRun:
+		return r.dryRun()
+	}
+	if ok, err := r.confirmed(plan); !ok || err != nil {
+		return err
+	}
+	return r.write(plan, up)
+}
+
+// fail reports err: as JSON with --json, else as the command's error with
+// the fix on its own line. It exits 1.
+func (r *composeRun) fail(err error) error {
+	var ce *compose.Error
+	fix := ""
+	if errors.As(err, &ce) {
+		fix = ce.Fix
+	}
+	return r.failWith(ExitFailure, err, fix)
+}
+
+// failWith reports err and fix with exit code code.
+func (r *composeRun) failWith(code ExitCode, err error, fix string) error {
+	if r.opts.JSON {
+		r.rep.Error = &composeErrorForJSON{Message: err.Error(), Fix: fix}
+		if jerr := r.io.WriteJSON(r.rep); jerr != nil {
+			return jerr
+		}
+		return Silent(code)
+	}
+	if fix != "" {
+		err = fmt.Errorf("compose: %w\nTo fix: %s", err, fix)
+	} else {
+		err = fmt.Errorf("compose: %w", err)
+	}
+	return &ExitError{Code: code, Err: err}
+}
+
+// composeFile is --file, or the compose file in the working directory;
+// explicit says it was given.
+func (r *composeRun) composeFile() (file string, explicit bool, err error) {
+	if r.opts.File != "" {
+		return r.opts.File, true, nil
+	}
+	wd, err := r.opts.Getwd()
+	if err != nil {
+		return "", false, fmt.Errorf("finding the working directory: %w", err)
+	}
+	file, err = compose.FindFile(wd)
+	return file, false, err
+}
+
+// editOptions turns the flags into edit options and the transcoding
+// method, with the host's facts unless --no-detect, and doctor's choices
+// for --backend auto and --transcode auto.
+func (r *composeRun) editOptions(ctx context.Context) (compose.EditOptions, accel.Transcode, error) {
+	opts := r.opts
+	eo := compose.EditOptions{Backend: accel.Backend(opts.Backend), Inline: opts.Inline, Service: opts.Service, DropDigest: opts.DropDigest, GPUs: opts.GPUs}
+	transcode := accel.Transcode(opts.Transcode)
+	if opts.NoDetect {
+		return eo, transcode, nil
+	}
+	info, err := opts.ComposeHost(ctx)
+	switch {
+	case err != nil && opts.Backend == "auto":
+		return eo, "", fmt.Errorf("--backend auto needs host detection: %w; name a backend instead", err)
+	case err != nil && opts.Transcode == "auto":
+		return eo, "", fmt.Errorf("--transcode auto needs host detection: %w; name a transcoding method instead", err)
+	case err != nil:
+		r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("not tailored to this host (%v); use --no-detect to skip detection", err))
+		return eo, transcode, nil
+	}
+	eo.Host = info.Host
+	if opts.Transcode == "auto" {
+		if !info.Transcode.Valid() {
+			return eo, "", fmt.Errorf("host detection recommended no transcoding method (%q); run immich-accel doctor, then name a method", info.Transcode)
+		}
+		transcode = info.Transcode
+		r.rep.TranscodeWhy = info.TranscodeWhy
+		if !opts.JSON {
+			fmt.Fprintf(r.io.ErrOut, "Using transcoding method %s: %s\n", r.cs.Bold(string(transcode)), info.TranscodeWhy)
+		}
+		if !info.TranscodeReady && transcode != accel.TranscodeCPU {
+			r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("this host is not ready for %s yet: run immich-accel doctor and fix what it reports before redeploying", transcode))
+		}
+	}
+	if opts.Backend != "auto" {
+		return eo, transcode, nil
+	}
+	if !info.Recommended.Valid() {
+		return eo, "", fmt.Errorf("host detection recommended no usable backend (%q); run immich-accel doctor, then name a backend", info.Recommended)
+	}
+	if len(opts.GPUs) > 0 && info.Recommended != accel.CUDA {
+		return eo, "", fmt.Errorf("--gpus applies to cuda, but --backend auto chose %s (%s); drop --gpus, or name --backend cuda", info.Recommended, info.Why)
+	}
+	eo.Backend = info.Recommended
+	r.rep.Why = info.Why
+	if !opts.JSON {
+		fmt.Fprintf(r.io.ErrOut, "Using backend %s: %s\n", r.cs.Bold(string(info.Recommended)), info.Why)
+	}
+	if !info.Ready && info.Recommended != accel.CPU {
+		r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("this host is not ready for %s yet: run immich-accel doctor and fix what it reports before redeploying", info.Recommended))
+	}
+	return eo, transcode, nil
+}
+
+// record copies the plan into the report.
+func (r *composeRun) record(plan *compose.Plan) {
+	rep := r.rep
 	rep.File, rep.Service, rep.Backend, rep.Mode = plan.File, plan.Service, plan.Backend, plan.Mode
 	rep.Changed, rep.Changes, rep.ChangedLines = plan.Changed(), plan.Changes, plan.ChangedLines
 	rep.Notes = append(rep.Notes, plan.Notes...)
 	rep.Validation, rep.Before = plan.Validation, plan.Before
 	rep.Transcode, rep.ServerService, rep.TranscodeValidation, rep.TranscodeBefore = plan.Transcode, plan.ServerService, plan.TranscodeValidation, plan.TranscodeBefore
 	if plan.Transcode != "" {
-		a := accel.Transcode(plan.Transcode).Accel()
-		rep.Setting = accel.AdminSetting + ": " + a.AdminLabel()
+		rep.Setting = accel.AdminSetting + ": " + plan.Transcode.Accel().AdminLabel()
 	}
+}
 
+// upCommand is how the user redeploys the service after the edit.
+func upCommand(plan *compose.Plan, file string, explicit bool) string {
 	var services []string
 	for _, s := range []string{plan.Service, plan.ServerService} {
 		if s != "" {
@@ -275,103 +338,129 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	}
 	up := "docker compose up -d " + strings.Join(services, " ")
 	if explicit {
-		up = fmt.Sprintf("docker compose -f %s up -d %s", shellQuote(file), strings.Join(services, " "))
+		up = fmt.Sprintf("docker compose -f %s up -d %s", shell.Quote(file), strings.Join(services, " "))
 	}
 	if plan.Before != nil {
 		if s := redeployStep(plan.Before.StackKind, up); s != "" {
 			up = s
 		}
 	}
-	rep.NextSteps = []string{up}
-	if rep.Setting != "" {
-		rep.NextSteps = append(rep.NextSteps, "in Immich: "+rep.Setting)
-	}
-	rep.NextSteps = append(rep.NextSteps, "immich-accel doctor")
+	return up
+}
 
-	if !opts.JSON {
-		for _, c := range plan.Changes {
-			writeDiff(io.Out, cs, c.Diff)
-		}
-		for _, n := range rep.Notes {
-			fmt.Fprintf(io.ErrOut, "%s %s\n", cs.WarningIcon(), n)
-		}
-		for _, c := range []struct {
-			v                *compose.Validation
-			service, section string
-		}{{plan.Validation, plan.Service, plan.Backend}, {plan.TranscodeValidation, plan.ServerService, plan.Transcode}} {
-			switch v := c.v; {
-			case v == nil:
-			case v.Checked:
-				fmt.Fprintf(io.ErrOut, "%s checked with compose-go: %s gets exactly the %s section, other services unchanged\n", cs.SuccessIcon(), c.service, c.section)
-			case v.Skipped != "":
-				fmt.Fprintf(io.ErrOut, "%s not checked with compose-go: %s\n", cs.WarningIcon(), v.Skipped)
-			}
+// printPlan shows the diffs on stdout, and the notes and the check's
+// verdict on stderr.
+func (r *composeRun) printPlan(plan *compose.Plan) {
+	for _, c := range plan.Changes {
+		writeDiff(r.io.Out, r.cs, c.Diff)
+	}
+	for _, n := range r.rep.Notes {
+		fmt.Fprintf(r.io.ErrOut, "%s %s\n", r.cs.WarningIcon(), n)
+	}
+	for _, c := range []struct {
+		v                *compose.Validation
+		service, section string
+	}{{plan.Validation, plan.Service, string(plan.Backend)}, {plan.TranscodeValidation, plan.ServerService, string(plan.Transcode)}} {
+		switch v := c.v; {
+		case v == nil:
+		case v.Checked:
+			fmt.Fprintf(r.io.ErrOut, "%s checked with compose-go: %s gets exactly the %s section, other services unchanged\n", r.cs.SuccessIcon(), c.service, c.section)
+		case v.Skipped != "":
+			fmt.Fprintf(r.io.ErrOut, "%s not checked with compose-go: %s\n", r.cs.WarningIcon(), v.Skipped)
 		}
 	}
-	if !plan.Changed() {
-		rep.NextSteps = []string{}
-		if opts.JSON {
-			return io.WriteJSON(rep)
-		}
-		switch {
-		case plan.Backend == "":
-		case plan.Backend == "cpu":
-			fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already runs %s on the CPU (no accelerator section, no image suffix)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.Service)
-		default:
-			fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already uses %s (%s)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.Backend, plan.Mode)
-		}
-		switch {
-		case plan.Transcode == "":
-		case plan.Transcode == "cpu":
-			fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already transcodes in software on %s (no transcoding section)\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.ServerService)
-		default:
-			fmt.Fprintf(io.ErrOut, "%s nothing to change: %s already gives %s the %s section (%s); %s\n", cs.SuccessIcon(), filepath.Base(plan.File), plan.ServerService, plan.Transcode, plan.Mode, rep.Setting)
-		}
-		return nil
+	if r.rep.Setting != "" && plan.Changed() {
+		fmt.Fprintf(r.io.ErrOut, "After redeploying, choose the same method in Immich: %s\n", r.rep.Setting)
 	}
-	if opts.DryRun {
-		if opts.JSON {
-			if err := io.WriteJSON(rep); err != nil {
-				return err
-			}
-		} else {
-			fmt.Fprintf(io.ErrOut, "Dry run: nothing written. Re-run without --dry-run to apply.\n")
-		}
-		return Silent(ExitChanges)
+}
+
+// unchanged reports a file that already is as asked (exit 0).
+func (r *composeRun) unchanged(plan *compose.Plan) error {
+	r.rep.NextSteps = []string{}
+	if r.opts.JSON {
+		return r.io.WriteJSON(r.rep)
 	}
-	if !opts.Yes {
-		if opts.JSON || !io.CanPrompt() {
-			return UsageError(errors.New("compose: not writing without confirmation; re-run with --yes to write, or --dry-run to preview"))
-		}
-		ok, err := confirm(io, fmt.Sprintf("Write these changes to %s? [y/N] ", filepath.Base(plan.File)))
-		if err != nil {
-			return fail(err)
-		}
-		if !ok {
-			fmt.Fprintln(io.ErrOut, "Nothing written.")
-			return nil
-		}
+	switch {
+	case plan.Backend == "":
+	case plan.Backend == accel.CPU:
+		fmt.Fprintf(r.io.ErrOut, "%s nothing to change: %s already runs %s on the CPU (no accelerator section, no image suffix)\n", r.cs.SuccessIcon(), filepath.Base(plan.File), plan.Service)
+	default:
+		fmt.Fprintf(r.io.ErrOut, "%s nothing to change: %s already uses %s (%s)\n", r.cs.SuccessIcon(), filepath.Base(plan.File), plan.Backend, plan.Mode)
 	}
-	w, err := plan.Write(compose.WriteOptions{NoBackup: opts.NoBackup})
+	switch {
+	case plan.Transcode == "":
+	case plan.Transcode == accel.TranscodeCPU:
+		fmt.Fprintf(r.io.ErrOut, "%s nothing to change: %s already transcodes in software on %s (no transcoding section)\n", r.cs.SuccessIcon(), filepath.Base(plan.File), plan.ServerService)
+	default:
+		fmt.Fprintf(r.io.ErrOut, "%s nothing to change: %s already gives %s the %s section (%s); %s\n", r.cs.SuccessIcon(), filepath.Base(plan.File), plan.ServerService, plan.Transcode, plan.Mode, r.rep.Setting)
+	}
+	return nil
+}
+
+// dryRun ends a run with changes pending (exit 4).
+func (r *composeRun) dryRun() error {
+	if r.opts.JSON {
+		if err := r.io.WriteJSON(r.rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(r.io.ErrOut, "Dry run: nothing written. Re-run without --dry-run to apply.\n")
+	}
+	return Silent(ExitChanges)
+}
+
+// confirmed is true with --yes or when the user says yes at the prompt.
+// Without --yes and a terminal to ask on, it refuses (exit 2; with --json
+// the report says why).
+func (r *composeRun) confirmed(plan *compose.Plan) (bool, error) {
+	if r.opts.Yes {
+		return true, nil
+	}
+	if r.opts.JSON || !r.io.CanPrompt() {
+		return false, r.failWith(ExitUsage, errors.New("not writing without confirmation"), "Re-run with --yes to write, or --dry-run to preview.")
+	}
+	ok, err := confirm(r.io, fmt.Sprintf("Write these changes to %s? [y/N] ", filepath.Base(plan.File)))
 	if err != nil {
-		return fail(err)
+		return false, r.fail(err)
 	}
-	rep.Written, rep.Backup = true, w.Backup
-	if opts.JSON {
-		return io.WriteJSON(rep)
+	if !ok {
+		fmt.Fprintln(r.io.ErrOut, "Nothing written.")
 	}
+	return ok, nil
+}
+
+// write writes the plan and says what was written and what to do next.
+// A file written but not synced to disk is listed, then the error given.
+func (r *composeRun) write(plan *compose.Plan, up string) error {
+	w, err := plan.Write(compose.WriteOptions{NoBackup: r.opts.NoBackup})
+	if w != nil {
+		r.rep.Written, r.rep.Backup = len(w.Files) > 0, w.Backup
+	}
+	if err != nil {
+		if w != nil && !r.opts.JSON {
+			r.printWritten(w)
+		}
+		return r.fail(err)
+	}
+	if r.opts.JSON {
+		return r.io.WriteJSON(r.rep)
+	}
+	r.printWritten(w)
+	fmt.Fprintf(r.io.ErrOut, "Next: %s\n", up)
+	if r.rep.Setting != "" {
+		fmt.Fprintf(r.io.ErrOut, "Then in Immich: %s\n", r.rep.Setting)
+	}
+	fmt.Fprintf(r.io.ErrOut, "Then check it with: immich-accel doctor\n")
+	return nil
+}
+
+func (r *composeRun) printWritten(w *compose.Written) {
 	for _, f := range w.Files {
-		fmt.Fprintf(io.ErrOut, "%s wrote %s\n", cs.SuccessIcon(), f)
+		fmt.Fprintf(r.io.ErrOut, "%s wrote %s\n", r.cs.SuccessIcon(), f)
 	}
 	if w.Backup != "" {
-		fmt.Fprintf(io.ErrOut, "  backup: %s\n", w.Backup)
+		fmt.Fprintf(r.io.ErrOut, "  backup: %s\n", w.Backup)
 	}
-	fmt.Fprintf(io.ErrOut, "Next: %s\n", up)
-	if rep.Setting != "" {
-		fmt.Fprintf(io.ErrOut, "Then in Immich: %s\n", rep.Setting)
-	}
-	fmt.Fprintf(io.ErrOut, "Then check it with: immich-accel doctor\n")
-	return nil
 }
 
 // redeployStep is how a stack managed by a web UI picks up the edited file;
@@ -420,11 +509,11 @@ func writeDiff(w io.Writer, cs *iostreams.ColorScheme, diff string) {
 	}
 }
 
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '/' || r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
-	}) < 0 {
-		return s
+// backendNames lists the backends for usage messages.
+func backendNames() string {
+	var names []string
+	for _, b := range accel.BackendNames() {
+		names = append(names, string(b))
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return strings.Join(names, ", ")
 }

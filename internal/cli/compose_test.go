@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 )
 
@@ -261,6 +262,36 @@ func TestComposeJSON(t *testing.T) {
 	}
 }
 
+// TestComposeJSONWithoutYes checks that --json without --yes answers in
+// JSON, like every other failure, and writes nothing.
+func TestComposeJSONWithoutYes(t *testing.T) {
+	dir, src := stackDir(t)
+	f, _, out, errOut := newComposeFactory(t, dir, nil)
+	if code := Run(context.Background(), f, []string{"compose", "-b", "cuda", "--json", "--no-detect"}); code != ExitUsage {
+		t.Fatalf("exit %d, want %d", code, ExitUsage)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("not JSON: %v\nstdout: %q\nstderr: %q", err, out, errOut)
+	}
+	e, _ := rep["error"].(map[string]any)
+	if msg, _ := e["message"].(string); !strings.Contains(msg, "without confirmation") {
+		t.Errorf("error: %v", rep["error"])
+	}
+	if fix, _ := e["fix"].(string); !strings.Contains(fix, "--yes") {
+		t.Errorf("fix: %v", rep["error"])
+	}
+	if rep["changed"] != true || rep["written"] != false {
+		t.Errorf("report: changed %v, written %v", rep["changed"], rep["written"])
+	}
+	if errOut.Len() != 0 {
+		t.Errorf("stderr with --json: %q", errOut)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "docker-compose.yml")); !bytes.Equal(got, src) {
+		t.Errorf("file written without confirmation")
+	}
+}
+
 func TestComposeErrorsCarryFix(t *testing.T) {
 	dir := t.TempDir()
 	f, _, _, errOut := newComposeFactory(t, dir, nil)
@@ -353,7 +384,7 @@ func TestComposeHwaccelFile(t *testing.T) {
 // error when detection picks another backend, and applies when it picks
 // cuda.
 func TestComposeAutoWithGPUs(t *testing.T) {
-	for rec, wantCode := range map[string]ExitCode{"rknn": ExitFailure, "cuda": ExitChanges} {
+	for rec, wantCode := range map[accel.Backend]ExitCode{accel.RKNN: ExitFailure, accel.CUDA: ExitChanges} {
 		dir, _ := stackDir(t)
 		host := func(context.Context) (ComposeHostInfo, error) {
 			return ComposeHostInfo{Host: compose.Host{Known: true, NVIDIAGPUs: 2}, Recommended: rec, Why: "test host"}, nil

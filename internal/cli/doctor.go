@@ -92,6 +92,7 @@ Exit status:
 	fl := cmd.Flags()
 	fl.StringVar(&opts.HostRoot, "host-root", "", "read host files under `DIR` (diagnostics; also IMMICH_ACCEL_HOST_ROOT)")
 	fl.StringVar(&opts.ComposeFile, "compose", "", "Immich compose `FILE` to check (default: one in the current directory)")
+	fl.StringVarP(&opts.ComposeFile, "file", "f", "", "the same as --compose, as compose names it")
 	fl.StringVar(&opts.ImmichURL, "immich-url", "", "Immich's `URL` (e.g. http://localhost:2283): read its Acceleration API setting with IMMICH_API_KEY")
 	fl.BoolVar(&opts.JSON, "json", false, "print the report as JSON")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "show every check with its details")
@@ -132,6 +133,7 @@ func runDoctor(ctx context.Context, opts *DoctorOptions) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	renderFixes(rep)
 	if opts.JSON {
 		if err := opts.IO.WriteJSON(rep); err != nil {
 			return err
@@ -195,7 +197,7 @@ func writeDoctorText(w io.Writer, cs *iostreams.ColorScheme, r *detect.Report, v
 			if !verbose && !problem {
 				continue
 			}
-			fmt.Fprintf(w, "    %s %s %s\n", statusIcon(cs, c.Status), cs.Gray(c.ID+":"), c.Finding)
+			fmt.Fprintf(w, "    %s %s %s\n", statusIcon(cs, c.Status), cs.Gray(string(c.ID)+":"), c.Finding)
 			if verbose {
 				for _, d := range c.Detail {
 					fmt.Fprintf(w, "        %s\n", d)
@@ -218,7 +220,7 @@ func writeDoctorText(w io.Writer, cs *iostreams.ColorScheme, r *detect.Report, v
 	if !rec.Ready {
 		state = "not ready yet"
 	}
-	fmt.Fprintf(w, "%s %s (%s): %s\n", cs.Bold("Recommended backend:"), cs.Bold(rec.Backend), state, rec.Reason)
+	fmt.Fprintf(w, "%s %s (%s): %s\n", cs.Bold("Recommended backend:"), cs.Bold(string(rec.Backend)), state, rec.Reason)
 	if rec.RunnerUp != "" {
 		fmt.Fprintf(w, "Runner-up: %s: %s\n", rec.RunnerUp, rec.RunnerUpReason)
 	}
@@ -231,7 +233,7 @@ func writeDoctorText(w io.Writer, cs *iostreams.ColorScheme, r *detect.Report, v
 		// the ML container unable to start or on the CPU.
 		after := "the problems above"
 		if b := r.Backend(rec.Backend); b != nil && len(b.Blockers) > 0 {
-			after = strings.Join(b.Blockers, ", ")
+			after = detect.JoinIDs(b.Blockers)
 		}
 		fmt.Fprintf(w, "Next, after fixing %s: %s\n", after, cs.Cyan(rec.Command))
 	}
@@ -260,7 +262,7 @@ func writeTranscodeRecommendation(w io.Writer, cs *iostreams.ColorScheme, r *det
 		after := "the problems above"
 		for _, t := range r.Transcodes {
 			if t.Name == tr.Method && len(t.Blockers) > 0 {
-				after = strings.Join(t.Blockers, ", ")
+				after = detect.JoinIDs(t.Blockers)
 			}
 		}
 		fmt.Fprintf(w, "Next, after fixing %s: %s\n", after, cs.Cyan(tr.Command))

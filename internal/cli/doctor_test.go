@@ -168,6 +168,10 @@ func TestDoctorFlags(t *testing.T) {
 			want: DoctorOptions{HostRoot: "/mnt/host", Timeout: 1500 * time.Millisecond}},
 		{name: "flag beats environment", args: []string{"--host-root", "/a"}, env: map[string]string{"IMMICH_ACCEL_HOST_ROOT": "/b"},
 			want: DoctorOptions{HostRoot: "/a", Timeout: 1500 * time.Millisecond}},
+		// compose's fixes say --file: doctor takes it as well.
+		{name: "--file as compose names it", args: []string{"--file", "dc.yml"},
+			want: DoctorOptions{ComposeFile: "dc.yml", Timeout: 1500 * time.Millisecond}},
+		{name: "-f", args: []string{"-f", "dc.yml"}, want: DoctorOptions{ComposeFile: "dc.yml", Timeout: 1500 * time.Millisecond}},
 		{name: "bad timeout", args: []string{"--timeout", "0s"}, wantErr: true},
 		{name: "stray argument", args: []string{"extra"}, wantErr: true},
 	}
@@ -206,30 +210,58 @@ func TestDoctorUsageErrorExitCode(t *testing.T) {
 	}
 }
 
-// Every check id the scenarios produce is documented in the README's
-// doctor table (compose-<problem> ids through their pattern row).
+// The README's doctor table is the check registry, row for row: every
+// registered id has its row with the registry's sentence, the table has no
+// row the registry lacks, and every check the scenarios produce is
+// registered under its area.
 func TestDoctorCheckIDsDocumented(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
+	text := string(readme)
+	start := strings.Index(text, "Checks (stable ids")
+	end := strings.Index(text, "JSON (`--json`), stable")
+	if start < 0 || end < start {
+		t.Fatal("README.md has no doctor check table")
+	}
+	table := text[start:end]
+	registered := map[detect.CheckID]detect.CheckInfo{}
+	for _, c := range detect.Checks() {
+		registered[c.ID] = c
+		if row := "| `" + string(c.ID) + "` | " + c.Doc + " |"; !strings.Contains(table, row) {
+			t.Errorf("README.md's doctor table lacks the registry's row\n%s", row)
+		}
+	}
+	for _, line := range strings.Split(table, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		id := detect.CheckID(strings.SplitN(strings.TrimPrefix(line, "| `"), "`", 2)[0])
+		if _, ok := registered[id]; !ok {
+			t.Errorf("README.md documents check %s, which the registry does not have", id)
+		}
+	}
+
 	dirs, err := detecttest.Scenarios(hostsDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
+	seen := map[detect.CheckID]bool{}
 	for _, dir := range dirs {
 		sc, err := detecttest.Load(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range detect.New(append(sc.Options(), detect.WithTimeout(300*time.Millisecond))...).Run(context.Background()).Checks {
-			if seen[c.ID] || (strings.HasPrefix(c.ID, "compose-") && c.ID != "compose-file" && c.ID != "compose-backend") {
+			seen[c.ID] = true
+			info, ok := c.ID.Info()
+			if !ok {
+				t.Errorf("%s: check %s is not in the registry", filepath.Base(dir), c.ID)
 				continue
 			}
-			seen[c.ID] = true
-			if !strings.Contains(string(readme), "| `"+c.ID+"` |") {
-				t.Errorf("check id %s is not in README.md's doctor table", c.ID)
+			if info.Area != c.Area {
+				t.Errorf("%s: check %s is in area %s, the registry says %s", filepath.Base(dir), c.ID, c.Area, info.Area)
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/immich-accel/immich-accel/internal/docker"
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/bench"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 	"github.com/immich-accel/immich-accel/pkg/detect"
@@ -38,14 +39,14 @@ type Factory struct {
 // ComposeHostInfo is the host information compose uses.
 type ComposeHostInfo struct {
 	Host        compose.Host
-	Recommended string // a backend name, as for --backend
-	Why         string // one line: why that backend
+	Recommended accel.Backend // as for --backend
+	Why         string        // one line: why that backend
 	// Ready is false when the host needs fixes (drivers, toolkit, device
 	// access) before the recommended backend will work.
 	Ready bool
 	// The same for transcoding (--transcode auto), with the admin setting
 	// that goes with the method.
-	Transcode        string
+	Transcode        accel.Transcode
 	TranscodeWhy     string
 	TranscodeReady   bool
 	TranscodeSetting string
@@ -108,7 +109,7 @@ func composeHostFromDetector(ctx context.Context, newDet func(...detect.Option) 
 		Recommended:      r.Recommendation.Backend,
 		Why:              r.Recommendation.Reason,
 		Ready:            r.Recommendation.Ready,
-		Transcode:        r.TranscodeRecommendation.Method,
+		Transcode:        accel.Transcode(r.TranscodeRecommendation.Method),
 		TranscodeWhy:     r.TranscodeRecommendation.Reason,
 		TranscodeReady:   r.TranscodeRecommendation.Ready,
 		TranscodeSetting: r.TranscodeRecommendation.Setting,

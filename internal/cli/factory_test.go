@@ -45,7 +45,7 @@ func TestComposeHostFromDetector(t *testing.T) {
 			if !info.Host.Known {
 				t.Error("Host.Known = false, want true")
 			}
-			if info.Recommended != tc.recommended {
+			if string(info.Recommended) != tc.recommended {
 				t.Errorf("Recommended = %q, want %q (why: %s)", info.Recommended, tc.recommended, info.Why)
 			}
 			if info.Why == "" {

@@ -36,11 +36,12 @@ func Run(ctx context.Context, f *Factory, args []string) ExitCode {
 		return ExitInterrupted
 	}
 	var ee *ExitError
-	if !errors.As(err, &ee) || ee.Err != nil {
+	silent := errors.As(err, &ee) && ee.Err == nil // already reported
+	if !silent {
 		fmt.Fprintf(f.IOStreams.ErrOut, "immich-accel: %v\n", err)
 	}
 	code := exitCodeFor(err)
-	if code == ExitUsage {
+	if code == ExitUsage && !silent {
 		fmt.Fprintln(f.IOStreams.ErrOut, "Run 'immich-accel --help' for usage.")
 	}
 	return code

@@ -8,6 +8,7 @@ package docker
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -18,99 +19,32 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/immich-accel/immich-accel/pkg/dockerapi"
 )
 
-// API is the subset of the Docker Engine API that immich-accel uses.
-// Fakes implement it in tests.
-type API interface {
-	// Ping checks that the daemon answers.
-	Ping(ctx context.Context) error
-	// Info returns the engine's system information (GET /info).
-	Info(ctx context.Context) (*Info, error)
-	// Version returns the engine's version (GET /version).
-	Version(ctx context.Context) (*Version, error)
-	// Containers lists containers; all includes stopped ones.
-	Containers(ctx context.Context, all bool) ([]Container, error)
-	// Logs returns the last tail lines of a container's stdout and stderr,
-	// interleaved in order.
-	Logs(ctx context.Context, id string, tail int) (string, error)
-	// Volumes lists volumes.
-	Volumes(ctx context.Context) ([]Volume, error)
-	// Endpoint says where the client connects, for reports.
-	Endpoint() string
-}
+// The API and the types it answers with are declared in pkg/dockerapi,
+// so that pkg/detect can take them; these names keep the client's code
+// short.
+type (
+	API       = dockerapi.API
+	Info      = dockerapi.Info
+	Runtime   = dockerapi.Runtime
+	Version   = dockerapi.Version
+	Container = dockerapi.Container
+	Mount     = dockerapi.Mount
+	Volume    = dockerapi.Volume
 
-// Info is the part of GET /info that immich-accel reads.
-type Info struct {
-	ServerVersion   string             `json:"ServerVersion"`
-	OperatingSystem string             `json:"OperatingSystem"`
-	OSType          string             `json:"OSType"`
-	KernelVersion   string             `json:"KernelVersion"`
-	Architecture    string             `json:"Architecture"`
-	Name            string             `json:"Name"`
-	DefaultRuntime  string             `json:"DefaultRuntime"`
-	Runtimes        map[string]Runtime `json:"Runtimes"`
-	CDISpecDirs     []string           `json:"CDISpecDirs"`
-	SecurityOptions []string           `json:"SecurityOptions"`
-	Labels          []string           `json:"Labels"`
-}
-
-// Runtime is one registered OCI runtime.
-type Runtime struct {
-	Path string   `json:"path"`
-	Args []string `json:"runtimeArgs,omitempty"`
-}
-
-// Version is the part of GET /version that immich-accel reads.
-type Version struct {
-	Version       string `json:"Version"`
-	APIVersion    string `json:"ApiVersion"`
-	MinAPIVersion string `json:"MinAPIVersion"`
-	Os            string `json:"Os"`
-	Arch          string `json:"Arch"`
-	KernelVersion string `json:"KernelVersion"`
-	Platform      struct {
-		Name string `json:"Name"`
-	} `json:"Platform"`
-}
-
-// Container is one entry of GET /containers/json.
-type Container struct {
-	ID      string            `json:"Id"`
-	Names   []string          `json:"Names"`
-	Image   string            `json:"Image"`
-	ImageID string            `json:"ImageID"`
-	State   string            `json:"State"`
-	Status  string            `json:"Status"`
-	Labels  map[string]string `json:"Labels"`
-	Mounts  []Mount           `json:"Mounts"`
-}
-
-// Name returns the container's first name without the leading slash.
-func (c Container) Name() string {
-	if len(c.Names) == 0 {
-		return ""
-	}
-	return strings.TrimPrefix(c.Names[0], "/")
-}
-
-// Mount is a container mount as listed by GET /containers/json.
-type Mount struct {
-	Type        string `json:"Type"`
-	Name        string `json:"Name,omitempty"`
-	Source      string `json:"Source"`
-	Destination string `json:"Destination"`
-}
-
-// Volume is one entry of GET /volumes.
-type Volume struct {
-	Name       string            `json:"Name"`
-	Driver     string            `json:"Driver"`
-	Mountpoint string            `json:"Mountpoint"`
-	Labels     map[string]string `json:"Labels"`
-	Scope      string            `json:"Scope"`
-}
+	ContainerJSON  = dockerapi.ContainerJSON
+	ContainerState = dockerapi.ContainerState
+	Health         = dockerapi.Health
+	HealthResult   = dockerapi.HealthResult
+	HostConfig     = dockerapi.HostConfig
+	DeviceMapping  = dockerapi.DeviceMapping
+	DeviceRequest  = dockerapi.DeviceRequest
+)
 
 // DefaultSocket is the engine's standard unix socket.
 const DefaultSocket = "/var/run/docker.sock"
@@ -124,6 +58,11 @@ type Client struct {
 	http     *http.Client
 	base     string
 	timeout  time.Duration
+	tls      *tls.Config
+	// api is the API version requests use ("1.41"), set by Ping from the
+	// daemon's API-Version header; empty before, which the daemon takes
+	// as its own current version.
+	api atomic.Value
 }
 
 var _ API = (*Client)(nil)
@@ -133,6 +72,15 @@ type Option func(*Client)
 
 // WithTimeout bounds every request (connect and read).
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// WithTLS talks TLS to a tcp:// daemon (DOCKER_TLS_VERIFY, a context's TLS
+// material).
+func WithTLS(cfg *tls.Config) Option { return func(c *Client) { c.tls = cfg } }
+
+// MaxAPIVersion is the newest Engine API version this client speaks. Ping
+// settles on the older of it and the daemon's, as the docker CLI does, so
+// old daemons (Debian's 20.10 speaks 1.41) answer in their own version.
+const MaxAPIVersion = "1.47"
 
 // New returns a client for host, which is a DOCKER_HOST value
 // ("unix:///path", "tcp://host:port") or empty for the default socket.
@@ -176,8 +124,12 @@ func New(host string, opts ...Option) (*Client, error) {
 		tr.DialContext = dialer.DialContext
 		c.base = "http://" + u.Host
 		c.endpoint = "tcp://" + u.Host
+		if c.tls != nil {
+			tr.TLSClientConfig = c.tls
+			c.base = "https://" + u.Host
+		}
 	default:
-		return nil, fmt.Errorf("docker host %q: unsupported scheme %q (want unix:// or tcp://; TLS and ssh:// are not supported)", host, u.Scheme)
+		return nil, fmt.Errorf("docker host %q: unsupported scheme %q (want unix:// or tcp://; ssh:// is not supported)", host, u.Scheme)
 	}
 	c.http = &http.Client{Transport: tr}
 	return c, nil
@@ -186,12 +138,16 @@ func New(host string, opts ...Option) (*Client, error) {
 // Endpoint says where the client connects.
 func (c *Client) Endpoint() string { return c.endpoint }
 
-// ErrTimeout is wrapped by errors from requests the daemon did not answer in time.
-var ErrTimeout = errors.New("docker daemon did not answer in time")
+// ErrTimeout is wrapped by errors from requests the daemon did not answer
+// in time (dockerapi.ErrTimeout).
+var ErrTimeout = dockerapi.ErrTimeout
 
 func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	if v, _ := c.api.Load().(string); v != "" && path != "/_ping" {
+		path = "/v" + v + path
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("docker: building request %s: %w", path, err)
@@ -204,6 +160,11 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("docker: GET %s on %s: %w", path, c.endpoint, unwrapURL(err))
 	}
 	defer resp.Body.Close()
+	if path == "/_ping" {
+		if v := resp.Header.Get("API-Version"); v != "" {
+			c.api.Store(olderVersion(v, MaxAPIVersion))
+		}
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -222,6 +183,37 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("docker: GET %s: %s: %s", path, resp.Status, msg)
 	}
 	return body, nil
+}
+
+// APIVersion is the API version the client settled on with the daemon
+// ("" before a successful Ping).
+func (c *Client) APIVersion() string {
+	v, _ := c.api.Load().(string)
+	return v
+}
+
+// olderVersion returns the older of two API versions ("1.41", "1.47");
+// a malformed daemon version is taken as it is not: the client's is used.
+func olderVersion(daemon, client string) string {
+	dm, dn, ok1 := splitVersion(daemon)
+	cm, cn, ok2 := splitVersion(client)
+	if !ok1 || !ok2 {
+		return client
+	}
+	if dm < cm || (dm == cm && dn < cn) {
+		return daemon
+	}
+	return client
+}
+
+func splitVersion(v string) (int, int, bool) {
+	a, b, ok := strings.Cut(v, ".")
+	if !ok {
+		return 0, 0, false
+	}
+	x, err1 := strconv.Atoi(a)
+	y, err2 := strconv.Atoi(b)
+	return x, y, err1 == nil && err2 == nil && x >= 0 && y >= 0
 }
 
 func unwrapURL(err error) error {
@@ -295,6 +287,18 @@ func (c *Client) Volumes(ctx context.Context) ([]Volume, error) {
 		return nil, err
 	}
 	return v.Volumes, nil
+}
+
+// Inspect returns GET /containers/{id}/json.
+func (c *Client) Inspect(ctx context.Context, id string) (*ContainerJSON, error) {
+	if id == "" {
+		return nil, errors.New("docker: inspect: empty container id")
+	}
+	var cj ContainerJSON
+	if err := c.getJSON(ctx, "/containers/"+url.PathEscape(id)+"/json", &cj); err != nil {
+		return nil, err
+	}
+	return &cj, nil
 }
 
 // Logs returns the last tail lines of the container's output.

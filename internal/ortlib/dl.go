@@ -49,6 +49,18 @@ func LibraryVersion(path string) (string, error) {
 // ErrLoad describes a shared library that could not be loaded.
 var ErrLoad = errors.New("shared library failed to load")
 
+// LoadError is a shared library the dynamic loader could not load; it
+// matches ErrLoad.
+type LoadError struct {
+	// Reason is the loader's message (dlerror).
+	Reason string
+}
+
+func (e *LoadError) Error() string { return ErrLoad.Error() + ": " + e.Reason }
+
+// Is reports whether target is ErrLoad.
+func (e *LoadError) Is(target error) bool { return target == ErrLoad }
+
 // TryLoad loads the shared library at path (and its dependencies) and
 // unloads it again. The error names what the dynamic loader could not find,
 // for example "libcublasLt.so.13: cannot open shared object file".
@@ -57,7 +69,7 @@ func TryLoad(path string) error {
 	defer C.free(unsafe.Pointer(cp))
 	h := C.dlopen(cp, C.RTLD_LAZY|C.RTLD_LOCAL)
 	if h == nil {
-		return fmt.Errorf("%w: %s", ErrLoad, C.GoString(C.dlerror()))
+		return &LoadError{Reason: C.GoString(C.dlerror())}
 	}
 	C.dlclose(h)
 	return nil

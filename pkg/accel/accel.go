@@ -124,12 +124,12 @@ func suffixSpellings() []struct {
 // TagSuffix finds the backend suffix a machine-learning image tag ends with:
 // "release-cuda" → (cuda, "cuda"), "v1.2.3-openvinowsl" → (openvino,
 // "openvinowsl"), "release" → (cpu, ""). written is the suffix as it appears
-// in the tag, without the dash; a tag that is only the suffix counts too.
+// in the tag, without the dash. Tags are case-sensitive, as registries treat
+// them, and the suffix must follow a base ("cuda" alone is no variant).
 func TagSuffix(tag string) (b Backend, written string) {
-	low := strings.ToLower(tag)
 	for _, s := range suffixSpellings() {
-		if strings.HasSuffix(low, "-"+s.written) || low == s.written {
-			return s.means, tag[len(tag)-len(s.written):]
+		if strings.HasSuffix(tag, "-"+s.written) && len(tag) > len(s.written)+1 {
+			return s.means, s.written
 		}
 	}
 	return CPU, ""
@@ -152,4 +152,14 @@ func ImageTag(ref string) string {
 func ImageBackend(ref string) Backend {
 	b, _ := TagSuffix(ImageTag(ref))
 	return b
+}
+
+// SuffixSpellings lists every tag suffix TagSuffix recognises, as written
+// (without the dash), longest match first.
+func SuffixSpellings() []string {
+	var out []string
+	for _, s := range suffixSpellings() {
+		out = append(out, s.written)
+	}
+	return out
 }

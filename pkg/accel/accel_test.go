@@ -25,9 +25,11 @@ func TestImageBackend(t *testing.T) {
 		{"ghcr.io/immich-app/immich-machine-learning:release-cuda", CUDA},
 		{"ghcr.io/immich-app/immich-machine-learning:v1.135.3-openvino", OpenVINO},
 		{"ghcr.io/immich-app/immich-machine-learning:release-openvinowsl", OpenVINO},
-		{"ghcr.io/immich-app/immich-machine-learning:release-OPENVINO-WSL", OpenVINO},
+		{"ghcr.io/immich-app/immich-machine-learning:release-openvino-wsl", OpenVINO},
+		{"ghcr.io/immich-app/immich-machine-learning:release-CUDA", CPU},
 		{"ghcr.io/immich-app/immich-machine-learning:release-armnn@sha256:abc", ARMNN},
-		{"ghcr.io/immich-app/immich-machine-learning:rocm", ROCm},
+		{"ghcr.io/immich-app/immich-machine-learning:rocm", CPU},
+		{"ghcr.io/immich-app/immich-machine-learning:v2-rocm", ROCm},
 		{"registry:5000/immich-machine-learning:v2-rknn", RKNN},
 		{"ghcr.io/immich-app/immich-machine-learning:release", CPU},
 		{"registry:5000/immich-machine-learning", CPU},
@@ -41,8 +43,8 @@ func TestImageBackend(t *testing.T) {
 }
 
 func TestTagSuffixWritten(t *testing.T) {
-	b, w := TagSuffix("v1.2.3-OpenVINO")
-	if b != OpenVINO || w != "OpenVINO" {
+	b, w := TagSuffix("v1.2.3-openvinowsl")
+	if b != OpenVINO || w != "openvinowsl" {
 		t.Errorf("got %q %q", b, w)
 	}
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -71,18 +72,39 @@ type NVMLMemory struct {
 var _ GPUMemory = (*NVMLMemory)(nil)
 
 // NewNVMLMemory initialises NVML through lib (nvml.New() for the real
-// library). It fails where there is no NVIDIA driver. Call Close when done.
-func NewNVMLMemory(lib nvml.Interface) (m *NVMLMemory, err error) {
-	defer func() {
-		// go-nvml panics when libnvidia-ml.so cannot be loaded.
-		if r := recover(); r != nil {
-			m, err = nil, fmt.Errorf("NVML: %v", r)
+// library), waiting no longer than ctx allows: a broken driver can make
+// NVML block. It fails where there is no NVIDIA driver. Call Close when
+// done.
+func NewNVMLMemory(ctx context.Context, lib nvml.Interface) (*NVMLMemory, error) {
+	ch := make(chan error, 1)
+	go func() {
+		defer func() {
+			// go-nvml panics when libnvidia-ml.so cannot be loaded.
+			if r := recover(); r != nil {
+				ch <- fmt.Errorf("NVML: %v", r)
+			}
+		}()
+		if ret := lib.Init(); ret != nvml.SUCCESS {
+			ch <- fmt.Errorf("NVML: %s", lib.ErrorString(ret))
+			return
 		}
+		ch <- nil
 	}()
-	if ret := lib.Init(); ret != nvml.SUCCESS {
-		return nil, fmt.Errorf("NVML: %s", lib.ErrorString(ret))
+	select {
+	case err := <-ch:
+		if err != nil {
+			return nil, err
+		}
+		return &NVMLMemory{lib: lib}, nil
+	case <-ctx.Done():
+		// An Init that returns late is balanced by its Shutdown.
+		go func() {
+			if <-ch == nil {
+				lib.Shutdown()
+			}
+		}()
+		return nil, fmt.Errorf("NVML did not initialise in time: %w", ctx.Err())
 	}
-	return &NVMLMemory{lib: lib}, nil
 }
 
 // Close shuts NVML down.

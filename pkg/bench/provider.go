@@ -286,7 +286,10 @@ func preflight(p Provider, rtDir string) error {
 
 // loadDetail turns a dlerror message into "libcublasLt.so.13 is missing".
 func loadDetail(err error) string {
-	msg := strings.TrimPrefix(err.Error(), ortlib.ErrLoad.Error()+": ")
+	msg := err.Error()
+	if le := (*ortlib.LoadError)(nil); errors.As(err, &le) {
+		msg = le.Reason
+	}
 	if i := strings.Index(msg, ": cannot open shared object file"); i >= 0 {
 		missing := msg[:i]
 		if j := strings.LastIndex(missing, ": "); j >= 0 {

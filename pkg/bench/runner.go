@@ -89,11 +89,15 @@ type Runner struct {
 	progress  func(Progress)
 	tempDir   string
 	capture   stderrCapture
+	eng       engine
 	step      int
 	steps     int
 	// unusable remembers providers that failed before any model was
 	// involved (missing library, no device), so they are not retried.
 	unusable map[string]*providerError
+	// keepInputs is set when a native call outlived its timeout: it may
+	// still read the model's inputs, so they are not freed.
+	keepInputs bool
 }
 
 // NewRunner returns a Runner on rt. Defaults: every provider, 2 s of warm
@@ -113,6 +117,7 @@ func NewRunner(rt *Runtime, opts ...Option) *Runner {
 	if r.tempDir == "" {
 		r.tempDir = os.TempDir()
 	}
+	r.eng = &ortEngine{rt: rt, set: &r.set, capture: &r.capture}
 	return r
 }
 
@@ -255,6 +260,9 @@ func (r *Runner) runModel(ctx context.Context, m Model, provs []Provider) *Model
 	}
 	inputs := make([]ort.Value, len(specs))
 	defer func() {
+		if r.keepInputs {
+			return
+		}
 		for _, v := range inputs {
 			if v != nil {
 				v.Destroy()
@@ -281,15 +289,23 @@ func (r *Runner) runModel(ctx context.Context, m Model, provs []Provider) *Model
 			break
 		}
 	}
-	for _, pr := range mr.Results {
-		if pr.Outcome == OutcomeRan && cpu != nil && cpu.Outcome == OutcomeRan && pr.Latency.P50 > 0 {
+	setSpeedups(mr.Results, cpu)
+	return mr
+}
+
+// setSpeedups sets each run's speedups over the CPU's run, when both ran.
+func setSpeedups(runs []*ProviderRun, cpu *ProviderRun) {
+	if cpu == nil || cpu.Outcome != OutcomeRan {
+		return
+	}
+	for _, pr := range runs {
+		if pr.Outcome == OutcomeRan && pr.Latency.P50 > 0 {
 			pr.Speedup = cpu.Latency.P50 / pr.Latency.P50
 			if cpu.Throughput > 0 {
 				pr.ThroughputSpeedup = pr.Throughput / cpu.Throughput
 			}
 		}
 	}
-	return mr
 }
 
 func compareWithCPU(pr, cpu *ProviderRun, outs []TensorSpec) {
@@ -341,6 +357,9 @@ func (r *Runner) runProvider(ctx context.Context, m Model, p Provider, mr *Model
 		pr.Outcome, pr.Detail = OutcomeCanceled, ctx.Err().Error()
 		return pr
 	}
+	// The timeout covers everything below: making the session (TensorRT
+	// builds its engines then), the first run, the warm runs and
+	// profiling.
 	if r.set.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.set.Timeout)
@@ -350,37 +369,57 @@ func (r *Runner) runProvider(ctx context.Context, m Model, p Provider, mr *Model
 		pr.Outcome, pr.Detail = pe.outcome, pe.detail
 		return pr
 	}
-	if err := preflight(p, r.rt.Dir()); err != nil {
+	if err := r.eng.preflight(p); err != nil {
 		r.remember(p, err)
 		setOutcome(pr, err)
 		return pr
 	}
 	wholeProcess := !resetPeakRSS()
-	sess, log, err := r.newSession(m, p, mr, "")
-	pr.Log = trimLog(log)
+	sess, err := r.session(ctx, m, p, mr, pr, "")
 	if err != nil {
+		if r.stopped(ctx, pr, "creating the session") {
+			return pr
+		}
 		r.remember(p, err)
 		setOutcome(pr, err)
 		return pr
 	}
-	defer sess.s.Destroy()
-	pr.SessionCreateMs = ms(sess.created)
+	defer func() {
+		if sess != nil {
+			sess.destroy()
+		}
+	}()
+	pr.SessionCreateMs = ms(sess.created())
 
 	r.emit(m.Name, p.Key, "first run")
-	outs, first, err := sess.runOnce(inputs, true)
+	type firstRun struct {
+		outs [][]float64
+		d    time.Duration
+	}
+	running := sess
+	first, abandoned, err := bounded(ctx, func() (firstRun, error) {
+		outs, d, err := running.once(ctx, inputs, true)
+		return firstRun{outs, d}, err
+	}, func(firstRun) { running.destroy() })
+	if abandoned {
+		// The run goes on with the session and the inputs: the session is
+		// destroyed when it returns, the inputs are kept.
+		sess, r.keepInputs = nil, true
+	}
 	if err != nil {
+		if r.stopped(ctx, pr, "on the first run") {
+			return pr
+		}
 		pr.Outcome, pr.Detail = OutcomeModelFailed, shorten(strings.TrimPrefix(err.Error(), "Error running network: "), 240)
 		return pr
 	}
-	pr.FirstRunMs = ms(first)
-	pr.outputs = outs
+	pr.FirstRunMs = ms(first.d)
+	pr.outputs = first.outs
 
 	r.emit(m.Name, p.Key, "warm runs")
 	lat, wall, err := r.warm(ctx, sess, inputs)
 	if err != nil && len(lat) == 0 {
-		if ctx.Err() != nil {
-			pr.Outcome, pr.Detail = OutcomeCanceled, ctx.Err().Error()
-		} else {
+		if !r.stopped(ctx, pr, "in the warm runs") {
 			pr.Outcome, pr.Detail = OutcomeModelFailed, shorten(err.Error(), 240)
 		}
 		return pr
@@ -389,6 +428,59 @@ func (r *Runner) runProvider(ctx context.Context, m Model, p Provider, mr *Model
 	if err != nil {
 		pr.Detail = "stopped early: " + shorten(err.Error(), 160)
 	}
+	r.measured(pr, lat, wall, wholeProcess)
+	if r.set.Profile && p.Key != "cpu" && ctx.Err() == nil {
+		r.emit(m.Name, p.Key, "profiling")
+		pl, err := r.profile(ctx, m, p, mr, inputs)
+		if err != nil {
+			pr.Detail = strings.TrimSpace(pr.Detail + " (placement unknown: " + shorten(err.Error(), 120) + ")")
+		}
+		pr.Placement = pl
+	}
+	return pr
+}
+
+// session makes a session within ctx, recording the native log in pr.
+func (r *Runner) session(ctx context.Context, m Model, p Provider, mr *ModelReport, pr *ProviderRun, profilePrefix string) (benchSession, error) {
+	type made struct {
+		s   benchSession
+		log nativeLog
+	}
+	res, abandoned, err := bounded(ctx, func() (made, error) {
+		s, log, err := r.eng.newSession(ctx, m, p, mr, profilePrefix)
+		return made{s, log}, err
+	}, func(late made) {
+		if late.s != nil {
+			late.s.destroy()
+		}
+	})
+	if abandoned {
+		r.keepInputs = true
+	}
+	if pr != nil {
+		pr.Log = trimLog(res.log.text)
+		if res.log.lost != nil {
+			pr.Detail = strings.TrimSpace(pr.Detail + " (" + res.log.lost.Error() + "; later messages of this run are lost)")
+		}
+	}
+	return res.s, err
+}
+
+// stopped reports whether ctx ended, and then sets pr's outcome, saying
+// in which step a timeout struck.
+func (r *Runner) stopped(ctx context.Context, pr *ProviderRun, step string) bool {
+	if ctx.Err() == nil {
+		return false
+	}
+	pr.Outcome, pr.Detail = OutcomeCanceled, ctx.Err().Error()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && r.set.Timeout > 0 {
+		pr.Detail = fmt.Sprintf("timed out %s (--timeout %s per provider and model)", step, r.set.Timeout)
+	}
+	return true
+}
+
+// measured fills in the warm-run statistics and memory of a run.
+func (r *Runner) measured(pr *ProviderRun, lat []time.Duration, wall time.Duration, wholeProcess bool) {
 	pr.Latency = Summarize(lat)
 	pr.SamplesMs = make([]float64, len(lat))
 	for i, d := range lat {
@@ -405,15 +497,6 @@ func (r *Runner) runProvider(ctx context.Context, m Model, p Provider, mr *Model
 	if peak, err := peakRSS(); err == nil {
 		pr.PeakHostBytes, pr.PeakHostWholeProcess = peak, wholeProcess
 	}
-	if r.set.Profile && p.Key != "cpu" && ctx.Err() == nil {
-		r.emit(m.Name, p.Key, "profiling")
-		pl, err := r.profile(m, p, mr, inputs)
-		if err != nil {
-			pr.Detail = strings.TrimSpace(pr.Detail + " (placement unknown: " + shorten(err.Error(), 120) + ")")
-		}
-		pr.Placement = pl
-	}
-	return pr
 }
 
 // remember records a provider-level failure (not one about the model).
@@ -445,75 +528,10 @@ func trimLog(s string) string {
 	return s
 }
 
-type session struct {
-	s       *ort.DynamicAdvancedSession
-	outs    []TensorSpec
-	created time.Duration
-}
-
-// newSession creates a session for p. With profilePrefix set, ONNX Runtime
-// profiling is on.
-func (r *Runner) newSession(m Model, p Provider, mr *ModelReport, profilePrefix string) (*session, string, error) {
-	so, err := ort.NewSessionOptions()
-	if err != nil {
-		return nil, "", fmt.Errorf("creating session options: %w", err)
-	}
-	defer so.Destroy()
-	if t := r.set.ProviderOptions.Threads; t > 0 {
-		if err := so.SetIntraOpNumThreads(t); err != nil {
-			return nil, "", fmt.Errorf("setting %d threads: %w", t, err)
-		}
-	}
-	if r.set.Concurrency == 1 {
-		_ = so.SetExecutionMode(ort.ExecutionModeSequential)
-	}
-	if profilePrefix != "" {
-		if err := so.EnableProfiling(profilePrefix); err != nil {
-			return nil, "", fmt.Errorf("enabling profiling: %w", err)
-		}
-	}
-	var log string
-	if p.appendTo != nil {
-		log, err = r.capture.run(func() error { return p.appendTo(so, r.set.ProviderOptions) })
-		if err != nil {
-			return nil, log, classifyAppend(err, log)
-		}
-	}
-	var inNames, outNames []string
-	for _, s := range mr.Inputs {
-		inNames = append(inNames, s.Name)
-	}
-	for _, s := range mr.Outputs {
-		outNames = append(outNames, s.Name)
-	}
-	var s *ort.DynamicAdvancedSession
-	start := time.Now()
-	clog, err := r.capture.run(func() error {
-		var err error
-		if m.Data != nil {
-			s, err = ort.NewDynamicAdvancedSessionWithONNXData(m.Data, inNames, outNames, so)
-		} else {
-			s, err = ort.NewDynamicAdvancedSession(m.Path, inNames, outNames, so)
-		}
-		return err
-	})
-	created := time.Since(start)
-	log = strings.TrimSpace(log + "\n" + clog)
-	if err != nil {
-		pe := classifyAppend(err, log)
-		if pe.outcome == OutcomeLoadFailed || pe.outcome == OutcomeNotInBuild {
-			// The provider was accepted; failing now is about the model.
-			pe.outcome = OutcomeModelFailed
-		}
-		return nil, log, pe
-	}
-	return &session{s: s, outs: mr.Outputs, created: created}, log, nil
-}
-
 // allocOutputs makes the output values for one runner: preallocated when
 // the shape is static, nil (allocated by ONNX Runtime on each run)
 // otherwise.
-func (s *session) allocOutputs() []ort.Value {
+func (s *ortSession) allocOutputs() []ort.Value {
 	out := make([]ort.Value, len(s.outs))
 	for i, o := range s.outs {
 		static := true
@@ -561,32 +579,10 @@ func isNil(v ort.Value) bool {
 	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
-// runOnce runs the session once; with keep it returns the outputs as
-// float64.
-func (s *session) runOnce(inputs []ort.Value, keep bool) ([][]float64, time.Duration, error) {
-	outs := s.allocOutputs()
-	defer destroyAll(outs)
-	start := time.Now()
-	err := s.s.Run(inputs, outs)
-	d := time.Since(start)
-	if err != nil {
-		return nil, d, err
-	}
-	if !keep {
-		return nil, d, nil
-	}
-	vals := make([][]float64, len(outs))
-	for i, v := range outs {
-		if f, ok := values(v); ok {
-			vals[i] = f
-		}
-	}
-	return vals, d, nil
-}
-
 // warm runs the session Concurrency-wide until Runs runs are done or
-// Duration has passed (and at least MinRuns).
-func (r *Runner) warm(ctx context.Context, s *session, inputs []ort.Value) ([]time.Duration, time.Duration, error) {
+// Duration has passed (and at least MinRuns). When ctx ends, runs in
+// progress are terminated.
+func (r *Runner) warm(ctx context.Context, s benchSession, inputs []ort.Value) ([]time.Duration, time.Duration, error) {
 	n := r.set.Concurrency
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -609,53 +605,33 @@ func (r *Runner) warm(ctx context.Context, s *session, inputs []ort.Value) ([]ti
 		started++
 		return true
 	}
-	var wg sync.WaitGroup
-	var runOpts []*ort.RunOptions
-	stop := make(chan struct{})
+	var workers []worker
+	defer func() {
+		for _, w := range workers {
+			w.close()
+		}
+	}()
 	for i := 0; i < n; i++ {
-		ro, err := ort.NewRunOptions()
+		w, err := s.worker()
 		if err != nil {
 			return nil, 0, err
 		}
-		runOpts = append(runOpts, ro)
+		workers = append(workers, w)
 	}
-	defer func() {
-		for _, ro := range runOpts {
-			ro.Destroy()
+	stop := context.AfterFunc(ctx, func() {
+		for _, w := range workers {
+			w.terminate()
 		}
-	}()
-	go func() {
-		select {
-		case <-ctx.Done():
-			for _, ro := range runOpts {
-				_ = ro.Terminate()
-			}
-		case <-stop:
-		}
-	}()
+	})
+	defer stop()
+	var wg sync.WaitGroup
 	start := time.Now()
-	for i := 0; i < n; i++ {
+	for _, w := range workers {
 		wg.Add(1)
-		go func(ro *ort.RunOptions) {
+		go func(w worker) {
 			defer wg.Done()
-			outs := s.allocOutputs()
-			defer destroyAll(outs)
-			fixed := make([]bool, len(outs))
-			for j, v := range outs {
-				fixed[j] = v != nil
-			}
 			for next() {
-				t := time.Now()
-				err := s.s.RunWithOptions(inputs, outs, ro)
-				d := time.Since(t)
-				for j, v := range outs {
-					if !fixed[j] {
-						if !isNil(v) {
-							v.Destroy()
-						}
-						outs[j] = nil
-					}
-				}
+				d, err := w.run(inputs)
 				mu.Lock()
 				if err != nil {
 					if firstErr == nil {
@@ -666,11 +642,11 @@ func (r *Runner) warm(ctx context.Context, s *session, inputs []ort.Value) ([]ti
 				}
 				mu.Unlock()
 			}
-		}(runOpts[i])
+		}(w)
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	close(stop)
+	stop()
 	if firstErr == nil && ctx.Err() != nil {
 		firstErr = ctx.Err()
 	}
@@ -678,24 +654,33 @@ func (r *Runner) warm(ctx context.Context, s *session, inputs []ort.Value) ([]ti
 }
 
 // profile runs a profiled session twice and reads where the nodes ran.
-func (r *Runner) profile(m Model, p Provider, mr *ModelReport, inputs []ort.Value) (*Placement, error) {
+func (r *Runner) profile(ctx context.Context, m Model, p Provider, mr *ModelReport, inputs []ort.Value) (*Placement, error) {
 	dir, err := os.MkdirTemp(r.tempDir, "immich-accel-profile-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	prefix := filepath.Join(dir, "profile")
-	s, _, err := r.newSession(m, p, mr, prefix)
+	s, err := r.session(ctx, m, p, mr, nil, prefix)
 	if err != nil {
 		return nil, err
 	}
-	for i := 0; i < 2; i++ {
-		if _, _, err := s.runOnce(inputs, false); err != nil {
-			s.s.Destroy()
-			return nil, err
+	_, abandoned, err := bounded(ctx, func() (struct{}, error) {
+		for i := 0; i < 2; i++ {
+			if _, _, err := s.once(ctx, inputs, false); err != nil {
+				return struct{}{}, err
+			}
 		}
+		return struct{}{}, nil
+	}, func(struct{}) { s.destroy() })
+	if abandoned {
+		r.keepInputs = true
+		return nil, err
 	}
 	// ONNX Runtime writes the profile when the session ends.
-	s.s.Destroy()
+	s.destroy()
+	if err != nil {
+		return nil, err
+	}
 	return readProfile(prefix, p.Name)
 }

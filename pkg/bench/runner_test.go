@@ -334,7 +334,7 @@ func TestProfilePlacementOnCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Destroy()
-	pl, err := r.profile(m, Providers()[0], mr, []ort.Value{in})
+	pl, err := r.profile(context.Background(), m, Providers()[0], mr, []ort.Value{in})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"math"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,7 +134,7 @@ func TestNVMLMemory(t *testing.T) {
 			return &mock.Device{GetComputeRunningProcessesFunc: func() ([]nvml.ProcessInfo, nvml.Return) { return procs[i], nvml.SUCCESS }}, nvml.SUCCESS
 		},
 	}
-	m, err := NewNVMLMemory(lib)
+	m, err := NewNVMLMemory(context.Background(), lib)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,8 +149,42 @@ func TestNVMLMemory(t *testing.T) {
 		InitFunc:        func() nvml.Return { return nvml.ERROR_LIBRARY_NOT_FOUND },
 		ErrorStringFunc: func(nvml.Return) string { return "library not found" },
 	}
-	if _, err := NewNVMLMemory(bad); err == nil || !strings.Contains(err.Error(), "library not found") {
+	if _, err := NewNVMLMemory(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "library not found") {
 		t.Errorf("no driver: %v", err)
+	}
+}
+
+// TestNVMLMemoryInitBounded checks that an NVML Init that hangs (a
+// broken driver) does not hold bench up past its context.
+func TestNVMLMemoryInitBounded(t *testing.T) {
+	release := make(chan struct{})
+	var shutdowns atomic.Int32
+	lib := &mock.Interface{
+		InitFunc:     func() nvml.Return { <-release; return nvml.SUCCESS },
+		ShutdownFunc: func() nvml.Return { shutdowns.Add(1); return nvml.SUCCESS },
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := NewNVMLMemory(ctx, lib)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "NVML did not initialise in time") {
+			t.Errorf("err = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("NewNVMLMemory waited for a hanging Init")
+	}
+	close(release)
+	deadline := time.Now().Add(5 * time.Second)
+	for shutdowns.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if shutdowns.Load() != 1 {
+		t.Errorf("a late Init was shut down %d times, want once", shutdowns.Load())
 	}
 }
 
@@ -204,15 +240,64 @@ func TestSelectProviders(t *testing.T) {
 
 func TestStderrCapture(t *testing.T) {
 	var c stderrCapture
-	log, err := c.run(func() error {
+	log, lost, err := c.run(context.Background(), func() error {
 		_, err := unix.Write(2, []byte("\x1b[1;31mnative warning\x1b[m\n"))
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || lost != nil {
+		t.Fatal(err, lost)
 	}
 	if log != "native warning\n" {
 		t.Errorf("captured %q", log)
+	}
+}
+
+// TestStderrCaptureStopsAtDeadline checks that a native call that does not
+// return in time does not keep stderr captured: run returns when ctx ends.
+func TestStderrCaptureStopsAtDeadline(t *testing.T) {
+	var c stderrCapture
+	release := make(chan struct{})
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, lost, err := c.run(ctx, func() error {
+		_, _ = unix.Write(2, []byte("before the deadline\n"))
+		<-release
+		return nil
+	})
+	if !errors.Is(err, context.DeadlineExceeded) || lost != nil {
+		t.Fatalf("err %v, lost %v: want the deadline", err, lost)
+	}
+	// Captured again at once: the lock was released.
+	log, _, err := c.run(context.Background(), func() error {
+		_, err := unix.Write(2, []byte("next\n"))
+		return err
+	})
+	if err != nil || log != "next\n" {
+		t.Errorf("second capture: %q %v", log, err)
+	}
+}
+
+// TestStderrRestoreFailureReported checks that a failed restore of stderr
+// is reported, does not hang, and turns capturing off.
+func TestStderrRestoreFailureReported(t *testing.T) {
+	saved, err := unix.Dup(2)
+	if err != nil {
+		t.Skipf("cannot save stderr: %v", err)
+	}
+	defer func() {
+		_ = unix.Dup2(saved, 2)
+		unix.Close(saved)
+	}()
+	c := stderrCapture{restore: func(int, int) error { return unix.EBADF }}
+	_, lost, err := c.run(context.Background(), func() error { return nil })
+	if err != nil || !errors.Is(lost, unix.EBADF) || !strings.Contains(lost.Error(), "stderr could not be restored") {
+		t.Fatalf("err %v, lost %v", err, lost)
+	}
+	called := false
+	log, lost, err := c.run(context.Background(), func() error { called = true; return nil })
+	if !called || log != "" || lost != nil || err != nil {
+		t.Errorf("after a lost stderr, run must just call fn: %v %q %v %v", called, log, lost, err)
 	}
 }
 

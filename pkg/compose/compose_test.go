@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 const fixtures = "../../testdata/compose"
@@ -590,7 +592,7 @@ func TestImageSuffix(t *testing.T) {
 	}
 	for _, tt := range tests {
 		r := parseImage(tt.in)
-		if got := r.withSuffix(imageSuffix[tt.backend], false); got != tt.want {
+		if got := r.withSuffix(accel.Backend(tt.backend).Suffix(), false); got != tt.want {
 			t.Errorf("%s + %s = %s, want %s", tt.in, tt.backend, got, tt.want)
 		}
 	}

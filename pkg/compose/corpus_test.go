@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // TestRealCorpus walks every file of ../shared/testdata-real/compose: each
@@ -34,7 +36,7 @@ func TestRealCorpus(t *testing.T) {
 			want := corpusExpect[name]
 			outcomes := map[string][]string{}
 			for _, inline := range []bool{false, true} {
-				for _, b := range Backends {
+				for _, b := range allBackends {
 					mode := "extends"
 					if inline {
 						mode = "inline"
@@ -52,7 +54,7 @@ func TestRealCorpus(t *testing.T) {
 					}
 					if err != nil {
 						checkCleanError(t, err)
-						outcomes["error: "+firstLine(err.Error())] = append(outcomes["error: "+firstLine(err.Error())], mode+"/"+b)
+						outcomes["error: "+firstLine(err.Error())] = append(outcomes["error: "+firstLine(err.Error())], mode+"/"+string(b))
 						continue
 					}
 					if plan.Validation == nil || !plan.Validation.Checked {
@@ -66,7 +68,7 @@ func TestRealCorpus(t *testing.T) {
 					} else if res2.Changed {
 						t.Errorf("%s/%s: second run changes the file again:\n%s", mode, b, UnifiedDiff("first", "second", out, res2.Output))
 					}
-					outcomes["ok"] = append(outcomes["ok"], mode+"/"+b)
+					outcomes["ok"] = append(outcomes["ok"], mode+"/"+string(b))
 				}
 			}
 			var keys []string
@@ -87,7 +89,7 @@ func TestRealCorpus(t *testing.T) {
 var corpusExpect = map[string]struct {
 	err     error
 	has     string
-	onlyFor func(backend string, inline bool) bool // nil: every case
+	onlyFor func(backend accel.Backend, inline bool) bool // nil: every case
 }{
 	"Earlopain__server__immich-compose-no-ml.yml":                {err: ErrNoMLService, has: "no machine-learning service"},
 	"EnigmaCurry__d.rymcg.tech__immich-instance-ytt.yml":         {err: ErrNotCompose, has: "ytt template"},
@@ -100,9 +102,9 @@ var corpusExpect = map[string]struct {
 	"xblackbytesx__privacybox__apps-immich-compose.yml":          {err: ErrManual, has: "comes from a variable"},
 	"immich-app__immich__docker-compose-prod-build.yml":          {err: ErrManual, has: "DEVICE=cpu"},
 	"immich-app__immich__hwaccel-ml-official-2026.yml":           {err: ErrNoMLService, has: "hwaccel.ml.yml-style file"},
-	"bigbeartechworld__big-bear-universal-apps__apps-immich.yml": {err: ErrManual, has: "pinned by digest", onlyFor: func(b string, _ bool) bool { return b != "cpu" }},
-	"mikeage__docker-compose-files__immich-compose.yml":          {err: ErrManual, has: "pinned by digest", onlyFor: func(b string, _ bool) bool { return imageSuffix[b] != "openvino" }},
-	"skobkin__docker-stacks__immich-compose.yml":                 {err: ErrManual, has: "service: ${HWACCEL_ML:-cpu}", onlyFor: func(_ string, inline bool) bool { return !inline }},
+	"bigbeartechworld__big-bear-universal-apps__apps-immich.yml": {err: ErrManual, has: "pinned by digest", onlyFor: func(b accel.Backend, _ bool) bool { return b != accel.CPU }},
+	"mikeage__docker-compose-files__immich-compose.yml":          {err: ErrManual, has: "pinned by digest", onlyFor: func(b accel.Backend, _ bool) bool { return b.Suffix() != "openvino" }},
+	"skobkin__docker-stacks__immich-compose.yml":                 {err: ErrManual, has: "service: ${HWACCEL_ML:-cpu}", onlyFor: func(_ accel.Backend, inline bool) bool { return !inline }},
 }
 
 func firstLine(s string) string {
@@ -156,7 +158,7 @@ func TestRealCorpusInspect(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if in.Backend != tt.backend || in.Mode != tt.mode {
+			if string(in.Backend) != tt.backend || in.Mode != tt.mode {
 				t.Errorf("backend %q mode %q, want %q %q", in.Backend, in.Mode, tt.backend, tt.mode)
 			}
 			var ids []string

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // Host is what the caller knows about the machine the stack runs on. The
@@ -26,9 +28,10 @@ type EditOptions struct {
 	// machine-learning service and hwaccel.ml.yml (the zero value), or the
 	// server and hwaccel.transcoding.yml.
 	Target Target
-	// Backend is the section to apply: of hwaccel.ml.yml (see Backends),
-	// or for TargetTranscode of hwaccel.transcoding.yml (see Transcodes).
-	Backend    string
+	// Backend is the hwaccel.ml.yml section to apply (TargetML).
+	Backend accel.Backend
+	// Transcode is the hwaccel.transcoding.yml section (TargetTranscode).
+	Transcode  accel.Transcode
 	Inline     bool   // merge the section into the service instead of extends
 	Service    string // the target service's name; "" finds it
 	DropDigest bool   // allow dropping an @sha256 digest pin from the image
@@ -51,8 +54,10 @@ type EditResult struct {
 	Changed bool
 	Service string
 	// Backend is the section applied; it can differ from the one asked for
-	// (openvino becomes openvino-wsl on WSL2).
-	Backend string
+	// (openvino becomes openvino-wsl on WSL2). Transcode is the same for
+	// TargetTranscode (vaapi becomes vaapi-wsl on WSL2).
+	Backend   accel.Backend
+	Transcode accel.Transcode
 	// ExtendsFile is the hwaccel file the service extends after the edit,
 	// as written ("" in inline mode or for cpu without extends).
 	ExtendsFile string
@@ -97,20 +102,20 @@ func Edit(src []byte, opts EditOptions) (*EditResult, error) {
 
 func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	spec := opts.Target.spec()
-	if !slices.Contains(spec.names, opts.Backend) {
+	if !slices.Contains(spec.names, opts.section()) {
 		return nil, newError(ErrManual, "Use one of: "+strings.Join(spec.names, ", ")+".",
-			"unknown %s %q", spec.what, opts.Backend)
+			"unknown %s %q", spec.what, opts.section())
 	}
 	secSrc := opts.Sections
 	if secSrc == nil {
 		secSrc = spec.embedded
 	}
-	res := &EditResult{Backend: opts.Backend, Target: opts.Target, Inline: opts.Inline}
+	res := &EditResult{Backend: opts.Backend, Transcode: opts.Transcode, Target: opts.Target, Inline: opts.Inline}
 	backend, err := hostSection(opts, res)
 	if err != nil {
 		return nil, err
 	}
-	res.Backend = backend
+	res.setSection(backend)
 	tailored := secSrc
 	if opts.Target == TargetML {
 		var tnotes []string
@@ -125,7 +130,7 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	section := secs.get(backend)
+	section := secs.get(string(backend))
 	if section == nil {
 		return nil, newError(ErrManual,
 			fmt.Sprintf("Update the hwaccel file to Immich's current %s (https://github.com/immich-app/immich/releases/latest/download/%s).", spec.fileName, spec.fileName),
@@ -231,7 +236,7 @@ type editor struct {
 	p           *parsed
 	pt          *patch
 	opts        EditOptions
-	backend     string
+	backend     string // the section's name
 	secs        *sectionSet
 	section     *yaml.Node
 	notes       []string
@@ -298,7 +303,7 @@ func (e *editor) run() error {
 		if sec == nil {
 			sec = spec.defaults().get(b)
 		}
-		if sec == nil || (e.opts.Inline && b == e.backend) {
+		if sec == nil || (e.opts.Inline && b == string(e.backend)) {
 			continue
 		}
 		oldSecs = append(oldSecs, sec)
@@ -338,8 +343,8 @@ func (e *editor) run() error {
 				fmt.Sprintf("Set the variable to %s in your .env file%s, or replace %s with %s.", e.backend, match, svcNode.Value, e.backend),
 				"the %s section of %q comes from a variable (service: %s, line %d), so immich-accel cannot set it here", spec.fileName, p.name, svcNode.Value, svcNode.Line)
 		}
-		if svcNode.Value != e.backend {
-			return e.replaceScalar(svcNode, e.backend)
+		if svcNode.Value != string(e.backend) {
+			return e.replaceScalar(svcNode, string(e.backend))
 		}
 		return nil
 	}
@@ -427,7 +432,7 @@ func (e *editor) uncomment() (bool, error) {
 		}
 		e.pt.setLine(fileLine, sub+fcText)
 		scText, _ := commentText(p.t.lines[svcLine])
-		e.pt.setLine(svcLine, sub+setServiceValue(scText, e.backend))
+		e.pt.setLine(svcLine, sub+setServiceValue(scText, string(e.backend)))
 		e.extendsFile = file
 		e.uncommented = true
 		return true, nil
@@ -467,7 +472,7 @@ func (e *editor) insertExtends() error {
 	e.pt.insert(at, []string{
 		ind + "extends:",
 		sub + "file: " + e.extendsFile,
-		sub + "service: " + e.backend,
+		sub + "service: " + string(e.backend),
 	})
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // FuzzEdit feeds arbitrary files to the editor: it must return an error or
@@ -29,7 +31,7 @@ func FuzzEdit(f *testing.F) {
 			fuzzTranscode(t, src, pick, inline)
 			return
 		}
-		backend := Backends[int(pick)%len(Backends)]
+		backend := allBackends[int(pick)%len(allBackends)]
 		_, _ = Inspect(src, "")
 		opts := EditOptions{Backend: backend, Inline: inline, DropDigest: pick&0x80 != 0}
 		res, err := Edit(src, opts)
@@ -47,7 +49,7 @@ func FuzzEdit(f *testing.F) {
 			if inline && in.Mode != "inline" && backend != "cpu" && in.Backend != backend {
 				// A section without signature entries cannot be seen, but
 				// the suffix must be right.
-				if in.ImageSuffix != imageSuffix[backend] {
+				if in.ImageSuffix != backend.Suffix() {
 					t.Fatalf("inline %s: suffix %q\n%s", backend, in.ImageSuffix, res.Output)
 				}
 			}
@@ -68,7 +70,7 @@ func FuzzEdit(f *testing.F) {
 func fuzzTranscode(t *testing.T, src []byte, pick uint8, inline bool) {
 	method := Transcodes[int(pick&0x3f)%len(Transcodes)]
 	_, _ = InspectTranscoding(src, "")
-	opts := EditOptions{Target: TargetTranscode, Backend: method, Inline: inline}
+	opts := EditOptions{Target: TargetTranscode, Transcode: accel.Transcode(method), Inline: inline}
 	res, err := Edit(src, opts)
 	if err != nil {
 		if _, ok := err.(*Error); !ok && !strings.HasPrefix(err.Error(), "hwaccel file") {

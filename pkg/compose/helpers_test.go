@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/immich-accel/immich-accel/internal/testenv"
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -56,3 +57,6 @@ func sharedDir(t testing.TB, sub ...string) string {
 	t.Helper()
 	return testenv.SharedDir(t, sub...)
 }
+
+// allBackends lists every backend, cpu last.
+var allBackends = accel.BackendNames()

@@ -1,20 +1,10 @@
 package compose
 
-import "strings"
+import (
+	"strings"
 
-// imageSuffix maps a backend to the suffix Immich's ML image tag carries for
-// it. Both openvino sections use the openvino image; cpu has none.
-var imageSuffix = map[string]string{
-	"cuda": "cuda", "openvino": "openvino", "openvino-wsl": "openvino",
-	"armnn": "armnn", "rocm": "rocm", "rknn": "rknn", "cpu": "",
-}
-
-// knownSuffixes are the tag suffixes Immich publishes. Misspellings that are
-// seen in the wild map to the suffix they meant.
-var knownSuffixes = []struct{ written, means string }{
-	{"openvino-wsl", "openvino"}, {"openvinowsl", "openvino"},
-	{"cuda", "cuda"}, {"openvino", "openvino"}, {"armnn", "armnn"}, {"rocm", "rocm"}, {"rknn", "rknn"},
-}
+	"github.com/immich-accel/immich-accel/pkg/accel"
+)
 
 // imageRef is an image reference split where the tag suffix lives, with
 // variable expressions (${...}, $NAME) kept whole.
@@ -138,11 +128,8 @@ func parseImage(raw string) imageRef {
 		r.fromEnv = true
 		return r
 	}
-	for _, s := range knownSuffixes {
-		if strings.HasSuffix(r.tag, "-"+s.written) && len(r.tag) > len(s.written)+1 {
-			r.suffix, r.written = s.means, s.written
-			break
-		}
+	if b, written := accel.TagSuffix(r.tag); written != "" {
+		r.suffix, r.written = b.Suffix(), written
 	}
 	return r
 }

@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // Inspection is what a compose file says about the ML deployment, read
@@ -22,9 +25,9 @@ type Inspection struct {
 	SuffixFromEnv bool   `json:"suffixFromEnv"` // the tag suffix comes from a variable
 	ImageDigest   string `json:"imageDigest,omitempty"`
 
-	Backend        string `json:"backend"`        // cuda, openvino, openvino-wsl, armnn, rocm, rknn, cpu, or ""
-	BackendFromEnv bool   `json:"backendFromEnv"` // e.g. service: ${HWACCEL_ML:-cpu}
-	Mode           string `json:"mode"`           // "extends", "inline" or "none"
+	Backend        accel.Backend `json:"backend"`        // cuda, openvino, openvino-wsl, armnn, rocm, rknn, cpu, or ""
+	BackendFromEnv bool          `json:"backendFromEnv"` // e.g. service: ${HWACCEL_ML:-cpu}
+	Mode           string        `json:"mode"`           // "extends", "inline" or "none"
 
 	ExtendsFile      string `json:"extendsFile,omitempty"` // as written
 	ExtendsFileFound bool   `json:"extendsFileFound"`      // exists next to the compose file
@@ -50,7 +53,25 @@ type Inspection struct {
 type Problem struct {
 	ID      string `json:"id"`
 	Message string `json:"message"`
-	Fix     string `json:"fix"`
+	// Fix says what to do. With Run set, it says what that run does and
+	// follows it ("Run `immich-accel compose ...`: " + Fix).
+	Fix string  `json:"fix"`
+	Run *FixRun `json:"run,omitempty"`
+}
+
+// FixRun is a run of `immich-accel compose` that fixes a problem. Commands
+// write it as a command line.
+type FixRun struct {
+	// Backend is the backend to switch to; "" when the user must pick one
+	// (and no Transcode is set).
+	Backend accel.Backend `json:"backend,omitempty"`
+	// Transcode is the transcoding method to switch the server to.
+	Transcode  accel.Transcode `json:"transcode,omitempty"`
+	Inline     bool            `json:"inline,omitempty"`
+	DropDigest bool            `json:"dropDigest,omitempty"`
+	// File is the compose file, when the run in the working directory
+	// would not find it by itself.
+	File string `json:"file,omitempty"`
 }
 
 // InspectFile parses a compose file through the same loader the editor uses
@@ -136,7 +157,7 @@ func (p *parsed) inspect() *Inspection {
 		if ref.digest != "" {
 			in.Problems = append(in.Problems, Problem{ID: "image-digest-pinned",
 				Message: "the ML image is pinned by digest, so changing the backend needs a new digest",
-				Fix:     "immich-accel compose --drop-digest drops the pin when it changes the suffix."})
+				Fix:     "it drops the pin when it changes the suffix.", Run: &FixRun{Backend: in.Backend, DropDigest: true}})
 		}
 		if ref.legacy {
 			in.Problems = append(in.Problems, Problem{ID: "image-legacy",
@@ -178,7 +199,7 @@ func (p *parsed) inspect() *Inspection {
 			if strings.Contains(s.Value, "$") {
 				in.BackendFromEnv = true
 			} else {
-				in.Backend = s.Value
+				in.Backend = accel.Backend(s.Value)
 			}
 		}
 	} else {
@@ -192,16 +213,16 @@ func (p *parsed) inspect() *Inspection {
 	if inl := inlinedBackends(p.svc); len(inl) > 0 {
 		if in.Mode == "none" {
 			in.Mode = "inline"
-			in.Backend = inl[0]
+			in.Backend = accel.Backend(inl[0])
 		}
 		all := inl
-		if in.Mode == "extends" && in.Backend != "" && !slices.Contains(inl, in.Backend) {
-			all = append([]string{in.Backend + " (extends)"}, inl...)
+		if in.Mode == "extends" && in.Backend != "" && !slices.Contains(inl, string(in.Backend)) {
+			all = append([]string{string(in.Backend) + " (extends)"}, inl...)
 		}
 		if len(all) > 1 {
 			in.Problems = append(in.Problems, Problem{ID: "several-sections",
 				Message: "the ML service carries entries of several backends: " + strings.Join(all, ", "),
-				Fix:     "Keep one: immich-accel compose --backend X (add --inline to merge it) removes the others."})
+				Fix:     "name the backend to keep (add --inline to merge it); it removes the others.", Run: &FixRun{}})
 		}
 	}
 	if b, _ := mergedGet(p.svc, "build"); b != nil {
@@ -249,20 +270,20 @@ func missingEntries(svc, sec *yaml.Node) []string {
 }
 
 func (in *Inspection) addStaticProblems() {
-	accel := in.Backend != "" && in.Backend != "cpu"
-	wantSuffix := imageSuffix[in.Backend]
+	accelerated := in.Backend != "" && in.Backend != "cpu"
+	wantSuffix := in.Backend.Suffix()
 	switch {
 	case in.SuffixFromEnv || in.BackendFromEnv:
 		// cannot be checked statically
-	case accel && in.ImageSuffix == "":
+	case accelerated && in.ImageSuffix == "":
 		in.Problems = append(in.Problems, Problem{ID: "section-without-suffix",
 			Message: fmt.Sprintf("the %s section is set but the image tag has no -%s suffix, so the CPU-only image runs", in.Backend, wantSuffix),
-			Fix:     fmt.Sprintf("immich-accel compose --backend %s adds the suffix.", in.Backend)})
-	case accel && in.ImageSuffix != wantSuffix:
+			Fix:     "it adds the suffix.", Run: &FixRun{Backend: in.Backend}})
+	case accelerated && in.ImageSuffix != wantSuffix:
 		in.Problems = append(in.Problems, Problem{ID: "suffix-section-mismatch",
 			Message: fmt.Sprintf("the image tag suffix -%s does not match the %s section (needs -%s)", in.ImageSuffix, in.Backend, wantSuffix),
-			Fix:     fmt.Sprintf("immich-accel compose --backend %s sets both.", in.Backend)})
-	case !accel && in.ImageSuffix != "":
+			Fix:     "it sets both.", Run: &FixRun{Backend: in.Backend}})
+	case !accelerated && in.ImageSuffix != "":
 		b := in.ImageSuffix
 		msg := fmt.Sprintf("the image tag has the -%s suffix but the service does not have the %s section", b, b)
 		if in.ExtendsCommented {
@@ -270,7 +291,7 @@ func (in *Inspection) addStaticProblems() {
 		}
 		in.Problems = append(in.Problems, Problem{ID: "suffix-without-section",
 			Message: msg,
-			Fix:     fmt.Sprintf("immich-accel compose --backend %s adds the section (or --inline to merge it).", b)})
+			Fix:     "it adds the section (add --inline to merge it).", Run: &FixRun{Backend: accel.Backend(b)}})
 	}
 	if in.Mode == "inline" && in.Backend == "openvino" {
 		hasDRI := false
@@ -282,7 +303,7 @@ func (in *Inspection) addStaticProblems() {
 		if !hasDRI {
 			in.Problems = append(in.Problems, Problem{ID: "section-incomplete",
 				Message: "the inlined openvino section lacks the /dev/dri device",
-				Fix:     "immich-accel compose --inline --backend openvino adds the missing entries."})
+				Fix:     "it adds the missing entries.", Run: &FixRun{Backend: accel.OpenVINO, Inline: true}})
 		}
 	}
 }
@@ -291,7 +312,7 @@ func (in *Inspection) addExtendsProblems(path string) {
 	if !in.ExtendsFileFound {
 		in.Problems = append(in.Problems, Problem{ID: "extends-file-missing",
 			Message: fmt.Sprintf("the service extends %s, which is not next to the compose file; docker compose will fail", in.ExtendsFile),
-			Fix:     "immich-accel compose --backend " + orCPU(in.Backend) + " writes it, or download hwaccel.ml.yml from the Immich release."})
+			Fix:     "it writes it; or download hwaccel.ml.yml from the Immich release.", Run: &FixRun{Backend: cmp.Or(in.Backend, accel.CPU)}})
 		return
 	}
 	if in.Backend == "" {
@@ -307,7 +328,7 @@ func (in *Inspection) addExtendsProblems(path string) {
 			Fix: "Replace it with Immich's current hwaccel.ml.yml."})
 		return
 	}
-	if secs.get(in.Backend) == nil {
+	if secs.get(string(in.Backend)) == nil {
 		in.Problems = append(in.Problems, Problem{ID: "extends-section-missing",
 			Message: fmt.Sprintf("%s has no %s section (it is older than that backend)", in.ExtendsFile, in.Backend),
 			Fix:     "Replace it with Immich's current hwaccel.ml.yml."})

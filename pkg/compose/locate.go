@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // parsed is a compose file parsed into a node tree, with the ML service
@@ -332,7 +334,7 @@ func (p *parsed) findService(want string) error {
 	}
 	sections := 0
 	for _, s := range list {
-		if ValidBackend(s.name) && s.image == "" {
+		if accel.Backend(s.name).Valid() && s.image == "" {
 			sections++
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/templates"
 )
 
@@ -48,7 +49,7 @@ func TestUpstreamMatrix(t *testing.T) {
 		}
 		base := strings.TrimSuffix(filepath.Base(f), ".yml")
 		for _, inline := range []bool{false, true} {
-			for _, b := range Backends {
+			for _, b := range allBackends {
 				name := fmt.Sprintf("%s/%s-%s", base, modeName(inline), b)
 				t.Run(name, func(t *testing.T) {
 					opts := EditOptions{Backend: b, Inline: inline}
@@ -159,8 +160,8 @@ func TestModesAndSwitching(t *testing.T) {
 			}
 			svc := r0.Service
 			orig := effectiveML(t, src, svc)
-			direct := map[string]types.ServiceConfig{}
-			for _, b := range Backends {
+			direct := map[accel.Backend]types.ServiceConfig{}
+			for _, b := range allBackends {
 				ext, err := Edit(src, EditOptions{Backend: b})
 				if err != nil {
 					t.Fatal(err)
@@ -178,8 +179,8 @@ func TestModesAndSwitching(t *testing.T) {
 			if !reflect.DeepEqual(direct["cpu"], orig) {
 				t.Errorf("cpu on the original changes the service: %s", firstDiff(orig, direct["cpu"]))
 			}
-			for _, from := range Backends[:len(Backends)-1] {
-				for _, to := range Backends {
+			for _, from := range allBackends[:len(allBackends)-1] {
+				for _, to := range allBackends {
 					for _, inline := range []bool{false, true} {
 						r1, err := Edit(src, EditOptions{Backend: from, Inline: inline})
 						if err != nil {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // image sets the tag suffix of the ML service's image.
@@ -42,7 +44,7 @@ func (e *editor) image() error {
 		return newError(ErrManual, "Write the image as a plain string.", "the image of %q is not a string (line %d)", p.name, v.Line)
 	}
 	ref := parseImage(v.Value)
-	want := imageSuffix[e.backend]
+	want := accel.Backend(e.backend).Suffix()
 	if ref.legacy {
 		return newError(ErrManual, "Switch to ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release} as in Immich's current docker-compose.yml, then run again.",
 			"service %q uses the legacy image %s, which has no accelerated variants", p.name, v.Value)

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // diffCost is the number of lines a diff touches: per run of changes, the
@@ -160,7 +162,7 @@ func TestDiffMinimality(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, inline := range []bool{false, true} {
-			for _, b := range Backends {
+			for _, b := range allBackends {
 				res, err := Edit(src, EditOptions{Backend: b, Inline: inline, DropDigest: true})
 				if err != nil || !res.Changed {
 					continue
@@ -191,7 +193,7 @@ func TestDiffMinimality(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, inline := range []bool{false, true} {
-			for i, from := range Backends {
+			for i, from := range allBackends {
 				if from == "cpu" {
 					continue
 				}
@@ -199,7 +201,7 @@ func TestDiffMinimality(t *testing.T) {
 				if err != nil {
 					continue
 				}
-				for _, to := range []string{Backends[(i+1)%len(Backends)], "cpu"} {
+				for _, to := range []accel.Backend{allBackends[(i+1)%len(allBackends)], accel.CPU} {
 					if to == from {
 						continue
 					}

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // DefaultFileNames are Compose's own default file names, in its order.
@@ -44,7 +46,7 @@ type Options struct {
 	// hwaccel.transcoding.yml to the service that transcodes, in the same
 	// run and the same diff; EditOptions.Backend may then be empty.
 	// ServerService names that service ("" finds it).
-	Transcode     string
+	Transcode     accel.Transcode
 	ServerService string
 }
 
@@ -57,7 +59,7 @@ func (opts Options) steps(eo EditOptions) []EditOptions {
 		out = append(out, eo)
 	}
 	if opts.Transcode != "" {
-		tr := EditOptions{Target: TargetTranscode, Backend: opts.Transcode, Inline: eo.Inline, Service: opts.ServerService, Host: eo.Host}
+		tr := EditOptions{Target: TargetTranscode, Transcode: opts.Transcode, Inline: eo.Inline, Service: opts.ServerService, Host: eo.Host}
 		out = append(out, tr)
 	}
 	return out
@@ -79,18 +81,18 @@ type FileChange struct {
 // Plan is everything a compose run would change, before anything is
 // written.
 type Plan struct {
-	File       string       `json:"file"`
-	Service    string       `json:"service"`
-	Backend    string       `json:"backend"`
-	Mode       string       `json:"mode"` // "extends" or "inline"
-	Changes    []FileChange `json:"changes"`
-	Notes      []string     `json:"notes"`
-	Validation *Validation  `json:"validation,omitempty"`
-	Before     *Inspection  `json:"before"`
+	File       string        `json:"file"`
+	Service    string        `json:"service"`
+	Backend    accel.Backend `json:"backend"`
+	Mode       string        `json:"mode"` // "extends" or "inline"
+	Changes    []FileChange  `json:"changes"`
+	Notes      []string      `json:"notes"`
+	Validation *Validation   `json:"validation,omitempty"`
+	Before     *Inspection   `json:"before"`
 	// Transcode is the hwaccel.transcoding.yml section applied to
 	// ServerService, with its own compose-go check and inspection of the
 	// original ("" when the run sets no transcoding method).
-	Transcode           string               `json:"transcode,omitempty"`
+	Transcode           accel.Transcode      `json:"transcode,omitempty"`
 	ServerService       string               `json:"serverService,omitempty"`
 	TranscodeValidation *Validation          `json:"transcodeValidation,omitempty"`
 	TranscodeBefore     *TranscodeInspection `json:"transcodeBefore,omitempty"`
@@ -220,7 +222,7 @@ func newPlan(in *inputs, results []*EditResult) *Plan {
 	}
 	for _, res := range results {
 		if res.Target == TargetTranscode {
-			plan.Transcode, plan.ServerService, plan.TranscodeBefore = res.Backend, res.Service, res.TranscodeBefore
+			plan.Transcode, plan.ServerService, plan.TranscodeBefore = res.Transcode, res.Service, res.TranscodeBefore
 		} else {
 			plan.Backend, plan.Service, plan.Before = res.Backend, res.Service, res.Before
 		}
@@ -282,19 +284,19 @@ func (plan *Plan) keepHwaccelFile(hw string, existing []byte, res *EditResult, o
 	if err != nil {
 		return newError(ErrManual, fix, "%s: %v", hw, err)
 	}
-	if secs.get(res.Backend) == nil {
-		return newError(ErrManual, fix, "%s has no %s section (it has: %s); it predates that backend", hw, res.Backend, strings.Join(secs.names(), ", "))
+	if secs.get(res.Section()) == nil {
+		return newError(ErrManual, fix, "%s has no %s section (it has: %s); it predates that %s", hw, res.Section(), strings.Join(secs.names(), ", "), res.Target.spec().what)
 	}
 	// Only the chosen section matters: a file written earlier with another
 	// backend's host tailoring is no surprise.
-	if sameSection(existing, res.Sections, res.Backend) {
+	if sameSection(existing, res.Sections, res.Section()) {
 		return nil
 	}
 	if len(opts.GPUs) > 0 && res.Target == TargetML {
 		return newError(ErrManual, "Use --inline to put the GPU selection into the service, or set device_ids in your hwaccel.ml.yml by hand.",
 			"--gpus cannot be applied: the existing %s is kept as it is", res.ExtendsFile)
 	}
-	msg := fmt.Sprintf("kept your %s, whose %s section differs from %s", res.ExtendsFile, res.Backend, sourceName(opts, res.Target))
+	msg := fmt.Sprintf("kept your %s, whose %s section differs from %s", res.ExtendsFile, res.Section(), sourceName(opts, res.Target))
 	if res.Tailored {
 		msg += "; the host-specific changes above were not applied to it (use --inline, or edit it)"
 	}
@@ -305,7 +307,7 @@ func (plan *Plan) keepHwaccelFile(hw string, existing []byte, res *EditResult, o
 // addStackNote warns when the file belongs to a stack manager that
 // usually cannot read a second file.
 func (plan *Plan) addStackNote(res *EditResult, inline bool) {
-	if !inline && res.StackKind != "" && res.Backend != "cpu" {
+	if !inline && res.StackKind != "" && res.Section() != "cpu" {
 		note := fmt.Sprintf("this looks like %s, which usually cannot read a second file such as %s: re-run with --inline to merge the section into the service instead", stackKindNames[res.StackKind], res.Target.spec().fileName)
 		if !slices.Contains(plan.Notes, note) {
 			plan.Notes = append(plan.Notes, note)

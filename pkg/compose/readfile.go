@@ -15,6 +15,20 @@ const MaxFileSize = 4 << 20
 // be (a device, a FIFO, a huge file), so it is not read.
 var ErrNotComposeFile = errors.New("not a compose file")
 
+// UnreadableError is a path CheckReadable refuses; it matches
+// ErrNotComposeFile.
+type UnreadableError struct {
+	Path string
+	// Reason says what the path is instead, naming it ("/dev/zero is a
+	// character device, not a regular file").
+	Reason string
+}
+
+func (e *UnreadableError) Error() string { return ErrNotComposeFile.Error() + ": " + e.Reason }
+
+// Is reports whether target is ErrNotComposeFile.
+func (e *UnreadableError) Is(target error) bool { return target == ErrNotComposeFile }
+
 // CheckReadable refuses paths that would block or exhaust memory when read
 // whole (/dev/zero, a FIFO, a disk image). Directories and missing files
 // pass: reading them reports the usual error.
@@ -27,9 +41,9 @@ func CheckReadable(path string) error {
 	case st.IsDir():
 		return nil
 	case !st.Mode().IsRegular():
-		return fmt.Errorf("%w: %s is a %s, not a regular file", ErrNotComposeFile, path, fileKind(st.Mode()))
+		return &UnreadableError{Path: path, Reason: fmt.Sprintf("%s is a %s, not a regular file", path, fileKind(st.Mode()))}
 	case st.Size() > MaxFileSize:
-		return fmt.Errorf("%w: %s is %d MiB, far larger than any compose file", ErrNotComposeFile, path, st.Size()>>20)
+		return &UnreadableError{Path: path, Reason: fmt.Sprintf("%s is %d MiB, far larger than any compose file", path, st.Size()>>20)}
 	}
 	return nil
 }
@@ -50,7 +64,7 @@ func readFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if len(b) > MaxFileSize {
-		return nil, fmt.Errorf("%w: %s grew past %d MiB while being read", ErrNotComposeFile, path, MaxFileSize>>20)
+		return nil, &UnreadableError{Path: path, Reason: fmt.Sprintf("%s grew past %d MiB while being read", path, MaxFileSize>>20)}
 	}
 	return b, nil
 }

@@ -5,24 +5,22 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/templates"
 )
 
-// Backends lists the sections of hwaccel.ml.yml immich-accel can set.
-var Backends = []string{"cuda", "openvino", "openvino-wsl", "armnn", "rocm", "rknn", "cpu"}
-
-// ValidBackend reports whether b is a section name immich-accel knows.
-func ValidBackend(b string) bool {
-	for _, x := range Backends {
-		if x == b {
-			return true
-		}
+// backendList names every backend for messages: "cuda, openvino, …, cpu".
+func backendList() string {
+	var names []string
+	for _, b := range accel.BackendNames() {
+		names = append(names, string(b))
 	}
-	return false
+	return strings.Join(names, ", ")
 }
 
 // sectionSet is a parsed hwaccel.ml.yml.

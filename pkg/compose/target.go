@@ -58,9 +58,42 @@ func (t Target) String() string {
 
 var mlSpec = &targetSpec{
 	what: "backend", flag: "--backend", service: "machine-learning", fileName: templates.HwaccelMLName,
-	embedded: templates.HwaccelML, names: Backends, suffix: true,
+	embedded: templates.HwaccelML, names: backendNames(), suffix: true,
 	isFile: isHwaccelFileName, inlined: inlinedBackends, defaults: defaultSections,
 	find: func(p *parsed, want string) error { return p.findService(want) },
+}
+
+func backendNames() []string {
+	var out []string
+	for _, b := range accel.BackendNames() {
+		out = append(out, string(b))
+	}
+	return out
+}
+
+// section is the name of the section the options ask for.
+func (o EditOptions) section() string {
+	if o.Target == TargetTranscode {
+		return string(o.Transcode)
+	}
+	return string(o.Backend)
+}
+
+// Section is the name of the section the edit applied (the backend, or the
+// transcoding method).
+func (r *EditResult) Section() string {
+	if r.Target == TargetTranscode {
+		return string(r.Transcode)
+	}
+	return string(r.Backend)
+}
+
+func (r *EditResult) setSection(s string) {
+	if r.Target == TargetTranscode {
+		r.Transcode = accel.Transcode(s)
+	} else {
+		r.Backend = accel.Backend(s)
+	}
 }
 
 // Transcodes lists the sections of hwaccel.transcoding.yml immich-accel can
@@ -128,7 +161,7 @@ func legacyTranscodingFile(f string) bool {
 // openvino-wsl and vaapi becomes vaapi-wsl on WSL2, where Quick Sync is not
 // supported at all (Immich's hardware-transcoding docs).
 func hostSection(opts EditOptions, res *EditResult) (string, error) {
-	b := opts.Backend
+	b := opts.section()
 	if !opts.Host.Known || !opts.Host.WSL {
 		return b, nil
 	}

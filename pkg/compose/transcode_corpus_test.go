@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // corpusTranscodeExpect is the right outcome for the real files that must
@@ -51,7 +53,7 @@ func TestRealCorpusTranscode(t *testing.T) {
 			for _, inline := range []bool{false, true} {
 				for _, m := range Transcodes {
 					mode := modeName(inline)
-					plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Inline: inline}, Transcode: m}, nil)
+					plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Inline: inline}, Transcode: accel.Transcode(m)}, nil)
 					wantErr := want.err
 					if want.onlyFor != nil && !want.onlyFor(m, inline) {
 						wantErr = nil
@@ -73,7 +75,7 @@ func TestRealCorpusTranscode(t *testing.T) {
 						t.Errorf("%s/%s: not validated: %+v", mode, m, plan.TranscodeValidation)
 					}
 					out := newContent(plan, src)
-					res2, err := Edit(out, EditOptions{Target: TargetTranscode, Backend: plan.Transcode, Inline: inline})
+					res2, err := Edit(out, EditOptions{Target: TargetTranscode, Transcode: plan.Transcode, Inline: inline})
 					if err != nil {
 						t.Errorf("%s/%s: second run fails: %v", mode, m, err)
 					} else if res2.Changed {

@@ -175,12 +175,12 @@ func (p *parsed) inspectTranscoding() *TranscodeInspection {
 	if len(all) > 1 {
 		in.Problems = append(in.Problems, Problem{ID: "transcode-several-sections",
 			Message: "the server service carries entries of several transcoding methods: " + strings.Join(all, ", "),
-			Fix:     "Keep one: immich-accel compose --transcode METHOD (add --inline to merge it) removes the others."})
+			Fix:     "name the method to keep (add --inline to merge it); it removes the others.", Run: &FixRun{Transcode: "METHOD"}})
 	}
 	if in.Method != "" && in.Method != string(accel.TranscodeCPU) && !accel.Transcode(in.Method).Valid() {
 		in.Problems = append(in.Problems, Problem{ID: "transcode-section-unknown",
 			Message: fmt.Sprintf("the server extends section %q, which is not one of hwaccel.transcoding.yml's (%s)", in.Method, transcodeList()),
-			Fix:     "immich-accel compose --transcode METHOD sets a valid one."})
+			Fix:     "name one of them; it sets the section.", Run: &FixRun{Transcode: "METHOD"}})
 	}
 	in.capabilityProblems()
 	return in
@@ -206,7 +206,7 @@ func (in *TranscodeInspection) capabilityProblems() {
 	}
 	in.Problems = append(in.Problems, Problem{ID: "transcode-capabilities",
 		Message: fmt.Sprintf("the server's NVIDIA reservation has capabilities [%s] without video, so NVENC is not visible in the container", strings.Join(in.Capabilities, ", ")),
-		Fix:     "immich-accel compose --transcode nvenc adds the video capability (Immich's nvenc section has gpu, compute and video)."})
+		Fix:     "it adds the video capability (Immich's nvenc section has gpu, compute and video).", Run: &FixRun{Transcode: accel.NVENC, Inline: in.Mode == "inline"}})
 }
 
 func transcodeList() string {
@@ -230,7 +230,7 @@ func (in *TranscodeInspection) inspectTranscodingFile(composePath string) {
 	if _, err := os.Stat(ef); err != nil {
 		in.Problems = append(in.Problems, Problem{ID: "transcode-extends-file-missing",
 			Message: fmt.Sprintf("the server extends %s, which is not next to the compose file; docker compose will fail", in.ExtendsFile),
-			Fix:     "immich-accel compose --transcode " + orCPU(in.Method) + " writes it, or download " + templates.HwaccelTranscodingName + " from the Immich release."})
+			Fix:     "it writes the file (or download " + templates.HwaccelTranscodingName + " from the Immich release).", Run: &FixRun{Transcode: accel.Transcode(orCPU(in.Method))}})
 		return
 	}
 	in.ExtendsFileFound = true

@@ -12,6 +12,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/templates"
 )
 
@@ -26,7 +27,7 @@ func TestUpstreamTranscodeMatrix(t *testing.T) {
 			for _, m := range Transcodes {
 				name := fmt.Sprintf("%s/%s-%s", base, modeName(inline), m)
 				t.Run(name, func(t *testing.T) {
-					plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Inline: inline}, Transcode: m}, nil)
+					plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Inline: inline}, Transcode: accel.Transcode(m)}, nil)
 					var golden string
 					if err != nil {
 						var e *Error
@@ -43,7 +44,7 @@ func TestUpstreamTranscodeMatrix(t *testing.T) {
 						}
 						out := newContent(plan, src)
 						golden = UnifiedDiff("a/docker-compose.yml", "b/docker-compose.yml", src, out)
-						again, err := Edit(out, EditOptions{Target: TargetTranscode, Backend: m, Inline: inline})
+						again, err := Edit(out, EditOptions{Target: TargetTranscode, Transcode: accel.Transcode(m), Inline: inline})
 						if err != nil || again.Changed {
 							t.Errorf("not idempotent: %v", err)
 						}
@@ -99,11 +100,11 @@ func TestUpstreamCombinedMatrix(t *testing.T) {
 			for _, pr := range pairs {
 				name := fmt.Sprintf("%s/%s-%s+%s", base, modeName(inline), pr[0], pr[1])
 				t.Run(name, func(t *testing.T) {
-					plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: pr[0], Inline: inline}, Transcode: pr[1]}, nil)
+					plan, err := prepareCopy(t, "docker-compose.yml", src, Options{EditOptions: EditOptions{Backend: accel.Backend(pr[0]), Inline: inline}, Transcode: accel.Transcode(pr[1])}, nil)
 					if err != nil {
 						// Only the legacy ML image refuses; the transcoding
 						// step must not add refusals of its own.
-						if _, mlErr := Edit(src, EditOptions{Backend: pr[0], Inline: inline}); mlErr == nil {
+						if _, mlErr := Edit(src, EditOptions{Backend: accel.Backend(pr[0]), Inline: inline}); mlErr == nil {
 							t.Fatalf("combined run fails where the ML edit alone does not: %v", err)
 						}
 						return
@@ -114,13 +115,13 @@ func TestUpstreamCombinedMatrix(t *testing.T) {
 					out := newContent(plan, src)
 					// The same as the two edits one after the other, in
 					// either order.
-					ml, _ := Edit(src, EditOptions{Backend: pr[0], Inline: inline})
-					tr, err := Edit(ml.Output, EditOptions{Target: TargetTranscode, Backend: pr[1], Inline: inline})
+					ml, _ := Edit(src, EditOptions{Backend: accel.Backend(pr[0]), Inline: inline})
+					tr, err := Edit(ml.Output, EditOptions{Target: TargetTranscode, Transcode: accel.Transcode(pr[1]), Inline: inline})
 					if err != nil || string(tr.Output) != string(out) {
 						t.Errorf("combined output differs from ML then transcoding: %v", err)
 					}
-					tr2, _ := Edit(src, EditOptions{Target: TargetTranscode, Backend: pr[1], Inline: inline})
-					ml2, err := Edit(tr2.Output, EditOptions{Backend: pr[0], Inline: inline})
+					tr2, _ := Edit(src, EditOptions{Target: TargetTranscode, Transcode: accel.Transcode(pr[1]), Inline: inline})
+					ml2, err := Edit(tr2.Output, EditOptions{Backend: accel.Backend(pr[0]), Inline: inline})
 					if err != nil || string(ml2.Output) != string(out) {
 						t.Errorf("transcoding then ML differs:\n%s", UnifiedDiff("ml-first", "transcode-first", out, ml2.Output))
 					}
@@ -181,7 +182,7 @@ func TestTranscodeModesAndSwitching(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			tr := func(in []byte, m string, inline bool) *EditResult {
 				t.Helper()
-				r, err := Edit(in, EditOptions{Target: TargetTranscode, Backend: m, Inline: inline})
+				r, err := Edit(in, EditOptions{Target: TargetTranscode, Transcode: accel.Transcode(m), Inline: inline})
 				if err != nil {
 					t.Fatalf("%s (%s): %v", m, modeName(inline), err)
 				}
@@ -235,7 +236,7 @@ func TestTranscodeLeavesML(t *testing.T) {
 		}
 		before := effectiveAllVars(t, ml.Output, ml.Service, templates.HwaccelML)
 		for _, m := range Transcodes {
-			r, err := Edit(ml.Output, EditOptions{Target: TargetTranscode, Backend: m, Inline: true})
+			r, err := Edit(ml.Output, EditOptions{Target: TargetTranscode, Transcode: accel.Transcode(m), Inline: true})
 			if err != nil {
 				t.Fatalf("%s %s: %v", filepath.Base(f), m, err)
 			}
@@ -274,7 +275,7 @@ func TestTranscodeRefusals(t *testing.T) {
 		{"services:\n  immich-server:\n    image: ghcr.io/immich-app/immich-server:release\n", "qsv", Host{}, ErrManual, "unknown transcoding method"},
 	}
 	for _, c := range cases {
-		_, err := Edit([]byte(c.src), EditOptions{Target: TargetTranscode, Backend: c.method, Host: c.host})
+		_, err := Edit([]byte(c.src), EditOptions{Target: TargetTranscode, Transcode: accel.Transcode(c.method), Host: c.host})
 		if !errors.Is(err, c.kind) || !strings.Contains(err.Error(), c.has) {
 			t.Errorf("%q: got %v, want %v with %q", c.src, err, c.kind, c.has)
 			continue
@@ -411,7 +412,7 @@ func TestTranscodeDiffMinimality(t *testing.T) {
 		src := mustRead(t, f)
 		for _, inline := range []bool{false, true} {
 			for i, m := range Transcodes {
-				first, err := Edit(src, EditOptions{Target: TargetTranscode, Backend: m, Inline: inline})
+				first, err := Edit(src, EditOptions{Target: TargetTranscode, Transcode: accel.Transcode(m), Inline: inline})
 				if err != nil || !first.Changed {
 					continue
 				}
@@ -428,9 +429,9 @@ func TestTranscodeDiffMinimality(t *testing.T) {
 					if to == m {
 						continue
 					}
-					res, err := Edit(first.Output, EditOptions{Target: TargetTranscode, Backend: to, Inline: inline})
+					res, err := Edit(first.Output, EditOptions{Target: TargetTranscode, Transcode: accel.Transcode(to), Inline: inline})
 					if err != nil {
-						if _, direct := Edit(src, EditOptions{Target: TargetTranscode, Backend: to, Inline: inline}); direct == nil {
+						if _, direct := Edit(src, EditOptions{Target: TargetTranscode, Transcode: accel.Transcode(to), Inline: inline}); direct == nil {
 							t.Errorf("%s %s: %s -> %s: %v", filepath.Base(f), modeName(inline), m, to, err)
 						}
 						continue

@@ -18,6 +18,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // Validation reports how the edited file was checked with compose-go.
@@ -106,10 +108,10 @@ func buildModels(orig, edited []byte, res *EditResult, hw, workDir string) (*mod
 			if sec != nil {
 				var secMap map[string]any
 				_ = sec.Decode(&secMap)
-				removeEntries(sm, secMap, "", res.Inline && b == res.Backend)
+				removeEntries(sm, secMap, "", res.Inline && b == res.Section())
 			}
 		}
-		sm["extends"] = map[string]any{"file": hw, "service": res.Backend}
+		sm["extends"] = map[string]any{"file": hw, "service": res.Section()}
 	})
 	return ms, nil
 }
@@ -190,10 +192,10 @@ func (ms *models) loadAndCompare(ctx context.Context, res *EditResult) (*Validat
 		px, err := loadModel(ctx, ms.oracle, ms.workDir, a.interp, a.env)
 		if err != nil {
 			return nil, newError(ErrValidation, "Nothing was written. Please report this with the file attached.",
-				"the original plus the %s section does not load with compose-go: %v", res.Backend, err)
+				"the original plus the %s section does not load with compose-go: %v", res.Section(), err)
 		}
 		v := &Validation{Checked: true, Interpolated: a.interp}
-		return v, compareProjects(po, pe, px, res.Service, res.Backend, res.Target)
+		return v, compareProjects(po, pe, px, res.Service, res.Section(), res.Target)
 	}
 	v := &Validation{Skipped: fmt.Sprintf("the original file does not load with compose-go: %v", errs[0])}
 	if len(errs) > 1 && errs[1].Error() != errs[0].Error() {
@@ -396,9 +398,9 @@ func baseImage(img string) string {
 	if i := strings.Index(img, "@"); i >= 0 {
 		img = img[:i]
 	}
-	for _, s := range knownSuffixes {
-		if strings.HasSuffix(img, "-"+s.written) {
-			return strings.TrimSuffix(img, "-"+s.written)
+	for _, w := range accel.SuffixSpellings() {
+		if strings.HasSuffix(img, "-"+w) {
+			return strings.TrimSuffix(img, "-"+w)
 		}
 	}
 	return img
@@ -434,7 +436,7 @@ func compareProjects(orig, edited, oracle *types.Project, name, backend string, 
 		return fail("the image changed: %s -> %s", origImg, got.Image)
 	}
 	// The image: the same image with the backend's suffix.
-	suffix := imageSuffix[backend]
+	suffix := accel.Backend(backend).Suffix()
 	if !target.spec().suffix {
 		suffix = ""
 	}

@@ -56,9 +56,9 @@ func (e *evaluator) nvidiaPCIDrivers() []string {
 func (e *evaluator) nvidiaChecks() {
 	n := e.f.nvml
 	present := e.nvidiaPresent()
-	drv := Check{ID: "nvidia-driver", Area: AreaNVIDIA}
-	gpu := Check{ID: "nvidia-gpu", Area: AreaNVIDIA}
-	tk := Check{ID: "nvidia-toolkit", Area: AreaNVIDIA}
+	drv := Check{ID: CheckNVIDIADriver, Area: AreaNVIDIA}
+	gpu := Check{ID: CheckNVIDIAGPU, Area: AreaNVIDIA}
+	tk := Check{ID: CheckNVIDIAToolkit, Area: AreaNVIDIA}
 	if !present {
 		for _, c := range []*Check{&drv, &gpu, &tk} {
 			c.Status, c.Finding = StatusSkip, "no NVIDIA GPU found"
@@ -322,8 +322,8 @@ func (e *evaluator) pciDevices(vendor string) []pciDevice {
 
 func (e *evaluator) intelChecks() {
 	p := e.f.platform
-	gpu := Check{ID: "intel-gpu", Area: AreaIntel}
-	acc := Check{ID: "intel-render-access", Area: AreaIntel}
+	gpu := Check{ID: CheckIntelGPU, Area: AreaIntel}
+	acc := Check{ID: CheckIntelRenderAccess, Area: AreaIntel}
 	nodes := e.gpuNodes(vendorIntel)
 	devs := e.pciDevices(vendorIntel)
 
@@ -480,8 +480,8 @@ func hsaOverride(target string) string {
 }
 
 func (e *evaluator) amdChecks() {
-	gpu := Check{ID: "amd-gpu", Area: AreaAMD}
-	gfx := Check{ID: "amd-gfx", Area: AreaAMD}
+	gpu := Check{ID: CheckAMDGPU, Area: AreaAMD}
+	gfx := Check{ID: CheckAMDGFX, Area: AreaAMD}
 	var nodes []renderNode
 	for _, rn := range e.gpuNodes(vendorAMD) {
 		if rn.Driver == "amdgpu" {
@@ -489,7 +489,7 @@ func (e *evaluator) amdChecks() {
 		}
 	}
 	devs := e.pciDevices(vendorAMD)
-	acc := Check{ID: "amd-render-access", Area: AreaAMD}
+	acc := Check{ID: CheckAMDRenderAccess, Area: AreaAMD}
 	if len(nodes) == 0 && len(devs) == 0 && !e.f.pci.KFD {
 		gpu.Status, gpu.Finding = StatusSkip, "no AMD GPU found"
 		gfx.Status, gfx.Finding = StatusSkip, "no AMD GPU"
@@ -592,9 +592,9 @@ var csfGPUs = []string{"G310", "G510", "G610", "G615", "G710", "G715", "G720"}
 
 func (e *evaluator) maliChecks() {
 	m := e.f.mali
-	dev := Check{ID: "mali-device", Area: AreaMali}
-	lib := Check{ID: "mali-libmali", Area: AreaMali}
-	fw := Check{ID: "mali-firmware", Area: AreaMali}
+	dev := Check{ID: CheckMaliDevice, Area: AreaMali}
+	lib := Check{ID: CheckMaliLibMali, Area: AreaMali}
+	fw := Check{ID: CheckMaliFirmware, Area: AreaMali}
 	arm := e.f.platform.Arch == "arm64"
 	if !m.Mali0 && !m.Panfrost {
 		reason := "no Mali GPU found"
@@ -684,8 +684,8 @@ const MinRKNPUDriver = "0.9.8"
 
 func (e *evaluator) rknnChecks() {
 	r := e.f.rknn
-	soc := Check{ID: "rknn-soc", Area: AreaRKNN}
-	drv := Check{ID: "rknn-driver", Area: AreaRKNN}
+	soc := Check{ID: CheckRKNNSoC, Area: AreaRKNN}
+	drv := Check{ID: CheckRKNNDriver, Area: AreaRKNN}
 	base := strings.TrimSuffix(r.SoC, "s")
 	if r.SoC == "" {
 		reason := "not a Rockchip SoC"

@@ -1,13 +1,9 @@
 package detect
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
-
-	"github.com/immich-accel/immich-accel/internal/docker"
 )
 
 // reHTTPStatus matches the Docker client's error for an HTTP answer that
@@ -16,7 +12,7 @@ var reHTTPStatus = regexp.MustCompile(`docker: GET /_ping: [1-5][0-9][0-9] `)
 
 func (e *evaluator) platformChecks() {
 	p := e.f.platform
-	c := Check{ID: "platform-os", Area: AreaPlatform}
+	c := Check{ID: CheckPlatformOS, Area: AreaPlatform}
 	switch {
 	case p.GOOS != "linux" && e.d.isHostRoot():
 		c.Status = StatusFail
@@ -57,7 +53,7 @@ func (e *evaluator) platformChecks() {
 	}
 	e.add(c)
 
-	a := Check{ID: "platform-arch", Area: AreaPlatform}
+	a := Check{ID: CheckPlatformArch, Area: AreaPlatform}
 	switch p.Arch {
 	case "amd64", "arm64":
 		a.Status = StatusOK
@@ -87,146 +83,6 @@ func osName(goos string) string {
 	return goos
 }
 
-func (e *evaluator) dockerChecks() {
-	df := e.f.docker
-	reachable := df.Info != nil || (df.Endpoint != "" && df.PingErr == nil && df.NoDaemon == "")
-
-	cli := Check{ID: "docker-cli", Area: AreaDocker}
-	if df.CLIPath != "" {
-		cli.Status, cli.Finding = StatusOK, "docker CLI at "+df.CLIPath
-	} else {
-		cli.Status = StatusFail
-		cli.Finding = "docker CLI not found"
-		cli.Fix = "Install Docker Engine: https://docs.docker.com/engine/install/"
-		if reachable {
-			cli.Status = StatusWarn
-			cli.Fix = "Install the docker CLI (docker-ce-cli) to manage Immich with `docker compose`."
-		}
-	}
-	e.add(cli)
-
-	dm := Check{ID: "docker-daemon", Area: AreaDocker}
-	switch {
-	case df.NoDaemon != "":
-		dm.Status = StatusFail
-		dm.Finding = "Docker daemon not reachable: " + df.NoDaemon
-		dm.Fix = "Start Docker (sudo systemctl enable --now docker), or set DOCKER_HOST to the daemon's address."
-		if df.BadHost {
-			dm.Fix = "Set DOCKER_HOST to unix:///path/to/docker.sock or tcp://host:port, or unset it to use " + docker.DefaultSocket + "; for a daemon reached over ssh:// or TLS, run doctor on that host."
-		}
-	case df.PingErr != nil:
-		dm.Status = StatusFail
-		msg := df.PingErr.Error()
-		dm.Finding = "Docker daemon at " + df.Endpoint + " did not answer: " + shortErr(msg)
-		switch {
-		case strings.Contains(msg, "connection refused"):
-			dm.Finding = "Docker daemon at " + df.Endpoint + " is not running: connection refused"
-		case strings.Contains(msg, "no such file or directory"):
-			dm.Finding = "Docker daemon at " + df.Endpoint + " is not running: the socket does not exist"
-		case errors.Is(df.PingErr, docker.ErrTimeout):
-			dm.Finding = fmt.Sprintf("Docker daemon at %s accepts connections but did not answer within %s", df.Endpoint, e.d.timeout)
-		case reHTTPStatus.MatchString(msg):
-			dm.Finding = "something answers at " + df.Endpoint + ", but not as a Docker daemon: " + shortErr(msg)
-		}
-		switch {
-		case reHTTPStatus.MatchString(msg):
-			dm.Fix = "Check DOCKER_HOST: it must be the Docker daemon's address (tcp://host:2375 or a unix socket), not a proxy or another service."
-		case strings.Contains(msg, "permission denied"):
-			dm.Fix = "Add your user to the docker group (sudo usermod -aG docker $USER, then log in again) or run with sudo."
-		case strings.Contains(msg, "did not answer in time"):
-			dm.Fix = "The daemon accepts connections but does not answer; check `sudo systemctl status docker` and `journalctl -u docker`."
-		default:
-			dm.Fix = "Start Docker (sudo systemctl enable --now docker), or set DOCKER_HOST to the daemon's address."
-		}
-	case df.Info == nil:
-		dm.Status = StatusWarn
-		dm.Finding = "Docker daemon at " + df.Endpoint + " answers, but /info failed: " + shortErr(errString(df.InfoErr))
-		dm.Fix = "Check `docker info` and `journalctl -u docker`."
-	default:
-		dm.Status = StatusOK
-		kind := "native engine"
-		if e.dockerDesktop() {
-			kind = "Docker Desktop"
-		}
-		dm.Finding = fmt.Sprintf("Docker Engine %s at %s (%s)", df.Info.ServerVersion, df.Endpoint, kind)
-		if df.Info.OperatingSystem != "" {
-			dm.Detail = append(dm.Detail, "operating system: "+df.Info.OperatingSystem)
-		}
-		if df.Info.Architecture != "" {
-			dm.Detail = append(dm.Detail, "architecture: "+df.Info.Architecture)
-		}
-	}
-	if len(df.DesktopHints) > 0 {
-		dm.Detail = append(dm.Detail, "Docker Desktop traces: "+strings.Join(df.DesktopHints, ", "))
-	}
-	e.add(dm)
-
-	cp := Check{ID: "docker-compose", Area: AreaDocker}
-	switch {
-	case df.ComposePath != "" && df.ComposeVersion != "":
-		cp.Status = StatusOK
-		cp.Finding = "Compose v" + df.ComposeVersion + " (plugin at " + df.ComposePath + ")"
-		if !versionAtLeast(df.ComposeVersion, "2.0.0") {
-			cp.Status = StatusFail
-			cp.Finding = "Compose " + df.ComposeVersion + " is older than v2"
-			cp.Fix = "Install the Compose v2 plugin (docker-compose-plugin): https://docs.docker.com/compose/install/linux/"
-		}
-	case df.ComposePath != "":
-		cp.Status = StatusOK
-		cp.Finding = "Compose plugin at " + df.ComposePath
-		if df.ComposeErr != "" {
-			cp.Status = StatusWarn
-			cp.Finding += ", version unknown: " + shortErr(df.ComposeErr)
-			cp.Fix = "Check that `docker compose version` works."
-		}
-	case df.ComposeV1 != "":
-		cp.Status = StatusFail
-		cp.Finding = "only a standalone docker-compose at " + df.ComposeV1 + "; Immich's files need Compose v2 (`docker compose`)"
-		cp.Fix = "Install the Compose v2 plugin (docker-compose-plugin): https://docs.docker.com/compose/install/linux/"
-	default:
-		cp.Status = StatusFail
-		cp.Finding = "Compose v2 plugin not found in the Docker CLI plugin directories"
-		cp.Fix = "Install the Compose v2 plugin (docker-compose-plugin): https://docs.docker.com/compose/install/linux/"
-	}
-	e.add(cp)
-
-	rt := Check{ID: "docker-runtimes", Area: AreaDocker}
-	tk := e.f.toolkit
-	switch {
-	case df.Info != nil:
-		names := make([]string, 0, len(df.Info.Runtimes))
-		for k := range df.Info.Runtimes {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		rt.Status = StatusOK
-		rt.Finding = "runtimes: " + orNone(strings.Join(names, ", "))
-		if df.Info.DefaultRuntime != "" {
-			rt.Finding += " (default " + df.Info.DefaultRuntime + ")"
-		}
-		if len(df.Info.CDISpecDirs) > 0 {
-			rt.Detail = append(rt.Detail, "CDI spec directories: "+strings.Join(df.Info.CDISpecDirs, ", "))
-		}
-	case len(df.DaemonJSONRuntimes) > 0:
-		rt.Status = StatusOK
-		rt.Finding = "runtimes in /etc/docker/daemon.json: " + strings.Join(df.DaemonJSONRuntimes, ", ")
-	case df.DaemonJSONErr != nil:
-		rt.Status = StatusWarn
-		rt.Finding = "cannot read /etc/docker/daemon.json: " + describeErr(df.DaemonJSONErr)
-		rt.Fix = "Check the file's JSON syntax: a broken daemon.json keeps Docker from starting."
-	default:
-		rt.Status = StatusSkip
-		rt.Finding = "registered runtimes unknown: the daemon is not reachable and /etc/docker/daemon.json lists none"
-	}
-	if df.DaemonJSONCDI {
-		rt.Detail = append(rt.Detail, "CDI enabled in /etc/docker/daemon.json")
-	}
-	if len(tk.CDISpecs) > 0 {
-		rt.Detail = append(rt.Detail, "NVIDIA CDI specs: "+strings.Join(tk.CDISpecs, ", "))
-	}
-	e.add(rt)
-}
-
 // dockerDesktop tells whether the engine is Docker Desktop's.
 func (e *evaluator) dockerDesktop() bool {
 	df := e.f.docker
@@ -238,7 +94,7 @@ func (e *evaluator) dockerDesktop() bool {
 
 func (e *evaluator) cpuCheck() {
 	c := e.f.cpu
-	ch := Check{ID: "cpu", Area: AreaCPU}
+	ch := Check{ID: CheckCPU, Area: AreaCPU}
 	switch {
 	case c.Err != nil:
 		ch.Status = StatusWarn

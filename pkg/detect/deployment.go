@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/immich-accel/immich-accel/internal/shell"
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 )
 
@@ -111,7 +113,7 @@ func extendedVolumes(composePath string, in *compose.Inspection) []string {
 	if err != nil {
 		return nil
 	}
-	sec, err := compose.Inspect(src, in.Backend)
+	sec, err := compose.Inspect(src, string(in.Backend))
 	if err != nil || sec == nil {
 		return nil
 	}
@@ -136,7 +138,7 @@ var problemStatus = map[string]Status{
 
 func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 	df := e.f.deploy
-	file := Check{ID: "compose-file", Area: AreaDeployment}
+	file := Check{ID: CheckComposeFile, Area: AreaDeployment}
 	if df.Path == "" {
 		file.Status = StatusSkip
 		file.Finding = "no compose file given (--compose FILE) or found in the current directory"
@@ -147,22 +149,24 @@ func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 	if df.Err != nil {
 		file.Status = StatusFail
 		var ce *compose.Error
+		var ue *compose.UnreadableError
 		switch {
 		case errors.Is(df.Err, os.ErrNotExist):
 			file.Finding = "cannot read " + df.Path + ": not found"
 			file.Fix = "Pass the path of Immich's docker-compose.yml with --compose FILE."
-		case errors.Is(df.Err, compose.ErrNotComposeFile):
-			file.Finding = "cannot inspect " + df.Path + ": " + strings.TrimPrefix(df.Err.Error(), compose.ErrNotComposeFile.Error()+": ")
+		case errors.As(df.Err, &ue):
+			file.Finding = "cannot inspect " + df.Path + ": " + ue.Reason
 			file.Fix = "Pass Immich's docker-compose.yml with --compose FILE."
 		case errors.Is(df.Err, compose.ErrNoComposeFile):
 			file.Finding = df.Err.Error()
 			file.Fix = "Pass Immich's docker-compose.yml itself with --compose FILE."
 		case errors.As(df.Err, &ce) && ce.Fix != "":
+			// compose's fixes name its --file flag, which doctor takes too.
 			file.Finding = "cannot inspect " + df.Path + ": " + df.Err.Error()
-			file.Fix = strings.ReplaceAll(ce.Fix, "--file", "--compose")
+			file.Fix = ce.Fix
 		default:
 			file.Finding = "cannot inspect " + df.Path + ": " + df.Err.Error()
-			file.Fix = "Check the file with `docker compose -f " + shellQuote(df.Path) + " config`."
+			file.Fix = "Check the file with `docker compose -f " + shell.Quote(df.Path) + " config`."
 		}
 		if !df.Given {
 			file.Status = StatusSkip
@@ -182,7 +186,7 @@ func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 	if mode == "extends" {
 		mode = "extends " + in.ExtendsFile
 	}
-	backend := in.Backend
+	backend := string(in.Backend)
 	switch {
 	case in.BackendFromEnv:
 		backend = "set by a variable"
@@ -203,25 +207,27 @@ func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 		if !ok {
 			st = StatusWarn
 		}
-		fix := p.Fix
-		if f := e.fileFlag(); f != "" {
-			fix = strings.Replace(fix, "immich-accel compose ", "immich-accel compose"+f+" ", 1)
+		c := Check{ID: ComposeProblemCheck(p.ID), Area: AreaDeployment, Status: st, Finding: p.Message, Fix: p.Fix}
+		if p.Run != nil {
+			run := *p.Run
+			run.File = e.runFile()
+			c.Run = &run
 		}
-		e.add(Check{ID: "compose-" + p.ID, Area: AreaDeployment, Status: st, Finding: p.Message, Fix: fix})
+		e.add(c)
 	}
 	e.add(e.composeBackendCheck(in, host, bs, df.MissingSources))
 }
 
 // composeBackendCheck judges the configured backend against this host.
 func (e *evaluator) composeBackendCheck(in *compose.Inspection, host HostFacts, bs []BackendStatus, missing []string) Check {
-	c := Check{ID: "compose-backend", Area: AreaDeployment}
+	c := Check{ID: CheckComposeBackend, Area: AreaDeployment}
 	b := in.Backend
 	if b == "" {
-		b = BackendCPU
+		b = accel.CPU
 	}
-	best := ""
+	var best accel.Backend
 	for _, s := range bs {
-		if s.State == BackendReady && s.Name != BackendCPU {
+		if s.State == BackendReady && s.Name != accel.CPU {
 			best = s.Name
 			break
 		}
@@ -232,43 +238,43 @@ func (e *evaluator) composeBackendCheck(in *compose.Inspection, host HostFacts, 
 			status = s
 		}
 	}
-	cmd := e.composeCommand
+	cmd := e.composeRun
 	switch {
 	case in.BackendFromEnv:
 		c.Status = StatusSkip
 		c.Finding = "the backend comes from a variable; it cannot be checked statically"
-	case b == BackendOpenVINO && host.WSL:
+	case b == accel.OpenVINO && host.WSL:
 		c.Status = StatusFail
 		c.Finding = "the openvino section does not work on WSL2: it lacks /dev/dxg and /usr/lib/wsl"
-		c.Fix = cmd(BackendOpenVINOWSL)
-	case b == BackendOpenVINOWSL && !host.WSL:
+		c.Run = cmd(accel.OpenVINOWSL)
+	case b == accel.OpenVINOWSL && !host.WSL:
 		c.Status = StatusFail
 		c.Finding = "openvino-wsl is for WSL2; this host is native Linux"
-		c.Fix = cmd(BackendOpenVINO)
+		c.Run = cmd(accel.OpenVINO)
 	case status.Name == "":
 		c.Status = StatusWarn
-		c.Finding = "unknown backend " + b
+		c.Finding = "unknown backend " + string(b)
 	case status.State == BackendUnavailable:
 		c.Status = StatusFail
-		c.Finding = "configured for " + b + ", which this host cannot serve: " + status.Reason
+		c.Finding = "configured for " + string(b) + ", which this host cannot serve: " + status.Reason
 		if best != "" {
-			c.Fix = cmd(best)
+			c.Run = cmd(best)
 		} else {
-			c.Fix = cmd(BackendCPU)
+			c.Run = cmd(accel.CPU)
 		}
 	case status.State == BackendNeedsFixes:
 		c.Status = StatusWarn
-		c.Finding = "configured for " + b + ", which needs fixes on this host first: " + status.Reason
-		c.Fix = "See the failed checks: " + strings.Join(status.Blockers, ", ") + "."
-	case b == BackendCPU && best != "":
+		c.Finding = "configured for " + string(b) + ", which needs fixes on this host first: " + status.Reason
+		c.Fix = "See the failed checks: " + JoinIDs(status.Blockers) + "."
+	case b == accel.CPU && best != "":
 		c.Status = StatusWarn
-		c.Finding = "configured for the CPU although this host can serve " + best
-		c.Fix = cmd(best)
+		c.Finding = "configured for the CPU although this host can serve " + string(best)
+		c.Run = cmd(best)
 	default:
 		c.Status = StatusOK
-		c.Finding = "configured for " + b + ", which this host can serve"
+		c.Finding = "configured for " + string(b) + ", which this host can serve"
 	}
-	if b == BackendARMNN && len(missing) > 0 && c.Status != StatusFail {
+	if b == accel.ARMNN && len(missing) > 0 && c.Status != StatusFail {
 		lib := false
 		for _, m := range missing {
 			if strings.Contains(m, "libmali") {
@@ -281,44 +287,35 @@ func (e *evaluator) composeBackendCheck(in *compose.Inspection, host HostFacts, 
 			if host.LibMaliPath != "" {
 				c.Finding += "; libmali is at " + host.LibMaliPath
 			}
-			c.Fix = "Run `" + cmd(BackendARMNN) + "`: it mounts libmali from where this host has it."
+			c.Fix, c.Run = "it mounts libmali from where this host has it.", cmd(accel.ARMNN)
 		} else if c.Status == StatusOK {
 			c.Status = StatusWarn
 			c.Finding = "mounts " + strings.Join(missing, ", ") + ", which this host does not have (docker creates an empty directory there)"
-			c.Fix = "Run `" + cmd(BackendARMNN) + "`: it drops the firmware mount when the file is absent."
+			c.Fix, c.Run = "it drops the firmware mount when the file is absent.", cmd(accel.ARMNN)
 		}
 	}
 	return c
 }
 
-// composeCommand is the `immich-accel compose` command line that switches
-// the inspected compose file (or, without one, the file in the working
+// composeRun is the run of `immich-accel compose` that switches the
+// inspected compose file (or, without one, the file in the working
 // directory) to backend: --inline when the file already inlines its
-// section or looks like a Portainer, Unraid or app-store stack, and --file
-// when compose would not find the file by itself.
-func (e *evaluator) composeCommand(backend string) string {
-	s := "immich-accel compose --backend " + backend
-	df := e.f.deploy
-	if in := df.In; in != nil && (in.StackKind != "" || in.Mode == "inline") {
-		s += " --inline"
+// section or looks like a Portainer, Unraid or app-store stack, and the
+// file when compose would not find it by itself.
+func (e *evaluator) composeRun(backend accel.Backend) *compose.FixRun {
+	r := &compose.FixRun{Backend: backend, File: e.runFile()}
+	if in := e.f.deploy.In; in != nil && (in.StackKind != "" || in.Mode == "inline") {
+		r.Inline = true
 	}
-	return s + e.fileFlag()
+	return r
 }
 
-// fileFlag is " --file PATH" when `immich-accel compose` run in the working
-// directory would not find the inspected compose file by itself, else "".
-func (e *evaluator) fileFlag() string {
+// runFile is the inspected compose file when `immich-accel compose` run in
+// the working directory would not find it by itself, else "".
+func (e *evaluator) runFile() string {
 	df := e.f.deploy
 	if df.Path == "" || df.Err != nil || df.InWorkDir {
 		return ""
 	}
-	return " --file " + shellQuote(df.Path)
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@%+=,") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return df.Path
 }

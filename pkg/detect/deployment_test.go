@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/immich-accel/immich-accel/pkg/accel"
+	"github.com/immich-accel/immich-accel/pkg/compose"
 	"github.com/immich-accel/immich-accel/pkg/detect"
 )
 
@@ -63,28 +65,28 @@ func TestDeploymentMistakes(t *testing.T) {
 		hwaccel bool
 		check   string
 		status  detect.Status
-		finding string // substring
-		fix     string // substring
+		finding string        // substring
+		run     accel.Backend // the backend the fix's compose run switches to
 	}{
 		{name: "section without suffix", host: "nvidia-desktop", compose: mlCompose("", "", extendsCUDA), hwaccel: true,
-			check: "compose-section-without-suffix", status: detect.StatusFail, finding: "no -cuda suffix", fix: "--backend cuda"},
+			check: "compose-section-without-suffix", status: detect.StatusFail, finding: "no -cuda suffix", run: "cuda"},
 		{name: "suffix without devices", host: "nvidia-desktop", compose: mlCompose("", "-cuda", ""),
-			check: "compose-suffix-without-section", status: detect.StatusFail, finding: "-cuda suffix but the service does not have the cuda section", fix: "--backend cuda"},
+			check: "compose-suffix-without-section", status: detect.StatusFail, finding: "-cuda suffix but the service does not have the cuda section", run: "cuda"},
 		{name: "extends file not next to the compose file", host: "nvidia-desktop", compose: mlCompose("", "-cuda", extendsCUDA),
-			check: "compose-extends-file-missing", status: detect.StatusFail, finding: "hwaccel.ml.yml, which is not next to the compose file", fix: "--backend cuda"},
+			check: "compose-extends-file-missing", status: detect.StatusFail, finding: "hwaccel.ml.yml, which is not next to the compose file", run: "cuda"},
 		{name: "openvino on WSL2", host: "wsl2-intel", hwaccel: true,
 			compose: mlCompose("", "-openvino", "    extends:\n      file: hwaccel.ml.yml\n      service: openvino\n"),
-			check:   "compose-backend", status: detect.StatusFail, finding: "openvino section does not work on WSL2", fix: "--backend openvino-wsl"},
+			check:   "compose-backend", status: detect.StatusFail, finding: "openvino section does not work on WSL2", run: "openvino-wsl"},
 		{name: "openvino-wsl takes the -openvino suffix", host: "wsl2-intel", hwaccel: true,
 			compose: mlCompose("", "-openvino", "    extends:\n      file: hwaccel.ml.yml\n      service: openvino-wsl\n"),
 			check:   "compose-backend", status: detect.StatusOK, finding: "configured for openvino-wsl"},
 		{name: "backend this host cannot serve", host: "no-gpu-server", compose: mlCompose("", "-cuda", extendsCUDA), hwaccel: true,
-			check: "compose-backend", status: detect.StatusFail, finding: "configured for cuda, which this host cannot serve: no NVIDIA GPU", fix: "--backend cpu"},
+			check: "compose-backend", status: detect.StatusFail, finding: "configured for cuda, which this host cannot serve: no NVIDIA GPU", run: "cpu"},
 		{name: "libmali mounted from where this host has none", host: "mali-libmali-elsewhere",
 			compose: mlCompose("", "-armnn", "    extends:\n      file: hwaccel.ml.yml\n      service: armnn\n"), hwaccel: true,
-			check: "compose-backend", status: detect.StatusFail, finding: "mounts /lib/firmware/mali_csffw.bin, /usr/lib/libmali.so, which this host does not have; libmali is at /usr/lib/aarch64-linux-gnu/libmali.so.1", fix: "--backend armnn"},
+			check: "compose-backend", status: detect.StatusFail, finding: "mounts /lib/firmware/mali_csffw.bin, /usr/lib/libmali.so, which this host does not have; libmali is at /usr/lib/aarch64-linux-gnu/libmali.so.1", run: "armnn"},
 		{name: "CPU although an accelerator is ready", host: "intel-n100", compose: mlCompose("", "", ""),
-			check: "compose-backend", status: detect.StatusWarn, finding: "configured for the CPU although this host can serve openvino", fix: "--backend openvino"},
+			check: "compose-backend", status: detect.StatusWarn, finding: "configured for the CPU although this host can serve openvino", run: "openvino"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,12 +96,12 @@ func TestDeploymentMistakes(t *testing.T) {
 			if c := r.Check("compose-file"); c == nil || c.Status != detect.StatusOK {
 				t.Fatalf("compose-file = %+v", c)
 			}
-			c := r.Check(tt.check)
+			c := r.Check(detect.CheckID(tt.check))
 			if c == nil {
 				var ids []string
 				for _, c := range r.Checks {
 					if c.Area == detect.AreaDeployment {
-						ids = append(ids, c.ID+"="+string(c.Status)+": "+c.Finding)
+						ids = append(ids, string(c.ID)+"="+string(c.Status)+": "+c.Finding)
 					}
 				}
 				t.Fatalf("no check %s; deployment checks: %s", tt.check, strings.Join(ids, " | "))
@@ -107,13 +109,16 @@ func TestDeploymentMistakes(t *testing.T) {
 			if c.Status != tt.status || !strings.Contains(c.Finding, tt.finding) {
 				t.Errorf("%s = %s %q, want %s containing %q", tt.check, c.Status, c.Finding, tt.status, tt.finding)
 			}
-			if tt.fix != "" && !strings.Contains(c.Fix, tt.fix) {
-				t.Errorf("%s fix = %q, want it to contain %q", tt.check, c.Fix, tt.fix)
+			if tt.run != "" && (c.Run == nil || c.Run.Backend != tt.run) {
+				t.Errorf("%s run = %+v, want a compose run to %s", tt.check, c.Run, tt.run)
 			}
-			// The file lies outside the working directory: every command
-			// in a fix names it.
-			if strings.Contains(c.Fix, "immich-accel compose") && !strings.Contains(c.Fix, "--file "+path) {
-				t.Errorf("fix %q does not name the compose file %s", c.Fix, path)
+			// The file lies outside the working directory: every run in a
+			// fix names it.
+			if c.Run != nil && c.Run.File != path {
+				t.Errorf("run %+v does not name the compose file %s", c.Run, path)
+			}
+			if strings.Contains(c.Fix, "immich-accel compose") {
+				t.Errorf("fix %q writes a command line; detect gives the run", c.Fix)
 			}
 		})
 	}
@@ -136,15 +141,15 @@ func TestRecommendedCommand(t *testing.T) {
 		name    string
 		compose string
 		workDir string
-		want    string
+		want    compose.FixRun
 	}{
-		{name: "found in the working directory", workDir: filepath.Dir(plain), want: "immich-accel compose --backend cuda"},
-		{name: "given and in the working directory", compose: plain, workDir: filepath.Dir(plain), want: "immich-accel compose --backend cuda"},
-		{name: "given elsewhere", compose: plain, workDir: t.TempDir(), want: "immich-accel compose --backend cuda --file " + plain},
-		{name: "directory given", compose: filepath.Dir(plain), workDir: t.TempDir(), want: "immich-accel compose --backend cuda --file " + plain},
-		{name: "path with a space", compose: spaced, want: "immich-accel compose --backend cuda --file '" + spaced + "'"},
-		{name: "Portainer stack", compose: portainer, workDir: filepath.Dir(portainer), want: "immich-accel compose --backend cuda --inline"},
-		{name: "no compose file", workDir: t.TempDir(), want: "immich-accel compose --backend cuda"},
+		{name: "found in the working directory", workDir: filepath.Dir(plain), want: compose.FixRun{Backend: accel.CUDA}},
+		{name: "given and in the working directory", compose: plain, workDir: filepath.Dir(plain), want: compose.FixRun{Backend: accel.CUDA}},
+		{name: "given elsewhere", compose: plain, workDir: t.TempDir(), want: compose.FixRun{Backend: accel.CUDA, File: plain}},
+		{name: "directory given", compose: filepath.Dir(plain), workDir: t.TempDir(), want: compose.FixRun{Backend: accel.CUDA, File: plain}},
+		{name: "path with a space", compose: spaced, want: compose.FixRun{Backend: accel.CUDA, File: spaced}},
+		{name: "Portainer stack", compose: portainer, workDir: filepath.Dir(portainer), want: compose.FixRun{Backend: accel.CUDA, Inline: true}},
+		{name: "no compose file", workDir: t.TempDir(), want: compose.FixRun{Backend: accel.CUDA}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,8 +157,11 @@ func TestRecommendedCommand(t *testing.T) {
 			opts := append(sc.Options(), detect.WithTimeout(200*time.Millisecond),
 				detect.WithWorkDir(tt.workDir), detect.WithComposeFile(tt.compose))
 			r := detect.New(opts...).Run(context.Background())
-			if got := r.Recommendation.Command; got != tt.want {
-				t.Errorf("command = %q, want %q", got, tt.want)
+			if got := r.Recommendation.Run; got == nil || *got != tt.want {
+				t.Errorf("run = %+v, want %+v", got, tt.want)
+			}
+			if r.Recommendation.Command != "" {
+				t.Errorf("detect wrote a command line: %q", r.Recommendation.Command)
 			}
 		})
 	}
@@ -192,9 +200,8 @@ func TestComposeNotAComposeFile(t *testing.T) {
 			if c.Status != detect.StatusFail || !strings.Contains(c.Finding, tt.finding) || !strings.Contains(c.Fix, tt.fix) {
 				t.Errorf("compose-file = %+v, want fail with %q and a fix with %q", c, tt.finding, tt.fix)
 			}
-			if strings.Contains(c.Fix, "--file") {
-				t.Errorf("fix names compose's --file where doctor takes --compose: %q", c.Fix)
-			}
+			// compose's fixes may name its --file flag: doctor takes it
+			// too (internal/cli tests that).
 		})
 	}
 }

@@ -20,7 +20,9 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
-	"github.com/immich-accel/immich-accel/internal/docker"
+	"github.com/immich-accel/immich-accel/pkg/accel"
+	"github.com/immich-accel/immich-accel/pkg/compose"
+	"github.com/immich-accel/immich-accel/pkg/dockerapi"
 )
 
 // Status is the outcome of one check.
@@ -110,12 +112,16 @@ func (a Area) Title() string {
 
 // Check is the result of one check. ID is stable across releases.
 type Check struct {
-	ID      string   `json:"id"`
+	ID      CheckID  `json:"id"`
 	Area    Area     `json:"area"`
 	Status  Status   `json:"status"`
 	Finding string   `json:"finding"`
 	Detail  []string `json:"detail,omitempty"`
-	Fix     string   `json:"fix,omitempty"`
+	// Fix says what to do. With Run set, it says what that run does and
+	// follows it; commands write the run as a command line and fill Fix
+	// with the whole text before they print or encode the report.
+	Fix string          `json:"fix,omitempty"`
+	Run *compose.FixRun `json:"run,omitempty"`
 }
 
 // Report is everything Run found.
@@ -143,7 +149,7 @@ type Summary struct {
 }
 
 // Check returns the check with the given ID, or nil.
-func (r *Report) Check(id string) *Check {
+func (r *Report) Check(id CheckID) *Check {
 	for i := range r.Checks {
 		if r.Checks[i].ID == id {
 			return &r.Checks[i]
@@ -156,23 +162,12 @@ func (r *Report) Check(id string) *Check {
 // to use, even when a more capable one needs fixes first.
 func (r *Report) HardwareReady() bool {
 	for _, b := range r.Backends {
-		if b.Name != BackendCPU && b.State == BackendReady {
+		if b.Name != accel.CPU && b.State == BackendReady {
 			return true
 		}
 	}
 	return false
 }
-
-// Backend names, as used by Immich's hwaccel.ml.yml services.
-const (
-	BackendCUDA        = "cuda"
-	BackendOpenVINO    = "openvino"
-	BackendOpenVINOWSL = "openvino-wsl"
-	BackendARMNN       = "armnn"
-	BackendROCm        = "rocm"
-	BackendRKNN        = "rknn"
-	BackendCPU         = "cpu"
-)
 
 // BackendState says how far a backend is from usable on this host.
 type BackendState string
@@ -189,15 +184,15 @@ const (
 
 // BackendStatus is the verdict for one backend.
 type BackendStatus struct {
-	Name   string       `json:"name"`
-	State  BackendState `json:"state"`
-	Reason string       `json:"reason"`
+	Name   accel.Backend `json:"name"`
+	State  BackendState  `json:"state"`
+	Reason string        `json:"reason"`
 	// Blockers are the IDs of the failed checks that keep it from ready.
-	Blockers []string `json:"blockers,omitempty"`
+	Blockers []CheckID `json:"blockers,omitempty"`
 }
 
 // Backend returns the status of the named backend, or nil.
-func (r *Report) Backend(name string) *BackendStatus {
+func (r *Report) Backend(name accel.Backend) *BackendStatus {
 	for i := range r.Backends {
 		if r.Backends[i].Name == name {
 			return &r.Backends[i]
@@ -208,13 +203,15 @@ func (r *Report) Backend(name string) *BackendStatus {
 
 // Recommendation is the backend to use and how to enable it.
 type Recommendation struct {
-	Backend        string `json:"backend"`
-	Ready          bool   `json:"ready"`
-	Reason         string `json:"reason"`
-	RunnerUp       string `json:"runnerUp,omitempty"`
-	RunnerUpReason string `json:"runnerUpReason,omitempty"`
-	// Command is the exact next command to run.
-	Command string `json:"command"`
+	Backend        accel.Backend `json:"backend"`
+	Ready          bool          `json:"ready"`
+	Reason         string        `json:"reason"`
+	RunnerUp       accel.Backend `json:"runnerUp,omitempty"`
+	RunnerUpReason string        `json:"runnerUpReason,omitempty"`
+	// Run is the next run of `immich-accel compose`; commands write it as
+	// a command line in Command.
+	Run     *compose.FixRun `json:"run,omitempty"`
+	Command string          `json:"command"`
 }
 
 // Logger is where the detector writes debug notes; a *slog.Logger.
@@ -238,7 +235,7 @@ type Detector struct {
 	root        string
 	nvml        nvml.Interface
 	nvmlSet     bool
-	docker      docker.API
+	docker      dockerapi.API
 	dockerSet   bool
 	exec        Execer
 	log         *slog.Logger
@@ -266,7 +263,7 @@ func WithNVML(n nvml.Interface) Option {
 }
 
 // WithDocker uses api to talk to the Docker daemon. A nil api means no daemon.
-func WithDocker(api docker.API) Option {
+func WithDocker(api dockerapi.API) Option {
 	return func(d *Detector) { d.docker, d.dockerSet = api, true }
 }
 
@@ -287,8 +284,12 @@ func WithComposeFile(path string) Option { return func(d *Detector) { d.composeF
 // given, the recommended command adds --file unless it is the file found in dir.
 func WithWorkDir(dir string) Option { return func(d *Detector) { d.workDir = dir } }
 
+// DefaultTimeout is how long a probe waits for something outside the
+// process (Docker, NVML, commands) unless WithTimeout says otherwise.
+const DefaultTimeout = 1500 * time.Millisecond
+
 // WithTimeout bounds each probe that talks to something outside the
-// process (Docker, NVML, commands). The default is 1.5 s.
+// process (Docker, NVML, commands). The default is DefaultTimeout.
 func WithTimeout(t time.Duration) Option { return func(d *Detector) { d.timeout = t } }
 
 // WithGOOS overrides the operating system the detector believes it runs on
@@ -304,7 +305,7 @@ func WithAccess(access func(path string) error) Option {
 // library, the Docker daemon at DOCKER_HOST or the standard socket, real
 // command execution and a discarding logger.
 func New(opts ...Option) *Detector {
-	d := &Detector{root: "/", timeout: 1500 * time.Millisecond, goos: runtime.GOOS}
+	d := &Detector{root: "/", timeout: DefaultTimeout, goos: runtime.GOOS}
 	for _, o := range opts {
 		o(d)
 	}
@@ -338,9 +339,59 @@ func (d *Detector) isHostRoot() bool { return d.root == "/" }
 // that blocks reading) is reported as unfinished, so Run returns in bounded
 // time whatever the host does.
 func (d *Detector) Run(ctx context.Context) *Report {
-	fs := fsys{root: d.root}
+	return d.evaluate(d.collect(ctx, d.probes(fsys{root: d.root})))
+}
+
+// probe gathers one kind of facts. It returns what to apply to the facts,
+// so that a probe that finishes late changes nothing.
+type probe struct {
+	name string
+	run  func(ctx context.Context) func(*facts)
+}
+
+// probes lists every probe Run runs.
+func (d *Detector) probes(fs fsys) []probe {
+	ps := []probe{
+		{"platform", func(context.Context) func(*facts) { v := d.probePlatform(fs); return func(f *facts) { f.platform = v } }},
+		{"pci", func(context.Context) func(*facts) { v := d.probePCI(fs); return func(f *facts) { f.pci = v } }},
+		{"nvml", func(ctx context.Context) func(*facts) {
+			v := d.probeNVML(ctx, fs)
+			return func(f *facts) { f.nvml = v }
+		}},
+		{"docker", func(ctx context.Context) func(*facts) {
+			v := d.probeDocker(ctx, fs)
+			return func(f *facts) { f.docker = v }
+		}},
+		{"toolkit", func(context.Context) func(*facts) { v := d.probeToolkit(fs); return func(f *facts) { f.toolkit = v } }},
+		{"cpu", func(context.Context) func(*facts) { v := d.probeCPU(fs); return func(f *facts) { f.cpu = v } }},
+		{"mali", func(context.Context) func(*facts) { v := d.probeMali(fs); return func(f *facts) { f.mali = v } }},
+		{"rknn", func(context.Context) func(*facts) { v := d.probeRKNN(fs); return func(f *facts) { f.rknn = v } }},
+		{"groups", func(context.Context) func(*facts) { v := probeGroups(fs); return func(f *facts) { f.groups = v } }},
+		{"deployment", func(context.Context) func(*facts) { v := d.probeDeployment(fs); return func(f *facts) { f.deploy = v } }},
+		{"transcode", func(context.Context) func(*facts) {
+			v := d.probeTranscode(fs)
+			return func(f *facts) { f.transcode = v }
+		}},
+	}
+	if d.immich != nil {
+		ps = append(ps, probe{"immich", func(ctx context.Context) func(*facts) {
+			v := d.probeImmich(ctx)
+			return func(f *facts) { f.immich = v }
+		}})
+	}
+	return ps
+}
+
+// collect runs the probes at once and waits for them within the run's
+// budget. The probes get a context derived from ctx that ends with the
+// budget and is canceled when collect returns, so none that honours its
+// context outlives the run.
+func (d *Detector) collect(ctx context.Context, probes []probe) *facts {
+	budget := d.runBudget()
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	// What the report says of a probe that does not finish.
-	f := facts{}
+	f := &facts{}
 	f.platform.GOOS = d.goos
 	f.nvml.SkipReason = "the NVML probe did not finish in time"
 	f.docker.NoDaemon = "the Docker probe did not finish in time"
@@ -353,58 +404,40 @@ func (d *Detector) Run(ctx context.Context) *Report {
 		closed  bool
 		pending = map[string]bool{}
 	)
-	run := func(name string, probe func() func(*facts)) {
-		pending[name] = true
+	mu.Lock() // the probes wait until every one is started
+	for _, p := range probes {
+		pending[p.name] = true
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() {
 				if r := recover(); r != nil {
-					d.log.Error("probe panicked", "probe", name, "panic", fmt.Sprint(r))
+					d.log.Error("probe panicked", "probe", p.name, "panic", fmt.Sprint(r))
 					mu.Lock()
 					if !closed {
-						f.panics = append(f.panics, fmt.Sprintf("%s probe: %v", name, r))
-						delete(pending, name)
+						f.panics = append(f.panics, fmt.Sprintf("%s probe: %v", p.name, r))
+						delete(pending, p.name)
 					}
 					mu.Unlock()
 				}
 			}()
 			start := time.Now()
-			apply := probe()
+			apply := p.run(ctx)
 			mu.Lock()
 			if !closed {
-				apply(&f)
-				delete(pending, name)
+				apply(f)
+				delete(pending, p.name)
 			}
 			mu.Unlock()
-			d.log.Debug("probe done", "probe", name, "took", time.Since(start))
+			d.log.Debug("probe done", "probe", p.name, "took", time.Since(start))
 		}()
-	}
-	mu.Lock() // the probes wait until every one is started
-	run("platform", func() func(*facts) { v := d.probePlatform(fs); return func(f *facts) { f.platform = v } })
-	run("pci", func() func(*facts) { v := d.probePCI(fs); return func(f *facts) { f.pci = v } })
-	run("nvml", func() func(*facts) { v := d.probeNVML(ctx, fs); return func(f *facts) { f.nvml = v } })
-	run("docker", func() func(*facts) { v := d.probeDocker(ctx, fs); return func(f *facts) { f.docker = v } })
-	run("toolkit", func() func(*facts) { v := d.probeToolkit(fs); return func(f *facts) { f.toolkit = v } })
-	run("cpu", func() func(*facts) { v := d.probeCPU(fs); return func(f *facts) { f.cpu = v } })
-	run("mali", func() func(*facts) { v := d.probeMali(fs); return func(f *facts) { f.mali = v } })
-	run("rknn", func() func(*facts) { v := d.probeRKNN(fs); return func(f *facts) { f.rknn = v } })
-	run("groups", func() func(*facts) { v := probeGroups(fs); return func(f *facts) { f.groups = v } })
-	run("deployment", func() func(*facts) { v := d.probeDeployment(fs); return func(f *facts) { f.deploy = v } })
-	run("transcode", func() func(*facts) { v := d.probeTranscode(fs); return func(f *facts) { f.transcode = v } })
-	if d.immich != nil {
-		run("immich", func() func(*facts) { v := d.probeImmich(ctx); return func(f *facts) { f.immich = v } })
 	}
 	mu.Unlock()
 
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	budget := d.runBudget()
-	timer := time.NewTimer(budget)
-	defer timer.Stop()
 	select {
 	case <-done:
-	case <-timer.C:
 	case <-ctx.Done():
 	}
 	mu.Lock()
@@ -418,7 +451,7 @@ func (d *Detector) Run(ctx context.Context) *Report {
 		d.log.Warn("probes did not finish", "probes", f.unfinished, "after", budget)
 	}
 	f.budget = budget
-	return d.evaluate(&f)
+	return f
 }
 
 // runBudget is how long Run waits for all probes: the Docker probe makes a

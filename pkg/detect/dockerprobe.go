@@ -2,9 +2,11 @@ package detect
 
 import (
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -23,13 +25,21 @@ type dockerFacts struct {
 
 	NoDaemon   string // why the daemon was not contacted
 	BadHost    bool   // DOCKER_HOST is set to an address doctor cannot use
+	BadContext bool   // the docker context in use cannot be read
 	Endpoint   string
+	// Context is the docker context ("" when DOCKER_HOST chose the
+	// endpoint or a fake daemon is used), Source what chose the endpoint.
+	Context    string
+	Source     string
 	PingErr    error
 	Info       *docker.Info
 	InfoErr    error
+	Version    *docker.Version
 	Containers []docker.Container
 	ListErr    error
 	ML         *docker.Container
+	Inspect    *docker.ContainerJSON
+	InspectErr error
 	Logs       string
 	LogsErr    error
 	// Server is the container that transcodes (immich-server, or
@@ -112,9 +122,14 @@ func (d *Detector) pathDirs() []string {
 	return dirs
 }
 
-// composeVersion asks the plugin for its metadata, the fast call the
-// Docker CLI itself makes to list plugins.
+// composeVersion reads the plugin's version from its Go build information
+// when that holds it, else asks the plugin for its metadata, the call the
+// Docker CLI itself makes to list plugins (running the ~100 MB binary costs
+// tens of milliseconds).
 func (d *Detector) composeVersion(ctx context.Context, bin string) (string, string) {
+	if v := composeBuildVersion(bin); v != "" {
+		return v, ""
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	out, err := d.exec.Output(ctx, bin, "docker-cli-plugin-metadata")
@@ -134,6 +149,44 @@ func (d *Detector) composeVersion(ctx context.Context, bin string) (string, stri
 		return "", fmt.Sprintf("unexpected plugin metadata from %s", bin)
 	}
 	return strings.TrimPrefix(meta.Version, "v"), ""
+}
+
+// composeModule is the Go module of the Compose v2 plugin; its release
+// builds set the version with -X composeModule/internal.Version=vX.Y.Z
+// (docker/compose's Makefile).
+const composeModule = "github.com/docker/compose/v2"
+
+var (
+	reComposeLdflag = regexp.MustCompile(`-X[= ]'?` + regexp.QuoteMeta(composeModule) + `/internal\.Version=v?(\d+\.\d+\.\d+[0-9A-Za-z.+-]*)`)
+	reRelease       = regexp.MustCompile(`^v(\d+\.\d+\.\d+)$`)
+)
+
+// composeBuildVersion reads the Compose plugin's version without running
+// it: from the -X flag that set internal.Version when the build recorded
+// its -ldflags, or from the main module's version when the build was
+// stamped from a release tag. It returns "" when the binary does not say
+// (a stripped -trimpath build from a source tree, a wrapper script), and
+// for anything that is not a regular file (a FIFO would block).
+func composeBuildVersion(bin string) string {
+	st, err := os.Stat(bin)
+	if err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	bi, err := buildinfo.ReadFile(bin)
+	if err != nil || bi.Main.Path != composeModule {
+		return ""
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-ldflags" {
+			if m := reComposeLdflag.FindStringSubmatch(s.Value); m != nil {
+				return m[1]
+			}
+		}
+	}
+	if m := reRelease.FindStringSubmatch(bi.Main.Version); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 func (d *Detector) readDaemonJSON(fs fsys, f *dockerFacts) {
@@ -160,7 +213,8 @@ func (d *Detector) readDaemonJSON(fs fsys, f *dockerFacts) {
 	f.DaemonJSONCDI = cfg.Features["cdi"]
 }
 
-// dockerAPI returns the client to use, or nil with the reason.
+// dockerAPI returns the client to use, or nil with the reason. It finds
+// the daemon as the docker CLI does (docker.Resolve).
 func (d *Detector) dockerAPI(fs fsys, f *dockerFacts) (docker.API, string) {
 	if d.dockerSet {
 		if d.docker == nil {
@@ -168,29 +222,45 @@ func (d *Detector) dockerAPI(fs fsys, f *dockerFacts) (docker.API, string) {
 		}
 		return d.docker, ""
 	}
-	if h := d.getenv("DOCKER_HOST"); h != "" {
-		c, err := docker.New(h, docker.WithTimeout(d.timeout))
-		if err != nil {
-			f.BadHost = true
-			return nil, err.Error()
-		}
-		return c, ""
+	uid := 0
+	if d.isHostRoot() {
+		uid = os.Getuid()
 	}
-	candidates := []string{docker.DefaultSocket}
-	if x := d.getenv("XDG_RUNTIME_DIR"); x != "" {
-		candidates = append(candidates, x+"/docker.sock")
+	env := docker.Env{
+		Getenv:   d.getenv,
+		ReadFile: func(p string) ([]byte, error) { s, err := fs.read(p); return []byte(s), err },
+		Exists:   fs.exists,
+		Home:     d.homeDir(),
+		UID:      uid,
 	}
-	candidates = append(candidates, d.homeDir()+"/.docker/desktop/docker.sock")
-	for _, sock := range candidates {
-		if fs.exists(sock) {
-			c, err := docker.New("unix://"+fs.path(sock), docker.WithTimeout(d.timeout))
-			if err != nil {
-				return nil, err.Error()
+	ep, err := docker.Resolve(env)
+	if err != nil {
+		f.BadContext = true
+		return nil, err.Error()
+	}
+	f.Context, f.Source = ep.Context, ep.Source
+	host := ep.Host
+	if ep.Source != "DOCKER_HOST" {
+		if sock, ok := strings.CutPrefix(host, "unix://"); ok {
+			if !fs.exists(sock) {
+				if ep.Context == "default" {
+					return nil, "no Docker socket at " + docker.DefaultSocket + " and DOCKER_HOST is not set"
+				}
+				return nil, fmt.Sprintf("no Docker socket at %s (context %q)", sock, ep.Context)
 			}
-			return c, ""
+			host = "unix://" + fs.path(sock)
 		}
 	}
-	return nil, "no Docker socket at " + docker.DefaultSocket + " and DOCKER_HOST is not set"
+	tlsCfg, err := ep.TLSConfig(env.ReadFile)
+	if err != nil {
+		return nil, fmt.Sprintf("TLS for %s (%s): %v", ep.Host, ep.Source, err)
+	}
+	c, err := docker.New(host, docker.WithTimeout(d.timeout), docker.WithTLS(tlsCfg))
+	if err != nil {
+		f.BadHost = ep.Source == "DOCKER_HOST"
+		return nil, err.Error()
+	}
+	return c, ""
 }
 
 func (d *Detector) probeDaemon(ctx context.Context, fs fsys, f *dockerFacts) {
@@ -209,14 +279,21 @@ func (d *Detector) probeDaemon(ctx context.Context, fs fsys, f *dockerFacts) {
 		return
 	}
 	f.Info, f.InfoErr = api.Info(ctx)
+	f.Version, _ = api.Version(ctx)
 	f.Containers, f.ListErr = api.Containers(ctx, true)
-	f.ML = findMLContainer(f.Containers)
-	if f.ML != nil && f.ML.State == "running" {
-		f.Logs, f.LogsErr = api.Logs(ctx, f.ML.ID, 5000)
-	}
 	f.Server = findServerContainer(f.Containers)
 	if f.Server != nil && f.Server.State == "running" {
 		f.ServerLogs, f.ServerLogsErr = api.Logs(ctx, f.Server.ID, 5000)
+	}
+	f.ML = findMLContainer(f.Containers)
+	if f.ML == nil {
+		return
+	}
+	f.Inspect, f.InspectErr = api.Inspect(ctx, f.ML.ID)
+	// A container that never started has no logs; one that stopped or
+	// restarts has those of its last run, which say why.
+	if f.ML.State != "created" {
+		f.Logs, f.LogsErr = api.Logs(ctx, f.ML.ID, 5000)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // evaluator turns facts into checks, backend verdicts and a recommendation.
@@ -16,9 +18,22 @@ type evaluator struct {
 	fs     fsys
 	root   string
 	checks []Check
+	// backendsCache holds the verdicts once computed, for the container
+	// checks' advice.
+	backendsCache []BackendStatus
 }
 
-func (e *evaluator) add(cs ...Check) { e.checks = append(e.checks, cs...) }
+// add records checks; a check without an area gets its registry's.
+func (e *evaluator) add(cs ...Check) {
+	for _, c := range cs {
+		if c.Area == "" {
+			if info, ok := c.ID.Info(); ok {
+				c.Area = info.Area
+			}
+		}
+		e.checks = append(e.checks, c)
+	}
+}
 
 func (d *Detector) evaluate(f *facts) *Report {
 	e := &evaluator{d: d, f: f, fs: fsys{root: d.root}, root: d.root}
@@ -32,16 +47,17 @@ func (d *Detector) evaluate(f *facts) *Report {
 	e.cpuCheck()
 	e.transcodeChecks()
 	for _, name := range f.unfinished {
-		e.add(Check{ID: "probe-unfinished", Area: AreaPlatform, Status: StatusWarn,
+		e.add(Check{ID: CheckProbeUnfinished, Area: AreaPlatform, Status: StatusWarn,
 			Finding: fmt.Sprintf("the %s probe did not finish within %s; its checks are incomplete", name, f.budget),
 			Fix:     "Something on this host blocks when read (a FIFO or a hung device or mount where a /proc, /sys or /dev file is expected); run `immich-accel doctor --json` again, and report it if it persists."})
 	}
 	for _, p := range f.panics {
-		e.add(Check{ID: "internal-error", Area: AreaPlatform, Status: StatusWarn,
+		e.add(Check{ID: CheckInternalError, Area: AreaPlatform, Status: StatusWarn,
 			Finding: "a probe failed unexpectedly: " + p,
 			Fix:     "Please report this with `immich-accel doctor --json`."})
 	}
 	backends := e.backends()
+	e.backendsCache = backends
 	host := e.hostFacts()
 	transcodes := e.transcodes()
 	e.deploymentChecks(host, backends)
@@ -79,7 +95,7 @@ func orderChecks(cs []Check) []Check {
 	return cs
 }
 
-func (e *evaluator) status(id string) Status {
+func (e *evaluator) status(id CheckID) Status {
 	for _, c := range e.checks {
 		if c.ID == id {
 			return c.Status
@@ -89,7 +105,9 @@ func (e *evaluator) status(id string) Status {
 }
 
 // backendOrder is the preference among backends a host can serve.
-var backendOrder = []string{BackendCUDA, BackendROCm, BackendOpenVINO, BackendOpenVINOWSL, BackendRKNN, BackendARMNN, BackendCPU}
+// (immich-accel's own ranking: discrete GPUs first, then integrated GPUs and
+// NPUs, the CPU always last.)
+var backendOrder = []accel.Backend{accel.CUDA, accel.ROCm, accel.OpenVINO, accel.OpenVINOWSL, accel.RKNN, accel.ARMNN, accel.CPU}
 
 func (e *evaluator) backends() []BackendStatus {
 	var out []BackendStatus
@@ -102,7 +120,7 @@ func (e *evaluator) backends() []BackendStatus {
 // verdict builds a status from the checks a backend needs. A failed check
 // blocks it; so does a warning from a check listed in strict, and a skipped
 // check listed in strict (something that could not be verified).
-func (e *evaluator) verdict(name, readyReason string, must []string, strict ...string) BackendStatus {
+func (e *evaluator) verdict(name accel.Backend, readyReason string, must []CheckID, strict ...CheckID) BackendStatus {
 	b := BackendStatus{Name: name, State: BackendReady, Reason: readyReason}
 	for _, id := range must {
 		st := e.status(id)
@@ -121,11 +139,11 @@ func (e *evaluator) verdict(name, readyReason string, must []string, strict ...s
 	return b
 }
 
-func unavailable(name, why string) BackendStatus {
+func unavailable(name accel.Backend, why string) BackendStatus {
 	return BackendStatus{Name: name, State: BackendUnavailable, Reason: why}
 }
 
-func contains(ss []string, s string) bool {
+func contains[T comparable](ss []T, s T) bool {
 	for _, x := range ss {
 		if x == s {
 			return true
@@ -134,11 +152,11 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-func (e *evaluator) backend(name string) BackendStatus {
+func (e *evaluator) backend(name accel.Backend) BackendStatus {
 	p := e.f.platform
-	archOK := e.status("platform-arch") != StatusFail && e.status("platform-os") != StatusFail
+	archOK := e.status(CheckPlatformArch) != StatusFail && e.status(CheckPlatformOS) != StatusFail
 	switch name {
-	case BackendCUDA:
+	case accel.CUDA:
 		if !e.nvidiaPresent() {
 			return unavailable(name, "no NVIDIA GPU")
 		}
@@ -163,54 +181,54 @@ func (e *evaluator) backend(name string) BackendStatus {
 				reason += "; but " + why
 			}
 		}
-		b := e.verdict(name, reason, []string{"platform-os", "nvidia-driver", "nvidia-gpu", "nvidia-toolkit"}, "nvidia-driver")
+		b := e.verdict(name, reason, []CheckID{CheckPlatformOS, CheckNVIDIADriver, CheckNVIDIAGPU, CheckNVIDIAToolkit}, CheckNVIDIADriver)
 		return b
-	case BackendOpenVINO:
+	case accel.OpenVINO:
 		if p.WSL {
 			if e.wslDriver("iigd") {
 				return unavailable(name, "on WSL2 use openvino-wsl")
 			}
 			return unavailable(name, "no Intel GPU")
 		}
-		if e.status("intel-gpu") == StatusSkip {
+		if e.status(CheckIntelGPU) == StatusSkip {
 			return unavailable(name, "no Intel GPU")
 		}
-		return e.verdict(name, e.finding("intel-gpu"), []string{"platform-os", "intel-gpu"})
-	case BackendOpenVINOWSL:
+		return e.verdict(name, e.finding(CheckIntelGPU), []CheckID{CheckPlatformOS, CheckIntelGPU})
+	case accel.OpenVINOWSL:
 		if !p.WSL {
 			return unavailable(name, "not WSL2")
 		}
 		if !e.wslDriver("iigd") {
 			return unavailable(name, "no Intel GPU driver shared with WSL2")
 		}
-		return e.verdict(name, "Intel GPU through WSL2's /dev/dxg", []string{"platform-os", "intel-gpu"})
-	case BackendROCm:
-		if e.status("amd-gpu") == StatusSkip {
+		return e.verdict(name, "Intel GPU through WSL2's /dev/dxg", []CheckID{CheckPlatformOS, CheckIntelGPU})
+	case accel.ROCm:
+		if e.status(CheckAMDGPU) == StatusSkip {
 			return unavailable(name, "no AMD GPU")
 		}
 		if p.Arch != "amd64" {
 			return unavailable(name, "ROCm images are amd64 only")
 		}
-		return e.verdict(name, e.finding("amd-gpu")+"; "+e.finding("amd-gfx"), []string{"platform-os", "amd-gpu", "amd-gfx"}, "amd-gfx")
-	case BackendRKNN:
+		return e.verdict(name, e.finding(CheckAMDGPU)+"; "+e.finding(CheckAMDGFX), []CheckID{CheckPlatformOS, CheckAMDGPU, CheckAMDGFX}, CheckAMDGFX)
+	case accel.RKNN:
 		if e.f.rknn.SoC == "" {
 			return unavailable(name, "not a Rockchip SoC")
 		}
-		if e.status("rknn-soc") == StatusFail {
-			return unavailable(name, e.finding("rknn-soc"))
+		if e.status(CheckRKNNSoC) == StatusFail {
+			return unavailable(name, e.finding(CheckRKNNSoC))
 		}
-		return e.verdict(name, strings.ToUpper(e.f.rknn.SoC)+" NPU, "+e.finding("rknn-driver"), []string{"platform-os", "rknn-soc", "rknn-driver"})
-	case BackendARMNN:
-		if e.status("mali-device") == StatusSkip {
+		return e.verdict(name, strings.ToUpper(e.f.rknn.SoC)+" NPU, "+e.finding(CheckRKNNDriver), []CheckID{CheckPlatformOS, CheckRKNNSoC, CheckRKNNDriver})
+	case accel.ARMNN:
+		if e.status(CheckMaliDevice) == StatusSkip {
 			return unavailable(name, "no Mali GPU")
 		}
 		if p.Arch != "arm64" {
 			return unavailable(name, "not an arm64 host")
 		}
 		if !e.f.mali.Mali0 {
-			b := BackendStatus{Name: name, State: BackendNeedsFixes, Reason: e.finding("mali-device"), Blockers: []string{"mali-device"}}
-			if e.status("mali-libmali") == StatusFail {
-				b.Blockers = append(b.Blockers, "mali-libmali")
+			b := BackendStatus{Name: name, State: BackendNeedsFixes, Reason: e.finding(CheckMaliDevice), Blockers: []CheckID{CheckMaliDevice}}
+			if e.status(CheckMaliLibMali) == StatusFail {
+				b.Blockers = append(b.Blockers, CheckMaliLibMali)
 			}
 			return b
 		}
@@ -218,20 +236,20 @@ func (e *evaluator) backend(name string) BackendStatus {
 		if e.f.mali.GPUName != "" {
 			reason = e.f.mali.GPUName + " via /dev/mali0, libmali at " + e.f.mali.LibMali
 		}
-		return e.verdict(name, reason, []string{"platform-os", "mali-device", "mali-libmali"})
-	case BackendCPU:
+		return e.verdict(name, reason, []CheckID{CheckPlatformOS, CheckMaliDevice, CheckMaliLibMali})
+	case accel.CPU:
 		if !archOK {
 			return unavailable(name, "platform not supported")
 		}
-		if e.status("cpu") != StatusOK {
+		if e.status(CheckCPU) != StatusOK {
 			return BackendStatus{Name: name, State: BackendReady, Reason: "the CPU always works (its model and features are unknown here)"}
 		}
-		return BackendStatus{Name: name, State: BackendReady, Reason: "the CPU always works: " + e.finding("cpu")}
+		return BackendStatus{Name: name, State: BackendReady, Reason: "the CPU always works: " + e.finding(CheckCPU)}
 	}
 	return unavailable(name, "unknown backend")
 }
 
-func (e *evaluator) finding(id string) string {
+func (e *evaluator) finding(id CheckID) string {
 	for _, c := range e.checks {
 		if c.ID == id {
 			return c.Finding
@@ -250,12 +268,12 @@ func (e *evaluator) recommend(bs []BackendStatus) Recommendation {
 		}
 	}
 	if len(cands) == 0 {
-		return Recommendation{Backend: BackendCPU, Reason: "this platform cannot run Immich's machine-learning image", Command: ""}
+		return Recommendation{Backend: accel.CPU, Reason: "this platform cannot run Immich's machine-learning image", Command: ""}
 	}
 	best := cands[0]
 	r := Recommendation{Backend: best.Name, Ready: best.State == BackendReady}
 	switch {
-	case best.Name == BackendCPU:
+	case best.Name == accel.CPU:
 		r.Reason = "no usable accelerator found; " + best.Reason
 	case r.Ready:
 		r.Reason = best.Reason
@@ -270,7 +288,7 @@ func (e *evaluator) recommend(bs []BackendStatus) Recommendation {
 			r.RunnerUpReason = "needs fixes: " + ru.Reason
 		}
 	}
-	r.Command = e.composeCommand(best.Name)
+	r.Run = e.composeRun(best.Name)
 	return r
 }
 

@@ -56,21 +56,6 @@ func TestGFXTarget(t *testing.T) {
 	}
 }
 
-func TestImageBackend(t *testing.T) {
-	for in, want := range map[string]string{
-		"ghcr.io/immich-app/immich-machine-learning:v2.2.3-cuda":              "cuda",
-		"ghcr.io/immich-app/immich-machine-learning:release-openvino":         "openvino",
-		"ghcr.io/immich-app/immich-machine-learning:release":                  "cpu",
-		"ghcr.io/immich-app/immich-machine-learning":                          "cpu",
-		"localhost:5000/immich-machine-learning:release-rknn@sha256:0123abcd": "rknn",
-		"altran1502/immich-machine-learning:release":                          "cpu",
-	} {
-		if got := imageBackend(in); got != want {
-			t.Errorf("imageBackend(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestVersionAtLeast(t *testing.T) {
 	tests := []struct {
 		v, min string

@@ -1,7 +1,9 @@
 package detect
 
 import (
+	"errors"
 	"fmt"
+	iofs "io/fs"
 	"path"
 	"regexp"
 	"runtime"
@@ -480,7 +482,7 @@ func (d *Detector) probeMali(fs fsys) maliFacts {
 	}
 	_, err := fs.read("/lib/firmware/mali_csffw.bin")
 	m.Firmware = err == nil
-	if err != nil && !strings.Contains(describeErr(err), "not found") {
+	if err != nil && !errors.Is(err, iofs.ErrNotExist) {
 		m.FirmwareErr = err
 	}
 	return m
@@ -547,7 +549,7 @@ func (d *Detector) probeRKNN(fs fsys) rknnFacts {
 	for _, p := range []string{"/sys/kernel/debug/rknpu/version", "/sys/module/rknpu/version", "/proc/debug/rknpu/version"} {
 		v, err := fs.read(p)
 		if err != nil {
-			if !strings.Contains(describeErr(err), "not found") {
+			if !errors.Is(err, iofs.ErrNotExist) {
 				r.DriverErrs = append(r.DriverErrs, p+": "+describeErr(err))
 			}
 			continue

@@ -179,8 +179,8 @@ func shorten(s string) string {
 
 func (e *evaluator) serverChecks() {
 	df := e.f.docker
-	ct := Check{ID: "server-container", Area: AreaServer}
-	tc := Check{ID: "server-transcoding", Area: AreaServer}
+	ct := Check{ID: CheckServerContainer, Area: AreaServer}
+	tc := Check{ID: CheckServerTranscoding, Area: AreaServer}
 	switch {
 	case df.Info == nil && (df.NoDaemon != "" || df.PingErr != nil || df.Endpoint == ""):
 		ct.Status, ct.Finding = StatusSkip, "Docker daemon not reachable"
@@ -252,7 +252,7 @@ func (e *evaluator) serverLogCheck(c *Check, s *docker.Container) {
 // immichSettingCheck compares Immich's Acceleration API setting (read
 // through the server API) with the compose file's transcoding section.
 func (e *evaluator) immichSettingCheck() {
-	c := Check{ID: "immich-transcode-setting", Area: AreaServer}
+	c := Check{ID: CheckImmichTranscodeSetting, Area: AreaServer}
 	im := e.f.immich
 	if !im.Asked {
 		c.Status = StatusSkip
@@ -299,7 +299,9 @@ func (e *evaluator) immichSettingCheck() {
 		c.Finding = fmt.Sprintf("Immich's Acceleration API is %s, but the compose file configures %s", got.AdminLabel(), method)
 		if want == accel.AccelDisabled {
 			c.Finding += " (no device passed through): every transcode fails and is retried on the CPU"
-			c.Fix = "Run `" + e.transcodeCommand(transcodeFor(got, e.f.platform.WSL)) + "`, or set " + accel.AdminSetting + ": Disabled."
+			m := transcodeFor(got, e.f.platform.WSL)
+			c.Fix = "it gives the server the " + m + " section; or set " + accel.AdminSetting + ": Disabled."
+			c.Run = e.transcodeRun(m)
 		} else {
 			c.Fix = "Set " + accel.AdminSetting + ": " + want.AdminLabel() + "."
 		}

@@ -94,7 +94,7 @@ func (e *evaluator) transcodeChecks() {
 const MinNVENCDriver = "520"
 
 func (e *evaluator) nvencCheck() {
-	c := Check{ID: "transcode-nvenc", Area: AreaTranscode}
+	c := Check{ID: CheckTranscodeNVENC, Area: AreaTranscode}
 	n := e.f.nvml
 	switch {
 	case !e.nvidiaPresent():
@@ -156,7 +156,7 @@ func (e *evaluator) amdTranscodeNodes() []renderNode {
 }
 
 func (e *evaluator) quicksyncCheck() {
-	c := Check{ID: "transcode-quicksync", Area: AreaTranscode}
+	c := Check{ID: CheckTranscodeQuickSync, Area: AreaTranscode}
 	p := e.f.platform
 	nodes := e.intelTranscodeNodes()
 	switch {
@@ -175,7 +175,7 @@ func (e *evaluator) quicksyncCheck() {
 			// or older low-power mode (HuC firmware, i915 enable_guc=2).
 			c.Detail = append(c.Detail, "VP9 encoding on this generation needs low-power mode: load HuC firmware (i915 enable_guc=2)")
 		}
-	case e.status("intel-gpu") == StatusFail:
+	case e.status(CheckIntelGPU) == StatusFail:
 		c.Status, c.Finding = StatusFail, "Intel GPU without a usable render node (see intel-gpu)"
 		c.Fix = "Fix intel-gpu first; Quick Sync uses the same /dev/dri render node."
 	default:
@@ -185,7 +185,7 @@ func (e *evaluator) quicksyncCheck() {
 }
 
 func (e *evaluator) vaapiCheck() {
-	c := Check{ID: "transcode-vaapi", Area: AreaTranscode}
+	c := Check{ID: CheckTranscodeVAAPI, Area: AreaTranscode}
 	p := e.f.platform
 	t := e.f.transcode
 	if p.WSL {
@@ -213,7 +213,7 @@ func (e *evaluator) vaapiCheck() {
 	nodes := append(e.intelTranscodeNodes(), e.amdTranscodeNodes()...)
 	if len(nodes) == 0 {
 		c.Status, c.Finding = StatusSkip, "no Intel or AMD render node"
-		if e.status("intel-gpu") == StatusFail || e.status("amd-gpu") == StatusFail {
+		if e.status(CheckIntelGPU) == StatusFail || e.status(CheckAMDGPU) == StatusFail {
 			c.Status, c.Finding = StatusFail, "a GPU without a usable render node (see intel-gpu, amd-gpu)"
 			c.Fix = "Fix the GPU's driver first; VAAPI uses its /dev/dri render node."
 		}
@@ -244,7 +244,7 @@ func vendorName(v string) string {
 // transcodeAccessCheck: the render nodes Quick Sync and VAAPI use, and the
 // render group a server running as a non-root user needs (group_add).
 func (e *evaluator) transcodeAccessCheck() {
-	c := Check{ID: "transcode-render-access", Area: AreaTranscode}
+	c := Check{ID: CheckTranscodeRenderAccess, Area: AreaTranscode}
 	nodes := append(e.intelTranscodeNodes(), e.amdTranscodeNodes()...)
 	if e.f.platform.WSL {
 		nodes = nil
@@ -269,7 +269,7 @@ func (e *evaluator) transcodeAccessCheck() {
 }
 
 func (e *evaluator) rkmppCheck() {
-	c := Check{ID: "transcode-rkmpp", Area: AreaTranscode}
+	c := Check{ID: CheckTranscodeRKMPP, Area: AreaTranscode}
 	r := e.f.rknn
 	t := e.f.transcode
 	if r.SoC == "" {
@@ -326,8 +326,8 @@ type TranscodeStatus struct {
 	Reason string       `json:"reason"`
 	// Accel is the ffmpeg.accel value (Immich's Acceleration API) the
 	// method goes with.
-	Accel    string   `json:"accel"`
-	Blockers []string `json:"blockers,omitempty"`
+	Accel    string    `json:"accel"`
+	Blockers []CheckID `json:"blockers,omitempty"`
 }
 
 // TranscodeRecommendation is the transcoding method to use, how to enable
@@ -340,8 +340,10 @@ type TranscodeRecommendation struct {
 	// value as Immich's web UI shows it.
 	Accel   string `json:"accel"`
 	Setting string `json:"setting"`
-	// Command is the exact compose command that enables the method.
-	Command string `json:"command"`
+	// Run is the run of `immich-accel compose` that enables the method;
+	// commands write it as a command line in Command.
+	Run     *compose.FixRun `json:"run,omitempty"`
+	Command string          `json:"command"`
 }
 
 // transcodeOrder is the preference among methods a host can serve: NVENC,
@@ -383,41 +385,41 @@ func (e *evaluator) transcode(m accel.Transcode) TranscodeStatus {
 			}
 		}
 		if none && !encoder {
-			return tunavailable(m, e.finding("transcode-nvenc"))
+			return tunavailable(m, e.finding(CheckTranscodeNVENC))
 		}
-		reason := e.finding("transcode-nvenc")
-		if e.status("transcode-nvenc") == StatusSkip {
+		reason := e.finding(CheckTranscodeNVENC)
+		if e.status(CheckTranscodeNVENC) == StatusSkip {
 			reason = "NVIDIA GPU"
 		}
 		// A skipped or unknown NVENC check blocks: the encoder could not
 		// be confirmed.
-		return toStatus(e.verdict(string(m), reason, []string{"platform-os", "nvidia-toolkit", "transcode-nvenc"}, "transcode-nvenc"))
+		return toStatus(e.verdict("", reason, []CheckID{CheckPlatformOS, CheckNVIDIAToolkit, CheckTranscodeNVENC}, CheckTranscodeNVENC))
 	case accel.QuickSync:
 		if p.WSL {
 			return tunavailable(m, "Quick Sync is not supported on WSL2: use vaapi-wsl")
 		}
-		if e.status("transcode-quicksync") == StatusSkip {
+		if e.status(CheckTranscodeQuickSync) == StatusSkip {
 			return tunavailable(m, "no Intel GPU")
 		}
-		return toStatus(e.verdict(string(m), e.finding("transcode-quicksync"), []string{"platform-os", "transcode-quicksync"}))
+		return toStatus(e.verdict("", e.finding(CheckTranscodeQuickSync), []CheckID{CheckPlatformOS, CheckTranscodeQuickSync}))
 	case accel.VAAPI:
 		if p.WSL {
 			return tunavailable(m, "on WSL2 use vaapi-wsl")
 		}
-		if e.status("transcode-vaapi") == StatusSkip {
+		if e.status(CheckTranscodeVAAPI) == StatusSkip {
 			return tunavailable(m, "no Intel or AMD render node")
 		}
-		return toStatus(e.verdict(string(m), e.finding("transcode-vaapi"), []string{"platform-os", "transcode-vaapi"}))
+		return toStatus(e.verdict("", e.finding(CheckTranscodeVAAPI), []CheckID{CheckPlatformOS, CheckTranscodeVAAPI}))
 	case accel.VAAPIWSL:
 		if !p.WSL {
 			return tunavailable(m, "not WSL2")
 		}
-		return toStatus(e.verdict(string(m), e.finding("transcode-vaapi"), []string{"platform-os", "transcode-vaapi"}))
+		return toStatus(e.verdict("", e.finding(CheckTranscodeVAAPI), []CheckID{CheckPlatformOS, CheckTranscodeVAAPI}))
 	case accel.RKMPP:
 		if e.f.rknn.SoC == "" {
 			return tunavailable(m, "not a Rockchip SoC")
 		}
-		return toStatus(e.verdict(string(m), e.finding("transcode-rkmpp"), []string{"platform-os", "transcode-rkmpp"}))
+		return toStatus(e.verdict("", e.finding(CheckTranscodeRKMPP), []CheckID{CheckPlatformOS, CheckTranscodeRKMPP}))
 	case accel.TranscodeCPU:
 		return TranscodeStatus{Name: string(m), State: BackendReady, Reason: "software transcoding always works"}
 	}
@@ -445,19 +447,20 @@ func (e *evaluator) recommendTranscode(ts []TranscodeStatus) TranscodeRecommenda
 		r.Reason = "best hardware here, once fixed: " + best.Reason
 	}
 	r.Setting = accel.AdminSetting + ": " + m.Accel().AdminLabel()
-	r.Command = e.transcodeCommand(best.Name)
+	r.Run = e.transcodeRun(best.Name)
 	return r
 }
 
-// transcodeCommand is the compose command that switches the inspected
-// compose file's server service to method.
-func (e *evaluator) transcodeCommand(method string) string {
-	s := "immich-accel compose --transcode " + method
-	df := e.f.deploy
-	if in := df.In; in != nil && (in.StackKind != "" || (in.Transcoding != nil && in.Transcoding.Mode == "inline")) {
-		s += " --inline"
+// transcodeRun is the run of `immich-accel compose` that switches the
+// inspected compose file's server service to method: --inline when the
+// server already inlines its section or the file looks like a stack that
+// cannot read a second file, and the file when compose would not find it.
+func (e *evaluator) transcodeRun(method string) *compose.FixRun {
+	r := &compose.FixRun{Transcode: accel.Transcode(method), File: e.runFile()}
+	if in := e.f.deploy.In; in != nil && (in.StackKind != "" || (in.Transcoding != nil && in.Transcoding.Mode == "inline")) {
+		r.Inline = true
 	}
-	return s + e.fileFlag()
+	return r
 }
 
 // transcodeProblemStatus says how bad each transcoding compose.Problem is.
@@ -474,7 +477,7 @@ var transcodeProblemStatus = map[string]Status{
 // against this host.
 func (e *evaluator) composeTranscodeChecks(host HostFacts, ts []TranscodeStatus) {
 	df := e.f.deploy
-	c := Check{ID: "compose-transcode", Area: AreaDeployment}
+	c := Check{ID: CheckComposeTranscode, Area: AreaDeployment}
 	if df.In == nil || df.Err != nil {
 		return
 	}
@@ -489,11 +492,13 @@ func (e *evaluator) composeTranscodeChecks(host HostFacts, ts []TranscodeStatus)
 		if !ok {
 			st = StatusWarn
 		}
-		fix := p.Fix
-		if f := e.fileFlag(); f != "" {
-			fix = strings.Replace(fix, "immich-accel compose ", "immich-accel compose"+f+" ", 1)
+		c := Check{ID: ComposeProblemCheck(p.ID), Area: AreaDeployment, Status: st, Finding: p.Message, Fix: p.Fix}
+		if p.Run != nil {
+			run := *p.Run
+			run.File = e.runFile()
+			c.Run = &run
 		}
-		e.add(Check{ID: "compose-" + p.ID, Area: AreaDeployment, Status: st, Finding: p.Message, Fix: fix})
+		e.add(c)
 	}
 	best := ""
 	for _, s := range ts {
@@ -511,7 +516,9 @@ func (e *evaluator) composeTranscodeChecks(host HostFacts, ts []TranscodeStatus)
 	if mode == "extends" {
 		mode = "extends " + tr.ExtendsFile
 	}
-	cmd := e.transcodeCommand
+	cmd := func(m string) (string, *compose.FixRun) {
+		return "it switches the server to " + m + "; then set " + accel.AdminSetting + ": " + accel.Transcode(m).Accel().AdminLabel() + ".", e.transcodeRun(m)
+	}
 	where := fmt.Sprintf("service %s (%s)", tr.Service, mode)
 	switch {
 	case tr.MethodFromEnv:
@@ -524,31 +531,31 @@ func (e *evaluator) composeTranscodeChecks(host HostFacts, ts []TranscodeStatus)
 		if host.WSL {
 			c.Status = StatusFail
 			c.Finding = where + ": /dev/dri alone does not work on WSL2: VAAPI there needs /dev/dxg and /usr/lib/wsl"
-			c.Fix = cmd(string(accel.VAAPIWSL))
+			c.Fix, c.Run = cmd(string(accel.VAAPIWSL))
 		} else if byName[string(accel.QuickSync)].State == BackendUnavailable && byName[string(accel.VAAPI)].State == BackendUnavailable {
 			c.Status = StatusFail
 			c.Finding = where + ": passes /dev/dri, but this host has no Intel or AMD render node"
-			c.Fix = cmd(orCPUMethod(best))
+			c.Fix, c.Run = cmd(orCPUMethod(best))
 		}
 	case m == string(accel.QuickSync) && host.WSL:
 		c.Status = StatusFail
 		c.Finding = where + ": configured for quicksync, which is not supported on WSL2"
-		c.Fix = cmd(string(accel.VAAPIWSL)) + ", and set " + accel.AdminSetting + ": VAAPI"
+		c.Fix, c.Run = cmd(string(accel.VAAPIWSL))
 	case m == string(accel.VAAPI) && host.WSL:
 		c.Status = StatusFail
 		c.Finding = where + ": the vaapi section does not work on WSL2: it lacks /dev/dxg and /usr/lib/wsl"
-		c.Fix = cmd(string(accel.VAAPIWSL))
+		c.Fix, c.Run = cmd(string(accel.VAAPIWSL))
 	case m == string(accel.VAAPIWSL) && !host.WSL:
 		c.Status = StatusFail
 		c.Finding = where + ": vaapi-wsl is for WSL2; this host is native Linux"
-		c.Fix = cmd(string(accel.VAAPI))
+		c.Fix, c.Run = cmd(string(accel.VAAPI))
 	case m == string(accel.TranscodeCPU) || m == "":
 		c.Status = StatusOK
 		c.Finding = where + ": software transcoding"
 		if best != "" {
 			c.Status = StatusWarn
 			c.Finding += ", although this host can transcode with " + best
-			c.Fix = cmd(best)
+			c.Fix, c.Run = cmd(best)
 		}
 	default:
 		s, ok := byName[m]
@@ -558,11 +565,11 @@ func (e *evaluator) composeTranscodeChecks(host HostFacts, ts []TranscodeStatus)
 		case s.State == BackendUnavailable:
 			c.Status = StatusFail
 			c.Finding = where + ": configured for " + m + ", which this host cannot serve: " + s.Reason
-			c.Fix = cmd(orCPUMethod(best))
+			c.Fix, c.Run = cmd(orCPUMethod(best))
 		case s.State == BackendNeedsFixes:
 			c.Status = StatusWarn
 			c.Finding = where + ": configured for " + m + ", which needs fixes on this host first: " + s.Reason
-			c.Fix = "See the failed checks: " + strings.Join(s.Blockers, ", ") + "."
+			c.Fix = "See the failed checks: " + JoinIDs(s.Blockers) + "."
 		default:
 			c.Status = StatusOK
 			c.Finding = where + ": configured for " + m + ", which this host can serve"

@@ -23,25 +23,25 @@ func TestTranscodeScenarios(t *testing.T) {
 		host, method string
 		ready        bool
 		accel        string
-		checks       map[string]detect.Status
+		checks       map[detect.CheckID]detect.Status
 	}{
-		{"nvidia-a100", "cpu", true, "disabled", map[string]detect.Status{
+		{"nvidia-a100", "cpu", true, "disabled", map[detect.CheckID]detect.Status{
 			"transcode-nvenc": detect.StatusFail, "compose-transcode": detect.StatusFail,
 			"server-transcoding": detect.StatusFail, "server-container": detect.StatusOK, "compose-backend": detect.StatusOK}},
-		{"rk3588-rkmpp", "rkmpp", true, "rkmpp", map[string]detect.Status{
+		{"rk3588-rkmpp", "rkmpp", true, "rkmpp", map[detect.CheckID]detect.Status{
 			"transcode-rkmpp": detect.StatusOK, "compose-transcode": detect.StatusOK, "server-transcoding": detect.StatusOK,
 			"transcode-nvenc": detect.StatusSkip, "transcode-quicksync": detect.StatusSkip}},
-		{"wsl2-quicksync", "vaapi-wsl", true, "vaapi", map[string]detect.Status{
+		{"wsl2-quicksync", "vaapi-wsl", true, "vaapi", map[detect.CheckID]detect.Status{
 			"transcode-quicksync": detect.StatusSkip, "transcode-vaapi": detect.StatusOK,
 			"compose-transcode": detect.StatusFail, "server-transcoding": detect.StatusFail}},
-		{"nvidia-desktop", "nvenc", true, "nvenc", map[string]detect.Status{
+		{"nvidia-desktop", "nvenc", true, "nvenc", map[detect.CheckID]detect.Status{
 			"transcode-nvenc": detect.StatusOK, "compose-transcode": detect.StatusWarn}},
-		{"intel-n100", "quicksync", true, "qsv", map[string]detect.Status{
+		{"intel-n100", "quicksync", true, "qsv", map[detect.CheckID]detect.Status{
 			"transcode-quicksync": detect.StatusOK, "transcode-vaapi": detect.StatusOK, "transcode-render-access": detect.StatusOK}},
-		{"amd-rocm", "vaapi", true, "vaapi", map[string]detect.Status{"transcode-vaapi": detect.StatusOK, "transcode-quicksync": detect.StatusSkip}},
-		{"nvidia-no-toolkit", "nvenc", false, "nvenc", map[string]detect.Status{"transcode-nvenc": detect.StatusOK, "nvidia-toolkit": detect.StatusFail}},
-		{"nvidia-gt710", "cpu", true, "disabled", map[string]detect.Status{"transcode-nvenc": detect.StatusFail}},
-		{"no-gpu-server", "cpu", true, "disabled", map[string]detect.Status{"transcode-nvenc": detect.StatusSkip, "compose-transcode": detect.StatusOK}},
+		{"amd-rocm", "vaapi", true, "vaapi", map[detect.CheckID]detect.Status{"transcode-vaapi": detect.StatusOK, "transcode-quicksync": detect.StatusSkip}},
+		{"nvidia-no-toolkit", "nvenc", false, "nvenc", map[detect.CheckID]detect.Status{"transcode-nvenc": detect.StatusOK, "nvidia-toolkit": detect.StatusFail}},
+		{"nvidia-gt710", "cpu", true, "disabled", map[detect.CheckID]detect.Status{"transcode-nvenc": detect.StatusFail}},
+		{"no-gpu-server", "cpu", true, "disabled", map[detect.CheckID]detect.Status{"transcode-nvenc": detect.StatusSkip, "compose-transcode": detect.StatusOK}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.host, func(t *testing.T) {
@@ -53,8 +53,8 @@ func TestTranscodeScenarios(t *testing.T) {
 			if !strings.HasPrefix(rec.Setting, "Administration → Settings → Video Transcoding → Hardware Acceleration → Acceleration API: ") {
 				t.Errorf("setting = %q", rec.Setting)
 			}
-			if tt.method != "cpu" && !strings.Contains(rec.Command, "immich-accel compose --transcode "+tt.method) {
-				t.Errorf("command = %q", rec.Command)
+			if tt.method != "cpu" && (rec.Run == nil || string(rec.Run.Transcode) != tt.method) {
+				t.Errorf("run = %+v", rec.Run)
 			}
 			for id, want := range tt.checks {
 				c := r.Check(id)
@@ -90,7 +90,7 @@ func TestTranscodeFindings(t *testing.T) {
 	}
 	r = run(t, load(t, "wsl2-quicksync"))
 	c := r.Check("compose-transcode")
-	if !strings.Contains(c.Finding, "not supported on WSL2") || !strings.Contains(c.Fix, "--transcode vaapi-wsl") || !strings.Contains(c.Fix, "Acceleration API: VAAPI") {
+	if !strings.Contains(c.Finding, "not supported on WSL2") || c.Run == nil || c.Run.Transcode != "vaapi-wsl" || !strings.Contains(c.Fix, "Acceleration API: VAAPI") {
 		t.Errorf("compose-transcode on WSL2 with quicksync = %+v", c)
 	}
 	if q := transcodeStatus(r, "quicksync"); q.State != detect.BackendUnavailable || !strings.Contains(q.Reason, "WSL2") {

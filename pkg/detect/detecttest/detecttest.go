@@ -16,8 +16,8 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
 
-	"github.com/immich-accel/immich-accel/internal/docker"
 	"github.com/immich-accel/immich-accel/pkg/detect"
+	"github.com/immich-accel/immich-accel/pkg/dockerapi"
 )
 
 // NVMLGPU describes one GPU as NVML reports it.
@@ -104,10 +104,14 @@ type DockerHost struct {
 	// Hang makes every call block until its context ends.
 	Hang bool `json:"hang"`
 	// PingError makes Ping fail with this message.
-	PingError  string             `json:"pingError"`
-	Info       *docker.Info       `json:"info"`
-	Containers []docker.Container `json:"containers"`
-	Volumes    []docker.Volume    `json:"volumes"`
+	PingError  string                `json:"pingError"`
+	Info       *dockerapi.Info       `json:"info"`
+	Containers []dockerapi.Container `json:"containers"`
+	Volumes    []dockerapi.Volume    `json:"volumes"`
+	// Inspect maps container IDs to what GET /containers/{id}/json
+	// answers; a container without an entry gets one built from its list
+	// entry (state and image).
+	Inspect map[string]*dockerapi.ContainerJSON `json:"inspect"`
 	// Logs maps container IDs to log files next to docker.json.
 	Logs map[string]string `json:"logs"`
 	// ComposeVersion is what the Compose plugin reports.
@@ -121,20 +125,20 @@ type DockerHost struct {
 // Docker is a fake Docker daemon.
 type Docker struct{ H DockerHost }
 
-var _ docker.API = (*Docker)(nil)
+var _ dockerapi.API = (*Docker)(nil)
 
 func (d *Docker) wait(ctx context.Context) error {
 	if d.H.Hang {
 		<-ctx.Done()
-		return fmt.Errorf("docker: GET on %s: %w", d.H.Endpoint, docker.ErrTimeout)
+		return fmt.Errorf("docker: GET on %s: %w", d.H.Endpoint, dockerapi.ErrTimeout)
 	}
 	return nil
 }
 
-// Endpoint implements docker.API.
+// Endpoint implements dockerapi.API.
 func (d *Docker) Endpoint() string { return d.H.Endpoint }
 
-// Ping implements docker.API.
+// Ping implements dockerapi.API.
 func (d *Docker) Ping(ctx context.Context) error {
 	if err := d.wait(ctx); err != nil {
 		return err
@@ -145,8 +149,8 @@ func (d *Docker) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Info implements docker.API.
-func (d *Docker) Info(ctx context.Context) (*docker.Info, error) {
+// Info implements dockerapi.API.
+func (d *Docker) Info(ctx context.Context) (*dockerapi.Info, error) {
 	if err := d.wait(ctx); err != nil {
 		return nil, err
 	}
@@ -156,24 +160,24 @@ func (d *Docker) Info(ctx context.Context) (*docker.Info, error) {
 	return d.H.Info, nil
 }
 
-// Version implements docker.API.
-func (d *Docker) Version(ctx context.Context) (*docker.Version, error) {
+// Version implements dockerapi.API.
+func (d *Docker) Version(ctx context.Context) (*dockerapi.Version, error) {
 	if err := d.wait(ctx); err != nil {
 		return nil, err
 	}
-	v := &docker.Version{}
+	v := &dockerapi.Version{}
 	if d.H.Info != nil {
 		v.Version = d.H.Info.ServerVersion
 	}
 	return v, nil
 }
 
-// Containers implements docker.API.
-func (d *Docker) Containers(ctx context.Context, all bool) ([]docker.Container, error) {
+// Containers implements dockerapi.API.
+func (d *Docker) Containers(ctx context.Context, all bool) ([]dockerapi.Container, error) {
 	if err := d.wait(ctx); err != nil {
 		return nil, err
 	}
-	var out []docker.Container
+	var out []dockerapi.Container
 	for _, c := range d.H.Containers {
 		if all || c.State == "running" {
 			out = append(out, c)
@@ -182,7 +186,28 @@ func (d *Docker) Containers(ctx context.Context, all bool) ([]docker.Container, 
 	return out, nil
 }
 
-// Logs implements docker.API.
+// Inspect implements dockerapi.API.
+func (d *Docker) Inspect(ctx context.Context, id string) (*dockerapi.ContainerJSON, error) {
+	if err := d.wait(ctx); err != nil {
+		return nil, err
+	}
+	if cj, ok := d.H.Inspect[id]; ok {
+		return cj, nil
+	}
+	for _, c := range d.H.Containers {
+		if c.ID == id {
+			cj := &dockerapi.ContainerJSON{ID: c.ID, Name: "/" + c.Name(), Image: c.ImageID}
+			cj.Config.Image = c.Image
+			cj.Config.Labels = c.Labels
+			cj.State.Status = c.State
+			cj.State.Running = c.State == "running"
+			return cj, nil
+		}
+	}
+	return nil, fmt.Errorf("docker: GET /containers/%s/json: 404 Not Found: No such container: %s", id, id)
+}
+
+// Logs implements dockerapi.API.
 func (d *Docker) Logs(ctx context.Context, id string, _ int) (string, error) {
 	if err := d.wait(ctx); err != nil {
 		return "", err
@@ -195,8 +220,8 @@ func (d *Docker) Logs(ctx context.Context, id string, _ int) (string, error) {
 	return string(b), err
 }
 
-// Volumes implements docker.API.
-func (d *Docker) Volumes(ctx context.Context) ([]docker.Volume, error) {
+// Volumes implements dockerapi.API.
+func (d *Docker) Volumes(ctx context.Context) ([]dockerapi.Volume, error) {
 	if err := d.wait(ctx); err != nil {
 		return nil, err
 	}
@@ -219,7 +244,7 @@ type Scenario struct {
 	Dir     string // testdata/hosts/<name>
 	Root    string // Dir/root
 	NVML    nvml.Interface
-	Docker  docker.API
+	Docker  dockerapi.API
 	Compose string // Dir/compose/docker-compose.yml when present
 	compose string
 }

@@ -1,0 +1,3 @@
+module github.com/docker/compose/v2
+
+go 1.22
