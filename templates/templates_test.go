@@ -35,14 +35,10 @@ func TestHwaccelMLSections(t *testing.T) {
 // released upstream copy (hwaccel.ml.vX.Y.Z.yml) in the shared reference
 // data, when that is present.
 func TestHwaccelMLMatchesUpstream(t *testing.T) {
-	dir := testenv.SharedDir(t, "upstream", "immich")
-	if dir == "" {
-		return
-	}
+	dir := testenv.RequireShared(t, "upstream", "immich")
 	files, _ := filepath.Glob(filepath.Join(dir, "hwaccel.ml.v*.yml"))
 	if len(files) == 0 {
-		t.Logf("no hwaccel.ml.v*.yml in %s (shared reference data not present); skipping the upstream comparison", dir)
-		return
+		testenv.Unavailable(t, "no hwaccel.ml.v*.yml in %s to compare with", dir)
 	}
 	newest, newestV := "", []int(nil)
 	for _, f := range files {

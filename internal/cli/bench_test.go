@@ -12,6 +12,7 @@ import (
 
 	"github.com/immich-accel/immich-accel/internal/iostreams"
 	"github.com/immich-accel/immich-accel/internal/ortlib"
+	"github.com/immich-accel/immich-accel/internal/testenv"
 	"github.com/immich-accel/immich-accel/pkg/bench"
 	"github.com/immich-accel/immich-accel/pkg/bench/models"
 )
@@ -31,14 +32,7 @@ func testFactory(env map[string]string) (*Factory, *bytes.Buffer, *bytes.Buffer)
 // fail under CI without one, and are skipped loudly elsewhere.
 func ortEnv(t *testing.T) map[string]string {
 	t.Helper()
-	p := os.Getenv(ortlib.EnvVar)
-	if p == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set under CI: `make test` installs ONNX Runtime and sets it", ortlib.EnvVar)
-		}
-		t.Skipf("SKIPPED: needs ONNX Runtime; run `make test`, which installs it and sets %s", ortlib.EnvVar)
-	}
-	return map[string]string{ortlib.EnvVar: p}
+	return map[string]string{ortlib.EnvVar: testenv.RequireORT(t)}
 }
 
 func TestBenchFlags(t *testing.T) {

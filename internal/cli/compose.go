@@ -22,6 +22,7 @@ import (
 type ComposeOptions struct {
 	IO          *iostreams.IOStreams
 	Getwd       func() (string, error)
+	LookupEnv   func(string) (string, bool) // the process environment, which overrides .env for Compose
 	ComposeHost func(ctx context.Context) (ComposeHostInfo, error)
 
 	File          string
@@ -31,6 +32,7 @@ type ComposeOptions struct {
 	Service       string
 	ServerService string
 	HwaccelFile   string
+	EnvFile       string
 	GPUs          []string
 	DryRun        bool
 	Yes           bool
@@ -43,7 +45,7 @@ type ComposeOptions struct {
 // NewCmdCompose builds the compose command. runF replaces runCompose in
 // tests.
 func NewCmdCompose(f *Factory, runF func(context.Context, *ComposeOptions) error) *cobra.Command {
-	opts := &ComposeOptions{IO: f.IOStreams, Getwd: f.Getwd, ComposeHost: f.ComposeHost}
+	opts := &ComposeOptions{IO: f.IOStreams, Getwd: f.Getwd, LookupEnv: f.LookupEnv, ComposeHost: f.ComposeHost}
 	cmd := &cobra.Command{
 		Use:   "compose [--backend BACKEND] [--transcode METHOD] [--file FILE] [--inline]",
 		Short: "Enable a hardware backend for Immich ML, and hardware transcoding, in a compose file",
@@ -51,7 +53,9 @@ func NewCmdCompose(f *Factory, runF func(context.Context, *ComposeOptions) error
 it adds the backend's section of hwaccel.ml.yml (with extends:, or merged into
 the service with --inline), sets the image tag suffix, shows the diff, and
 writes the file atomically with a backup. Only the lines that must change are
-changed; comments, blank lines, quoting and indentation are kept.
+changed; comments, blank lines, quoting and indentation are kept. When a
+variable picks the variant (a tag suffix, the extends service, the whole
+image), it is set in the project's .env (or --env-file) the same way.
 
 With --transcode it does the same for video transcoding: the method's section
 of hwaccel.transcoding.yml on the service that transcodes (immich-server, or
@@ -122,6 +126,7 @@ EXIT STATUS
 	fl.BoolVar(&opts.Inline, "inline", false, "merge the section into the service instead of extends (Unraid, Portainer, app stores)")
 	fl.StringVar(&opts.Service, "service", "", "name of the machine-learning service (default: found by image)")
 	fl.StringVar(&opts.HwaccelFile, "hwaccel-file", "", "take sections from this hwaccel.ml.yml instead of the built-in one")
+	fl.StringVar(&opts.EnvFile, "env-file", "", "the env file docker compose reads (default: .env next to the compose file)")
 	fl.StringSliceVar(&opts.GPUs, "gpus", nil, "NVIDIA GPUs to reserve by index or UUID, e.g. 0,1 (cuda)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the diff and write nothing (exit 4 when there are changes)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "write without asking")
@@ -144,6 +149,8 @@ type composeReport struct {
 	DryRun       bool                 `json:"dryRun"`
 	Written      bool                 `json:"written"`
 	Backup       string               `json:"backup,omitempty"`
+	Backups      []string             `json:"backups,omitempty"`
+	SetInUI      []compose.EnvVar     `json:"setInUI,omitempty"`
 	Changes      []compose.FileChange `json:"changes"`
 	ChangedLines int                  `json:"changedLines"`
 	Notes        []string             `json:"notes"`
@@ -180,7 +187,7 @@ type composeRun struct {
 
 func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	// compose-go reports unset variables through logrus; they are expected
-	// here (no .env is read).
+	// here (unset variables take their defaults).
 	logrus.SetOutput(io.Discard)
 	r := &composeRun{opts: opts, io: opts.IO, cs: opts.IO.ColorScheme(),
 		rep: &composeReport{Requested: opts.Backend, TranscodeRequested: opts.Transcode, DryRun: opts.DryRun, Notes: []string{}, NextSteps: []string{}, Changes: []compose.FileChange{}}}
@@ -193,7 +200,7 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	plan, err := compose.Prepare(ctx, compose.Options{EditOptions: eo, File: file, HwaccelFile: opts.HwaccelFile, Transcode: transcode, ServerService: opts.ServerService})
+	plan, err := compose.Prepare(ctx, compose.Options{EditOptions: eo, File: file, HwaccelFile: opts.HwaccelFile, EnvFile: opts.EnvFile, LookupEnv: opts.LookupEnv, Transcode: transcode, ServerService: opts.ServerService})
 	if err != nil {
 		return r.fail(err)
 	}
@@ -204,10 +211,15 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 		r.rep.NextSteps = append(r.rep.NextSteps, "in Immich: "+r.rep.Setting)
 	}
 	r.rep.NextSteps = append(r.rep.NextSteps, "immich-accel doctor")
+	if len(plan.SetInUI) > 0 {
+		r.rep.NextSteps = append([]string{setInUIStep(plan.SetInUI)}, r.rep.NextSteps...)
+	}
 	if !opts.JSON {
 		r.printPlan(plan)
 	}
 	switch {
+	case !plan.Changed() && len(plan.SetInUI) > 0:
+		return r.setInUIOnly(plan, up)
 	case !plan.Changed():
 		return r.unchanged(plan)
 	case opts.DryRun:
@@ -326,6 +338,32 @@ func (r *composeRun) record(plan *compose.Plan) {
 	if plan.Transcode != "" {
 		rep.Setting = accel.AdminSetting + ": " + plan.Transcode.Accel().AdminLabel()
 	}
+	rep.SetInUI = plan.SetInUI
+}
+
+// setInUIStep is the step that sets variables a stack manager's UI holds.
+func setInUIStep(vars []compose.EnvVar) string {
+	var sets []string
+	for _, v := range vars {
+		sets = append(sets, v.Name+"="+v.Value)
+	}
+	return "set " + strings.Join(sets, " and ") + " in the stack's environment variables"
+}
+
+// setInUIOnly ends a run that has nothing to write here because the stack
+// manager holds the variables (exit 4 with --dry-run, else 0).
+func (r *composeRun) setInUIOnly(plan *compose.Plan, up string) error {
+	if r.opts.JSON {
+		if err := r.io.WriteJSON(r.rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(r.io.ErrOut, "Nothing to write in %s. Next: %s, then %s\n", filepath.Base(plan.File), r.rep.NextSteps[0], up)
+	}
+	if r.opts.DryRun {
+		return Silent(ExitChanges)
+	}
+	return nil
 }
 
 // upCommand is how the user redeploys the service after the edit.
@@ -434,7 +472,7 @@ func (r *composeRun) confirmed(plan *compose.Plan) (bool, error) {
 func (r *composeRun) write(plan *compose.Plan, up string) error {
 	w, err := plan.Write(compose.WriteOptions{NoBackup: r.opts.NoBackup})
 	if w != nil {
-		r.rep.Written, r.rep.Backup = len(w.Files) > 0, w.Backup
+		r.rep.Written, r.rep.Backup, r.rep.Backups = len(w.Files) > 0, w.Backup, w.Backups
 	}
 	if err != nil {
 		if w != nil && !r.opts.JSON {
@@ -458,8 +496,8 @@ func (r *composeRun) printWritten(w *compose.Written) {
 	for _, f := range w.Files {
 		fmt.Fprintf(r.io.ErrOut, "%s wrote %s\n", r.cs.SuccessIcon(), f)
 	}
-	if w.Backup != "" {
-		fmt.Fprintf(r.io.ErrOut, "  backup: %s\n", w.Backup)
+	for _, b := range w.Backups {
+		fmt.Fprintf(r.io.ErrOut, "  backup: %s\n", b)
 	}
 }
 

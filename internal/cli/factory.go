@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/immich-accel/immich-accel/internal/docker"
@@ -12,6 +14,7 @@ import (
 	"github.com/immich-accel/immich-accel/pkg/bench"
 	"github.com/immich-accel/immich-accel/pkg/compose"
 	"github.com/immich-accel/immich-accel/pkg/detect"
+	"github.com/immich-accel/immich-accel/pkg/verify"
 )
 
 // Factory holds what commands need from the outside world. NewFactory wires
@@ -22,6 +25,8 @@ type Factory struct {
 	Getenv func(string) string
 	// Getwd returns the working directory.
 	Getwd func() (string, error)
+	// LookupEnv reads an environment variable, telling unset from empty.
+	LookupEnv func(string) (string, bool)
 	// ComponentVersions lists the versions of runtime libraries found on
 	// this host (ONNX Runtime, NVML), for --version. Best effort.
 	ComponentVersions func() []ComponentVersion
@@ -34,6 +39,9 @@ type Factory struct {
 	// ModelCache finds Immich's model-cache Docker volume for
 	// `bench --immich-cache`; nil when Docker is not wired in.
 	ModelCache bench.VolumeFinder
+	// VerifyEnv wires what verify reads: the Docker Engine, host files
+	// under the given root, NVML and the failure catalogue.
+	VerifyEnv func(hostRoot string) verify.Env
 }
 
 // ComposeHostInfo is the host information compose uses.
@@ -65,9 +73,11 @@ func NewFactory() *Factory {
 		IOStreams:         iostreams.System(),
 		Getenv:            os.Getenv,
 		Getwd:             os.Getwd,
+		LookupEnv:         os.LookupEnv,
 		ComponentVersions: withORTVersion(os.Getenv, defaultComponentVersions),
 		NewDetector:       detect.New,
 		ModelCache:        dockerModelCache{getenv: os.Getenv},
+		VerifyEnv:         func(root string) verify.Env { return realVerifyEnv(os.Getenv, root) },
 	}
 	f.ComposeHost = func(ctx context.Context) (ComposeHostInfo, error) {
 		return composeHostFromDetector(ctx, f.NewDetector, f.Getenv("IMMICH_ACCEL_HOST_ROOT"))
@@ -123,4 +133,53 @@ func defaultComponentVersions() []ComponentVersion {
 	defer cancel()
 	v, detail := detect.NVMLDriverVersion(ctx)
 	return []ComponentVersion{{Name: "NVIDIA driver", Version: v, Detail: detail}}
+}
+
+// realVerifyEnv connects verify to the Docker Engine found as the docker
+// CLI finds it (docker.Resolve: DOCKER_HOST, contexts, the default and
+// rootless sockets; a socket is looked for under root when one is given),
+// reads host files under root, and opens NVML only on this host's own
+// root, as doctor does.
+func realVerifyEnv(getenv func(string) string, root string) verify.Env {
+	fs := detect.NewHostFS(root)
+	env := verify.Env{HostFS: fs, Logs: verify.Catalogue{}}
+	if fs.IsHostRoot() {
+		env.NVML = detect.NVML()
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home = "/root"
+	}
+	uid := 0
+	if fs.IsHostRoot() {
+		uid = os.Getuid()
+	}
+	denv := docker.Env{
+		Getenv:   getenv,
+		ReadFile: func(p string) ([]byte, error) { s, err := fs.ReadFile(p); return []byte(s), err },
+		Exists:   fs.Exists,
+		Home:     home,
+		UID:      uid,
+	}
+	ep, err := docker.Resolve(denv)
+	if err != nil {
+		env.EngineErr = err
+		return env
+	}
+	host := ep.Host
+	if sock, ok := strings.CutPrefix(host, "unix://"); ok && ep.Source != "DOCKER_HOST" && !fs.IsHostRoot() {
+		host = "unix://" + filepath.Join(root, sock)
+	}
+	tlsCfg, err := ep.TLSConfig(denv.ReadFile)
+	if err != nil {
+		env.EngineErr = fmt.Errorf("TLS for %s (%s): %w", ep.Host, ep.Source, err)
+		return env
+	}
+	c, err := docker.New(host, docker.WithTimeout(3*time.Second), docker.WithTLS(tlsCfg))
+	if err != nil {
+		env.EngineErr = err
+		return env
+	}
+	env.Engine = c
+	return env
 }

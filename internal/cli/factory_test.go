@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -75,4 +76,41 @@ func TestComposeHostFromDetector(t *testing.T) {
 			t.Error("cancelled context: want an error")
 		}
 	})
+}
+
+// verify's Docker Engine is found as the docker CLI finds it, under
+// --host-root when one is given; NVML is not opened then.
+func TestRealVerifyEnv(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "var/run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "var/run/docker.sock"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := realVerifyEnv(func(string) string { return "" }, root)
+	if env.Engine == nil || env.Engine.Endpoint() != "unix://"+filepath.Join(root, "var/run/docker.sock") {
+		t.Fatalf("engine = %v, err %v", env.Engine, env.EngineErr)
+	}
+	if env.NVML != nil || env.HostFS.Root() != root || env.Logs == nil {
+		t.Fatalf("env = %+v", env)
+	}
+	env = realVerifyEnv(func(k string) string {
+		if k == "DOCKER_HOST" {
+			return "tcp://127.0.0.1:2375"
+		}
+		return ""
+	}, "")
+	if env.Engine == nil || env.Engine.Endpoint() != "tcp://127.0.0.1:2375" || env.NVML == nil || !env.HostFS.IsHostRoot() {
+		t.Fatalf("DOCKER_HOST: engine %v, err %v, NVML %v", env.Engine, env.EngineErr, env.NVML)
+	}
+	env = realVerifyEnv(func(k string) string {
+		if k == "DOCKER_HOST" {
+			return "ssh://box"
+		}
+		return ""
+	}, "")
+	if env.Engine != nil || env.EngineErr == nil {
+		t.Fatalf("ssh:// accepted: %+v", env)
+	}
 }

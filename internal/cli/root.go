@@ -59,6 +59,7 @@ matching GPU/NPU backend in a compose file, and benchmarks it.
   immich-accel doctor              what this host can accelerate, and what is missing
   immich-accel compose --backend X enable backend X in docker-compose.yml
   immich-accel bench               run ONNX models on every execution provider here
+  immich-accel verify              prove the running ML server uses the accelerator
 
 Environment:
   NO_COLOR                 disable colour (colour is used only on a terminal)
@@ -83,5 +84,6 @@ Environment:
 	cmd.AddCommand(NewCmdCompose(f, nil))
 	cmd.AddCommand(NewCmdBench(f, nil), newCmdRuntime(f))
 	cmd.AddCommand(NewCmdGenerate(f, nil))
+	cmd.AddCommand(NewCmdVerify(f, nil))
 	return cmd
 }

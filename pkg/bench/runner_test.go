@@ -13,6 +13,7 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/immich-accel/immich-accel/internal/ortlib"
+	"github.com/immich-accel/immich-accel/internal/testenv"
 	"github.com/immich-accel/immich-accel/pkg/bench/models"
 )
 
@@ -39,14 +40,11 @@ func TestMain(m *testing.M) {
 // IMMICH_ACCEL_ORT_LIB.
 func needRT(t *testing.T) *Runtime {
 	t.Helper()
-	if testRT != nil {
-		return testRT
+	testenv.RequireORT(t)
+	if testRT == nil {
+		t.Fatalf("ONNX Runtime from %s: %v", testenv.ORTLibEnv, testRTErr)
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("no ONNX Runtime under CI: %v; `make test` installs it", testRTErr)
-	}
-	t.Skipf("SKIPPED: needs ONNX Runtime (%v). Run `make test`, which installs it and sets %s", testRTErr, ortlib.EnvVar)
-	return nil
+	return testRT
 }
 
 func quick() []Option {

@@ -82,7 +82,7 @@ func BenchmarkComposeGoLoad(b *testing.B) {
 	}
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := loadModel(ctx, m, "/srv/stack", true, true); err != nil {
+		if _, err := loadModel(ctx, m, "/srv/stack", true, (&models{}).lookup(nil, true)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -80,11 +80,13 @@ func TestFixtures(t *testing.T) {
 		{name: "unicode-armnn-inline", fixture: "unicode.yml", opts: EditOptions{Backend: "armnn", Inline: true}},
 		{name: "unicode-rocm", fixture: "unicode.yml", opts: EditOptions{Backend: "rocm"}},
 		{name: "hwaccel-var-inline", fixture: "hwaccel-var.yml", opts: EditOptions{Backend: "cuda", Inline: true}},
-		{name: "hwaccel-var", fixture: "hwaccel-var.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrManual, errHas: "comes from a variable"},
-		{name: "env-suffix", fixture: "env-suffix.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrManual, errHas: "suffix"},
 		{name: "build", fixture: "build.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrManual, errHas: "DEVICE=cpu"},
 		{name: "k8s", fixture: "k8s.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNotCompose, errHas: "Kubernetes manifest (kind: Deployment)"},
 		{name: "jinja", fixture: "jinja.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNotCompose, errHas: "Jinja template"},
+		{name: "caddy-labels-cuda", fixture: "caddy-labels.yml", opts: EditOptions{Backend: "cuda"}},
+		{name: "caddy-labels-openvino-inline", fixture: "caddy-labels.yml", opts: EditOptions{Backend: "openvino", Inline: true}},
+		{name: "helm-keys", fixture: "helm-keys.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNotCompose, errHas: "template syntax in a key or the file's structure (line 2)"},
+		{name: "template-image", fixture: "template-image.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNotCompose, errHas: "is template text"},
 		{name: "override", fixture: "override.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNoMLService, errHas: "override file"},
 		{name: "two-ml", fixture: "two-ml.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrSeveralMLServices, errHas: "ml-a, ml-b"},
 		{name: "two-ml-service", fixture: "two-ml.yml", opts: EditOptions{Backend: "cuda", Service: "ml-b"}},
@@ -96,7 +98,6 @@ func TestFixtures(t *testing.T) {
 		{name: "two-sections-cuda-inline", fixture: "two-sections.yml", opts: EditOptions{Backend: "cuda", Inline: true}},
 		{name: "two-sections-rocm-inline", fixture: "two-sections.yml", opts: EditOptions{Backend: "rocm", Inline: true}},
 		{name: "two-sections-openvino", fixture: "two-sections.yml", opts: EditOptions{Backend: "openvino"}},
-		{name: "env-suffix-alt", fixture: "env-suffix-alt.yml", opts: EditOptions{Backend: "rknn"}, wantErr: ErrManual, errHas: "${ML_ACCEL:+-$ML_ACCEL}"},
 		{name: "legacy", fixture: "legacy.yml", opts: EditOptions{Backend: "openvino"}, wantErr: ErrManual, errHas: "legacy image altran1502/immich-machine-learning:release"},
 		{name: "no-ml", fixture: "no-ml.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNoMLService, errHas: "services in the file: database, immich-server, redis; immich-server sends machine learning to http://gpu-box:3003"},
 		{name: "hwaccel-as-compose", fixture: "../../templates/hwaccel.ml.yml", opts: EditOptions{Backend: "cuda"}, wantErr: ErrNoMLService, errHas: "hwaccel.ml.yml-style file"},
@@ -502,7 +503,7 @@ func TestInspect(t *testing.T) {
 		{"four-space.yml", Inspection{Service: "immich-machine-learning", Mode: "extends", Backend: "rocm", ImageSuffix: "rocm", ExtendsFile: "hwaccel.ml.yml"}, ""},
 		{"inline-openvino.yml", Inspection{Service: "immich-machine-learning", Mode: "inline", Backend: "openvino", ImageSuffix: "openvino"}, ""},
 		{"env-suffix.yml", Inspection{Service: "immich-machine-learning", Mode: "none", SuffixFromEnv: true}, ""},
-		{"hwaccel-var.yml", Inspection{Service: "immich-machine-learning", Mode: "extends", BackendFromEnv: true, ExtendsFile: "hwaccel.ml.yml"}, ""},
+		{"hwaccel-var.yml", Inspection{Service: "immich-machine-learning", Mode: "extends", Backend: "cpu", BackendFromEnv: true, ExtendsFile: "hwaccel.ml.yml"}, ""},
 		{"digest.yml", Inspection{Service: "immich-machine-learning", Mode: "none"}, "image-digest-pinned"},
 		{"two-ml.yml", Inspection{}, ""},
 	}
@@ -700,13 +701,23 @@ func TestSuffixVarFix(t *testing.T) {
 			t.Errorf("suffixVarFix(%q, %q) = %q, want it to contain %q", tt.expr, tt.suffix, got, tt.want)
 		}
 	}
-	// Through Edit, on fixtures.
-	for fixture, want := range map[string]string{"env-suffix.yml": "ML_VARIANT=-cuda", "env-suffix-alt.yml": "ML_ACCEL=cuda"} {
-		_, err := Edit(readFixture(t, fixture), EditOptions{Backend: "cuda"})
-		var ce *Error
-		if !errors.As(err, &ce) || !strings.Contains(ce.Fix, want) {
-			t.Errorf("%s: want a fix with %q, got %v", fixture, want, err)
+	// Through Edit, on fixtures: the variable is set, in the variable's
+	// own shape, and the compose file is left alone.
+	for fixture, want := range map[string]EnvVar{"env-suffix.yml": {"ML_VARIANT", "-cuda"}, "env-suffix-alt.yml": {"ML_ACCEL", "cuda"}} {
+		res, err := Edit(readFixture(t, fixture), EditOptions{Backend: "cuda", Inline: true, Env: map[string]string{"IMMICH_VERSION": "v2.3.1"}})
+		if err != nil {
+			t.Fatalf("%s: %v", fixture, err)
 		}
+		if len(res.Env) != 1 || res.Env[0] != want {
+			t.Errorf("%s: sets %+v, want %+v", fixture, res.Env, want)
+		}
+	}
+	// A suffix no value of the variable can give: explained, with the fix.
+	src := []byte("services:\n  immich-machine-learning:\n    image: ghcr.io/immich-app/immich-machine-learning:release${GPU:+-cuda}\n")
+	_, err := Edit(src, EditOptions{Backend: "openvino"})
+	var ce *Error
+	if !errors.As(err, &ce) || !errors.Is(err, ErrManual) || !strings.Contains(ce.Fix, "tag must end in -openvino") {
+		t.Errorf("${GPU:+-cuda} to openvino: want ErrManual with a fix, got %v", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/immich-accel/immich-accel/internal/testenv"
 	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
@@ -15,10 +16,7 @@ import (
 // gives a correct, validated, idempotent edit or a clear error of a known
 // kind, for every backend in both modes.
 func TestRealCorpus(t *testing.T) {
-	dir := sharedDir(t, "testdata-real", "compose")
-	if dir == "" {
-		return
-	}
+	dir := testenv.RequireShared(t, "testdata-real", "compose")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -61,12 +59,32 @@ func TestRealCorpus(t *testing.T) {
 						t.Errorf("%s/%s: not validated: %+v", mode, b, plan.Validation)
 					}
 					out := newContent(plan, src)
-					// Idempotent.
-					res2, err := Edit(out, EditOptions{Backend: plan.Backend, Inline: inline})
+					env := envAfter(t, plan)
+					// Idempotent, with the .env the plan writes.
+					res2, err := Edit(out, EditOptions{Backend: plan.Backend, Inline: inline, Env: env})
 					if err != nil {
 						t.Errorf("%s/%s: second run fails: %v", mode, b, err)
-					} else if res2.Changed {
-						t.Errorf("%s/%s: second run changes the file again:\n%s", mode, b, UnifiedDiff("first", "second", out, res2.Output))
+					} else if res2.Changed || len(res2.Env) > 0 {
+						t.Errorf("%s/%s: second run changes the file again (%+v):\n%s", mode, b, res2.Env, UnifiedDiff("first", "second", out, res2.Output))
+					}
+					if len(env) > 0 {
+						// What doctor reads from the result and its .env.
+						in, err := InspectEnv(out, plan.Service, env)
+						if err != nil || in.ImageSuffix != plan.Backend.Suffix() {
+							t.Errorf("%s/%s: with the new .env the image is %s (%v)", mode, b, in.ImageResolved, err)
+						}
+						if !inline && in.Backend != plan.Backend {
+							t.Errorf("%s/%s: with the new .env the backend is %q", mode, b, in.Backend)
+						}
+						// Undo through the same variables, from the edited
+						// file and its .env.
+						undo, err := prepareCopy(t, "docker-compose.yml", out, Options{EditOptions: EditOptions{Backend: "cpu", Inline: inline}}, map[string][]byte{".env": envContent(plan)})
+						if err != nil || undo.Validation == nil || !undo.Validation.Checked {
+							t.Errorf("%s/%s then cpu: %v", mode, b, err)
+						} else if in, err := InspectEnv(newContent(undo, out), undo.Service, undoEnv(t, undo, env)); err != nil || in.ImageSuffix != "" {
+							t.Errorf("%s/%s then cpu: image %s (%v)", mode, b, in.ImageResolved, err)
+						}
+						outcomes["ok, through .env"] = append(outcomes["ok, through .env"], mode+"/"+string(b))
 					}
 					outcomes["ok"] = append(outcomes["ok"], mode+"/"+string(b))
 				}
@@ -97,14 +115,46 @@ var corpusExpect = map[string]struct {
 	"solarorange__ansible-homelab__role-compose-j2.yml":          {err: ErrNotCompose, has: "Jinja template"},
 	"cdesiles__ansible-playbooks__podman-kube-pod-j2.yml":        {err: ErrNotCompose, has: "template"},
 	"Thomas141100__homeserver__k8s-helm-values.yml":              {err: ErrNotCompose, has: "Helm chart or TrueNAS app values"},
-	"elvismercado__docker-templates__immich-compose.yml":         {err: ErrManual, has: "suffix of \"immich-machine-learning\" comes from a variable"},
 	"elvismercado__docker-templates__immich-override-wud.yml":    {err: ErrNoMLService, has: "override file"},
-	"xblackbytesx__privacybox__apps-immich-compose.yml":          {err: ErrManual, has: "comes from a variable"},
 	"immich-app__immich__docker-compose-prod-build.yml":          {err: ErrManual, has: "DEVICE=cpu"},
 	"immich-app__immich__hwaccel-ml-official-2026.yml":           {err: ErrNoMLService, has: "hwaccel.ml.yml-style file"},
 	"bigbeartechworld__big-bear-universal-apps__apps-immich.yml": {err: ErrManual, has: "pinned by digest", onlyFor: func(b accel.Backend, _ bool) bool { return b != accel.CPU }},
 	"mikeage__docker-compose-files__immich-compose.yml":          {err: ErrManual, has: "pinned by digest", onlyFor: func(b accel.Backend, _ bool) bool { return b.Suffix() != "openvino" }},
-	"skobkin__docker-stacks__immich-compose.yml":                 {err: ErrManual, has: "service: ${HWACCEL_ML:-cpu}", onlyFor: func(_ accel.Backend, inline bool) bool { return !inline }},
+}
+
+// envAfter returns the variables of the .env file the plan writes (nil
+// when it writes none).
+func envAfter(t *testing.T, plan *Plan) map[string]string {
+	t.Helper()
+	for _, c := range plan.Changes {
+		if filepath.Base(c.Path) == ".env" {
+			f := &envFile{given: c.Path}
+			if err := f.load(c.New); err != nil {
+				t.Fatalf("the planned .env does not read: %v", err)
+			}
+			return f.vars
+		}
+	}
+	return nil
+}
+
+// undoEnv is the .env after the undo plan: the one it writes, else the one
+// already there.
+func undoEnv(t *testing.T, undo *Plan, before map[string]string) map[string]string {
+	if e := envAfter(t, undo); e != nil {
+		return e
+	}
+	return before
+}
+
+// envContent returns the .env file the plan writes.
+func envContent(plan *Plan) []byte {
+	for _, c := range plan.Changes {
+		if filepath.Base(c.Path) == ".env" {
+			return c.New
+		}
+	}
+	return nil
 }
 
 func firstLine(s string) string {
@@ -134,10 +184,7 @@ func checkCleanError(t *testing.T, err error) {
 // TestRealCorpusInspect checks what InspectFile reports for the real files
 // whose mistakes SOURCES.md describes.
 func TestRealCorpusInspect(t *testing.T) {
-	dir := sharedDir(t, "testdata-real", "compose")
-	if dir == "" {
-		return
-	}
+	dir := testenv.RequireShared(t, "testdata-real", "compose")
 	tests := []struct {
 		file, backend, mode, problem string
 	}{

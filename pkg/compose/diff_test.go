@@ -7,17 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/immich-accel/immich-accel/internal/testenv"
 )
 
 // TestUnifiedDiffApplies checks the diffs with patch(1), when present: the
 // diff of every fixture edit turns the original into the result, CRLF and
 // missing final newlines included.
 func TestUnifiedDiffApplies(t *testing.T) {
-	patchBin, err := exec.LookPath("patch")
-	if err != nil {
-		t.Log("patch(1) not found; skipping")
-		return
-	}
+	patchBin := testenv.RequireCommand(t, "patch")
 	cases := []struct {
 		fixture string
 		opts    EditOptions

@@ -46,6 +46,13 @@ type EditOptions struct {
 	// HwaccelName is the file a new extends block points at; "" means
 	// hwaccel.ml.yml (hwaccel.transcoding.yml for TargetTranscode).
 	HwaccelName string
+	// Env is what the project's .env file sets, which Compose interpolates
+	// the file with (nil: no .env). A variable that selects the backend
+	// (the tag suffix, the extends service, the whole image) is set
+	// through it: see EditResult.Env.
+	Env map[string]string
+	// EnvFile names the .env file in messages ("" means .env).
+	EnvFile string
 }
 
 // EditResult is the outcome of Edit.
@@ -67,7 +74,11 @@ type EditResult struct {
 	// Tailored is true when Sections differs from the source because of
 	// host tailoring.
 	Tailored bool
-	Notes    []string
+	// Env lists the variables to set in the .env file, in order.
+	Env []EnvVar
+	// Variables are the variables that select the backend (set or not).
+	Variables []string
+	Notes     []string
 	// Before is the ML inspection of the original (TargetML), and
 	// TranscodeBefore the transcoding one (TargetTranscode).
 	Before          *Inspection
@@ -78,18 +89,27 @@ type EditResult struct {
 	StackKind string
 	// Inline: the section was merged into the service.
 	Inline bool
+
+	templated int // line of template text in a string value, 0 if none
 }
 
 // Edit applies the backend to a compose file's ML service and returns the
 // new content. Only the lines that must change are changed.
 func Edit(src []byte, opts EditOptions) (*EditResult, error) {
 	res, err := editOnce(src, opts)
-	if err != nil || !res.Changed {
+	if err != nil || (!res.Changed && len(res.Env) == 0) {
 		return res, err
 	}
 	// The edit must have landed where it was meant to: editing the result
-	// again must find nothing left to do.
-	again, err := editOnce(res.Output, opts)
+	// again, with the variables set, must find nothing left to do.
+	opts2 := opts
+	for _, v := range res.Env {
+		opts2.Env = withVar(opts2.Env, v.Name, v.Value)
+	}
+	again, err := editOnce(res.Output, opts2)
+	if err == nil && len(again.Env) > 0 {
+		err = fmt.Errorf("a second pass still sets %s", again.Env[0].Name)
+	}
 	if err != nil || again.Changed {
 		if err == nil {
 			err = fmt.Errorf("a second pass still finds changes to make")
@@ -147,7 +167,7 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	res.Service = p.name
 	res.StackKind = p.stackKind()
 	if opts.Target == TargetML {
-		res.Before = p.inspect()
+		res.Before = p.inspect(opts.Env)
 	} else {
 		res.TranscodeBefore = p.inspectTranscoding()
 	}
@@ -178,6 +198,7 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 		}
 	}
 	res.Notes = append(res.Notes, e.notes...)
+	res.Env, res.Variables, res.templated = e.envSet, e.selectors, p.templated
 	res.ExtendsFile = e.extendsFile
 	res.Output = out
 	res.Changed = !bytes.Equal(out, src)
@@ -244,6 +265,8 @@ type editor struct {
 	uncommented bool
 	noUncomment bool
 	removed     map[*yaml.Node]bool
+	envSet      []EnvVar
+	selectors   []string
 }
 
 func (e *editor) note(format string, args ...any) {
@@ -334,13 +357,14 @@ func (e *editor) run() error {
 		if svcNode == nil {
 			return newError(ErrManual, "Add service: to the extends block.", "the extends block of %q has no service: (line %d)", p.name, extKey.Line)
 		}
-		if isVar(strings.TrimSpace(svcNode.Value)) || strings.Contains(svcNode.Value, "${") {
-			match := " (and the image suffix to match)"
-			if !spec.suffix {
-				match = ""
-			}
+		if strings.Contains(svcNode.Value, "$") && spec.suffix {
+			return e.extendsVariable(svcNode)
+		}
+		if strings.Contains(svcNode.Value, "$") {
+			// extendsVariable sets the ML backend's variables in .env;
+			// a transcoding section from a variable is set by hand.
 			return newError(ErrManual,
-				fmt.Sprintf("Set the variable to %s in your .env file%s, or replace %s with %s.", e.backend, match, svcNode.Value, e.backend),
+				fmt.Sprintf("Set the variable to %s in your .env file, or replace %s with %s.", e.backend, svcNode.Value, e.backend),
 				"the %s section of %q comes from a variable (service: %s, line %d), so immich-accel cannot set it here", spec.fileName, p.name, svcNode.Value, svcNode.Line)
 		}
 		if svcNode.Value != string(e.backend) {

@@ -41,7 +41,11 @@ func FuzzEdit(f *testing.F) {
 			}
 			return
 		}
-		in, err := Inspect(res.Output, res.Service)
+		env := map[string]string{}
+		for _, v := range res.Env {
+			env[v.Name] = v.Value
+		}
+		in, err := InspectEnv(res.Output, res.Service, env)
 		if err != nil {
 			t.Fatalf("edited output does not inspect: %v\n%s", err, res.Output)
 		}
@@ -57,11 +61,12 @@ func FuzzEdit(f *testing.F) {
 				t.Fatalf("extends %s: got mode %s backend %s\n%s", backend, in.Mode, in.Backend, res.Output)
 			}
 		}
+		opts.Env = env
 		again, err := Edit(res.Output, opts)
 		if err != nil {
 			t.Fatalf("second run fails: %v\n%s", err, res.Output)
 		}
-		if again.Changed {
+		if again.Changed || len(again.Env) > 0 {
 			t.Fatalf("second run changes the file:\n%s", UnifiedDiff("first", "second", res.Output, again.Output))
 		}
 	})

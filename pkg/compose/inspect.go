@@ -24,9 +24,15 @@ type Inspection struct {
 	ImageSuffix   string `json:"imageSuffix"`   // "cuda","openvino","armnn","rocm","rknn" or ""
 	SuffixFromEnv bool   `json:"suffixFromEnv"` // the tag suffix comes from a variable
 	ImageDigest   string `json:"imageDigest,omitempty"`
+	// ImageResolved is the image with its variables substituted from the
+	// .env (unset ones take their defaults), when it has variables;
+	// ImageSuffix and ImageDigest are those of this image.
+	ImageResolved string `json:"imageResolved,omitempty"`
+	// EnvFile is the .env file variables were read from ("" when none).
+	EnvFile string `json:"envFile,omitempty"`
 
 	Backend        accel.Backend `json:"backend"`        // cuda, openvino, openvino-wsl, armnn, rocm, rknn, cpu, or ""
-	BackendFromEnv bool          `json:"backendFromEnv"` // e.g. service: ${HWACCEL_ML:-cpu}
+	BackendFromEnv bool          `json:"backendFromEnv"` // e.g. service: ${HWACCEL_ML:-cpu}; Backend is its value
 	Mode           string        `json:"mode"`           // "extends", "inline" or "none"
 
 	ExtendsFile      string `json:"extendsFile,omitempty"` // as written
@@ -83,9 +89,23 @@ func InspectFile(path string) (*Inspection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading compose file: %w", err)
 	}
-	in, err := Inspect(src, "")
+	// The .env next to the compose file, as Compose reads it: variables
+	// that select the backend are resolved with it.
+	var vars map[string]string
+	env, envErr := projectEnvFile(filepath.Dir(path), "")
+	if envErr == nil {
+		vars = env.vars
+	}
+	in, err := InspectEnv(src, "", vars)
 	if in != nil {
 		in.File = path
+		if envErr == nil && env.exists {
+			in.EnvFile = env.given
+		}
+		if envErr != nil && err == nil {
+			in.Problems = append(in.Problems, Problem{ID: "env-file-invalid", Message: envErr.Error(),
+				Fix: "Fix the .env file next to the compose file: docker compose cannot read it either."})
+		}
 		if in.ExtendsFile != "" {
 			ef := in.ExtendsFile
 			if !filepath.IsAbs(ef) {
@@ -105,8 +125,15 @@ func InspectFile(path string) (*Inspection, error) {
 }
 
 // Inspect reads compose file content. service names the ML service ("" to
-// find it). The extends file is not looked at (see InspectFile).
+// find it). The extends file is not looked at (see InspectFile), and
+// variables take their defaults (see InspectEnv).
 func Inspect(src []byte, service string) (*Inspection, error) {
+	return InspectEnv(src, service, nil)
+}
+
+// InspectEnv is Inspect with variables resolved from env, what the
+// project's .env sets (unset ones take their defaults, as for Compose).
+func InspectEnv(src []byte, service string, env map[string]string) (*Inspection, error) {
 	p, err := parse(src)
 	if err != nil {
 		in := &Inspection{Mode: "none", StackKind: stackKindText(src)}
@@ -116,7 +143,7 @@ func Inspect(src []byte, service string) (*Inspection, error) {
 		in := &Inspection{Mode: "none", StackKind: stackKindText(src)}
 		return in, err
 	}
-	return p.inspect(), nil
+	return p.inspect(env), nil
 }
 
 func stackKindText(src []byte) string {
@@ -141,13 +168,19 @@ func (p *parsed) stackKind() string {
 	return stackKindText(p.src)
 }
 
-func (p *parsed) inspect() *Inspection {
+func (p *parsed) inspect(env map[string]string) *Inspection {
 	in := &Inspection{Service: p.name, Mode: "none", StackKind: p.stackKind(), Devices: []string{}, Volumes: []string{}, Problems: []Problem{}}
 	if img, _ := mergedGet(p.svc, "image"); img != nil && img.Kind == yaml.ScalarNode {
 		in.Image = img.Value
 		ref := parseImage(img.Value)
-		in.ImageSuffix = ref.suffix
 		in.SuffixFromEnv = ref.fromEnv || ref.onlyVar
+		if strings.Contains(img.Value, "$") {
+			if r, err := interpolate(img.Value, env); err == nil {
+				in.ImageResolved = r
+				ref = parseImage(r)
+			}
+		}
+		in.ImageSuffix = ref.suffix
 		in.ImageDigest = ref.digest
 		if ref.written != "" && ref.written != ref.suffix {
 			in.Problems = append(in.Problems, Problem{ID: "image-suffix-unknown",
@@ -198,6 +231,11 @@ func (p *parsed) inspect() *Inspection {
 		if s := mapGet(ext, "service"); s != nil {
 			if strings.Contains(s.Value, "$") {
 				in.BackendFromEnv = true
+				if r, err := interpolate(s.Value, env); err == nil {
+					if b, ok := accel.ParseBackend(r); ok {
+						in.Backend = b
+					}
+				}
 			} else {
 				in.Backend = accel.Backend(s.Value)
 			}
@@ -273,8 +311,8 @@ func (in *Inspection) addStaticProblems() {
 	accelerated := in.Backend != "" && in.Backend != "cpu"
 	wantSuffix := in.Backend.Suffix()
 	switch {
-	case in.SuffixFromEnv || in.BackendFromEnv:
-		// cannot be checked statically
+	case (in.SuffixFromEnv && in.ImageResolved == "") || (in.BackendFromEnv && in.Backend == ""):
+		// a variable that does not resolve: cannot be checked
 	case accelerated && in.ImageSuffix == "":
 		in.Problems = append(in.Problems, Problem{ID: "section-without-suffix",
 			Message: fmt.Sprintf("the %s section is set but the image tag has no -%s suffix, so the CPU-only image runs", in.Backend, wantSuffix),

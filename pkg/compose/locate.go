@@ -27,6 +27,7 @@ type parsed struct {
 	svc      *yaml.Node // the ML service's mapping
 	name     string     // the ML service's name
 
+	templated  int // first line with template syntax inside string values, 0 if none
 	indentUnit int // indentation step of block mappings in this file
 	seqOffset  int // dash column relative to the parent key for block sequences
 }
@@ -57,14 +58,21 @@ func nonCommentPart(line string) string {
 	return line
 }
 
-// sniffTemplate recognises template languages that are not YAML until
-// rendered.
-func sniffTemplate(t *text) (kind string, line int) {
+// sniffYtt returns the first line of a ytt directive (#@), or 0. ytt
+// directives are YAML comments that change the document's structure.
+func sniffYtt(t *text) int {
 	for i, l := range t.lines {
 		if yttRe.MatchString(l) {
-			return "a ytt template (#@ directives)", i + 1
+			return i + 1
 		}
 	}
+	return 0
+}
+
+// sniffTemplate finds template syntax ({{ }}, {% %}, {# #}) outside
+// comments: its kind and first line. Where it sits decides what it means
+// (see templateStructure).
+func sniffTemplate(t *text) (kind string, line int) {
 	for i, l := range t.lines {
 		nc := nonCommentPart(l)
 		if strings.Contains(nc, "{%") || strings.Contains(nc, "{#") {
@@ -102,12 +110,12 @@ func parse(src []byte) (*parsed, error) {
 		return nil, newError(ErrManual, "Convert the file to plain LF or CRLF line endings (for example with dos2unix), then run again.",
 			"line %d contains %s, which YAML reads as a line break", line, what)
 	}
-	tmplKind, tmplLine := sniffTemplate(p.t)
-	if tmplKind == "a ytt template (#@ directives)" || strings.HasPrefix(tmplKind, "a Jinja") {
+	if line := sniffYtt(p.t); line > 0 {
 		return nil, newError(ErrNotCompose,
 			"Render the template first and run immich-accel on the result, or edit the template by hand.",
-			"the file looks like %s (line %d), not a Compose file", tmplKind, tmplLine)
+			"the file looks like a ytt template (#@ directives, line %d), not a Compose file", line)
 	}
+	tmplKind, tmplLine := sniffTemplate(p.t)
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	for {
 		var n yaml.Node
@@ -166,11 +174,12 @@ func parse(src []byte) (*parsed, error) {
 		return nil, newError(ErrNotCompose, "Make services: a mapping of service names to definitions.",
 			"services: is not a mapping (line %d)", p.services.Line)
 	}
-	if tmplKind != "" {
+	if kind, line := templateStructure(p); kind != "" {
 		return nil, newError(ErrNotCompose,
 			"Render the template first and run immich-accel on the result, or edit the template by hand.",
-			"the file looks like %s (line %d); its values are not final", tmplKind, tmplLine)
+			"the file looks like %s: template syntax in a key or the file's structure (line %d), not in a string value", kind, line)
 	}
+	p.templated = tmplLine
 	if err := checkDuplicateKeys(p.root); err != nil {
 		return nil, err
 	}

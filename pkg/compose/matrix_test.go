@@ -13,15 +13,13 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/immich-accel/immich-accel/internal/testenv"
 	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/templates"
 )
 
 func upstreamComposeFiles(t *testing.T) []string {
-	dir := sharedDir(t, "upstream", "immich")
-	if dir == "" {
-		return nil
-	}
+	dir := testenv.RequireShared(t, "upstream", "immich")
 	files, err := filepath.Glob(filepath.Join(dir, "docker-compose.*.yml"))
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +122,7 @@ func effectiveSections(t *testing.T, src []byte, service string, sections []byte
 			ext["file"] = hw
 		}
 	}
-	p, err := loadModel(context.Background(), m, "/srv/stack", true, false)
+	p, err := loadModel(context.Background(), m, "/srv/stack", true, (&models{}).lookup(nil, false))
 	if err != nil {
 		t.Fatalf("loading: %v", err)
 	}

@@ -43,24 +43,22 @@ func (e *editor) image() error {
 	if v.Kind != yaml.ScalarNode {
 		return newError(ErrManual, "Write the image as a plain string.", "the image of %q is not a string (line %d)", p.name, v.Line)
 	}
+	if countMarkers(v.Value) > 0 {
+		return newError(ErrNotCompose, "Render the template first and run immich-accel on the result, or edit the template by hand.",
+			"the image of %q is template text (%s, line %d), not a final image reference", p.name, v.Value, v.Line)
+	}
 	ref := parseImage(v.Value)
 	want := accel.Backend(e.backend).Suffix()
 	if ref.legacy {
 		return newError(ErrManual, "Switch to ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release} as in Immich's current docker-compose.yml, then run again.",
 			"service %q uses the legacy image %s, which has no accelerated variants", p.name, v.Value)
 	}
-	if ref.onlyVar {
-		return newError(ErrManual, fmt.Sprintf("Add the suffix -%s to the tag in the variable's value (in .env), or write the image out in the compose file.", orCPU(want)),
-			"the image of %q comes entirely from a variable (%s), so its tag cannot be changed here", p.name, v.Value)
+	if handled, err := e.imageFromVariable(v, ref, want); handled || err != nil {
+		return err
 	}
 	if !ref.hasTag {
 		return newError(ErrManual, fmt.Sprintf("Add a tag such as :release-%s or :v2-%s.", orCPU(want), orCPU(want)),
 			"the image of %q has no tag (%s means :latest, which has no accelerated variant)", p.name, v.Value)
-	}
-	if ref.fromEnv {
-		tp := tagParts(ref.tag)
-		return newError(ErrManual, suffixVarFix(tp[len(tp)-1], want),
-			"the image tag suffix of %q comes from a variable (%s, line %d), so immich-accel cannot set it here", p.name, v.Value, v.Line)
 	}
 	if ref.suffix == want && ref.written == want {
 		return nil

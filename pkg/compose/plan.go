@@ -42,6 +42,12 @@ type Options struct {
 	HwaccelFile string
 	// SkipValidation skips the compose-go check of the result.
 	SkipValidation bool
+	// EnvFile is the env file Compose interpolates with (--env-file); ""
+	// means the .env next to the compose file, as for docker compose.
+	EnvFile string
+	// LookupEnv reads the process environment, which overrides the .env
+	// for Compose; nil reads nothing.
+	LookupEnv func(string) (string, bool)
 	// Transcode, when set, also applies this section of
 	// hwaccel.transcoding.yml to the service that transcodes, in the same
 	// run and the same diff; EditOptions.Backend may then be empty.
@@ -99,6 +105,9 @@ type Plan struct {
 	// ChangedLines is the number of lines the compose file diff removes
 	// and adds.
 	ChangedLines int `json:"changedLines"`
+	// SetInUI lists variables to set in a stack manager's UI (Portainer,
+	// CasaOS, runtipi), which holds them instead of a .env file.
+	SetInUI []EnvVar `json:"setInUI,omitempty"`
 }
 
 // Changed reports whether the plan writes anything.
@@ -111,6 +120,11 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	env, err := readEnv(in, opts)
+	if err != nil {
+		return nil, err
+	}
+	in.edit.Env, in.edit.EnvFile = env.vars, opts.EnvFile
 	steps := opts.steps(in.edit)
 	if len(steps) == 0 {
 		return nil, newError(ErrManual, "Name a backend (--backend), a transcoding method (--transcode), or both.", "nothing to change was asked for")
@@ -136,10 +150,19 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
+		if res.Target == TargetML {
+			if err := plan.addEnvFile(env, res, opts); err != nil {
+				return nil, err
+			}
+		}
 		if !opts.SkipValidation {
-			v, err := validate(ctx, prev, res.Output, res, sections, in.dir)
+			v, err := validate(ctx, prev, res.Output, res, sections, in.dir, env.vars)
 			if err != nil {
 				return nil, err
+			}
+			if v.Skipped != "" && res.templated > 0 {
+				return nil, newError(ErrNotCompose, "Render the template first and run immich-accel on the result, or edit the template by hand.",
+					"the file holds template text (line %d) and does not load as a Compose file: %s", res.templated, strings.TrimPrefix(v.Skipped, "the original file does not load with compose-go: "))
 			}
 			if res.Target == TargetTranscode {
 				plan.TranscodeValidation = v
@@ -363,7 +386,9 @@ type WriteOptions struct {
 // Written reports what Write did.
 type Written struct {
 	Files  []string `json:"files"`
-	Backup string   `json:"backup,omitempty"`
+	Backup string   `json:"backup,omitempty"` // the compose file's
+	// Backups are every backup written (the compose file's, the .env's).
+	Backups []string `json:"backups,omitempty"`
 }
 
 // Write writes the plan's changes: each file atomically (temp file in the
@@ -413,7 +438,10 @@ func (p *Plan) Write(opts WriteOptions) (*Written, error) {
 			}
 			err := atomicWrite(bak, c.Old, c.Path, c.mode, opts.syncDir)
 			if err == nil || errors.Is(err, ErrNotDurable) {
-				w.Backup = bak
+				if c.Path == p.File {
+					w.Backup = bak
+				}
+				w.Backups = append(w.Backups, bak)
 			}
 			if err != nil {
 				return w, fmt.Errorf("writing backup %s: %w", bak, err)

@@ -48,7 +48,7 @@ func TestUpstreamTranscodeMatrix(t *testing.T) {
 						if err != nil || again.Changed {
 							t.Errorf("not idempotent: %v", err)
 						}
-						if img := imageOf(t, out, plan.ServerService); img != imageOf(t, src, plan.ServerService) {
+						if img := serverImage(t, out, plan.ServerService); img != serverImage(t, src, plan.ServerService) {
 							t.Errorf("the server image changed: %s", img)
 						}
 						if !inline && m != "cpu" && !hasCreate(plan, templates.HwaccelTranscodingName) {
@@ -73,7 +73,7 @@ func hasCreate(p *Plan, name string) bool {
 
 func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
 
-func imageOf(t *testing.T, src []byte, service string) string {
+func serverImage(t *testing.T, src []byte, service string) string {
 	t.Helper()
 	p, err := parse(src)
 	if err != nil {
@@ -317,11 +317,11 @@ func effectiveAllVars(t *testing.T, src []byte, service string, sections []byte)
 		}
 		delete(sm, "depends_on")
 	}
-	p, err := loadModel(context.Background(), m, "/srv/stack", true, true)
+	p, err := loadModel(context.Background(), m, "/srv/stack", true, (&models{}).lookup(nil, true))
 	if err != nil {
 		// Values a variable cannot stand for (a whole list from one):
 		// compare uninterpolated.
-		if p, err = loadModel(context.Background(), m, "/srv/stack", false, false); err != nil {
+		if p, err = loadModel(context.Background(), m, "/srv/stack", false, (&models{}).lookup(nil, false)); err != nil {
 			t.Fatalf("loading: %v", err)
 		}
 	}

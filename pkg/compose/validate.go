@@ -13,8 +13,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/schema"
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
@@ -40,7 +42,9 @@ type Validation struct {
 // plus the section (the same whether the section comes by extends or
 // inline), that its image gained the right suffix, and that no other
 // service changed. sections is the hwaccel.ml.yml content the result uses.
-func validate(ctx context.Context, orig, edited []byte, res *EditResult, sections []byte, workDir string) (*Validation, error) {
+// env is what the project's .env sets before the edit; the edited file is
+// loaded with res.Env applied to it, as Compose will load it.
+func validate(ctx context.Context, orig, edited []byte, res *EditResult, sections []byte, workDir string, env map[string]string) (*Validation, error) {
 	tmp, err := os.MkdirTemp("", "immich-accel-check-")
 	if err != nil {
 		return nil, fmt.Errorf("validating: %w", err)
@@ -50,14 +54,31 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 	if err := os.WriteFile(hw, sections, 0o600); err != nil {
 		return nil, fmt.Errorf("validating: %w", err)
 	}
-	if err := parseCheck(ctx, orig, edited, res.Service, workDir); err != nil {
-		return nil, err
-	}
+	// compose-go compiles its JSON schema on the first load that validates;
+	// that, the parser-level check and the loads below run side by side.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = schema.Validate(map[string]any{})
+	}()
+	parsed := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		parsed <- parseCheck(ctx, orig, edited, res.Service, workDir)
+	}()
 	ms, err := buildModels(orig, edited, res, hw, workDir)
-	if err != nil {
-		return nil, err
+	var v *Validation
+	if err == nil {
+		ms.setEnv(env, res)
+		v, err = ms.loadAndCompare(ctx, res)
 	}
-	return ms.loadAndCompare(ctx, res)
+	if perr := <-parsed; perr != nil {
+		return nil, perr
+	}
+	return v, err
 }
 
 // models are the three configurations validate compares: the original,
@@ -66,6 +87,10 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 type models struct {
 	orig, edited, oracle map[string]any
 	workDir              string
+	// env is the .env before the edit (for the original and the oracle),
+	// editedEnv after it; assigned are the variables the edit sets.
+	env, editedEnv map[string]string
+	assigned       map[string]bool
 }
 
 // buildModels decodes the original and the edited file and derives the
@@ -179,18 +204,26 @@ func (ms *models) loadAndCompare(ctx context.Context, res *EditResult) (*Validat
 	}
 	var errs []error
 	for _, a := range []attempt{{true, false}, {true, true}, {false, false}} {
-		po, err := loadModel(ctx, ms.orig, ms.workDir, a.interp, a.env)
+		po, err := loadModel(ctx, ms.orig, ms.workDir, a.interp, ms.lookup(ms.env, a.env))
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		pe, err := loadModel(ctx, ms.edited, ms.workDir, a.interp, a.env)
+		// The edited file and the oracle load side by side.
+		var px *types.Project
+		oracleErr := make(chan error, 1)
+		go func() {
+			var err error
+			px, err = loadModel(ctx, ms.oracle, ms.workDir, a.interp, ms.lookup(ms.env, a.env))
+			oracleErr <- err
+		}()
+		pe, err := loadModel(ctx, ms.edited, ms.workDir, a.interp, ms.lookup(ms.editedEnv, a.env))
+		xerr := <-oracleErr
 		if err != nil {
 			return nil, newError(ErrValidation, "Nothing was written. Please report this with the file attached.",
 				"the edited file does not load with compose-go: %v", err)
 		}
-		px, err := loadModel(ctx, ms.oracle, ms.workDir, a.interp, a.env)
-		if err != nil {
+		if err := xerr; err != nil {
 			return nil, newError(ErrValidation, "Nothing was written. Please report this with the file attached.",
 				"the original plus the %s section does not load with compose-go: %v", res.Section(), err)
 		}
@@ -221,7 +254,36 @@ func decodeModel(src []byte) (map[string]any, error) {
 	}
 }
 
-func loadModel(ctx context.Context, m map[string]any, workDir string, interp, setAll bool) (*types.Project, error) {
+// lookup returns the variables a model is interpolated with: env, and,
+// with setAll, "10" for every other variable but those the edit assigns
+// (which stay unset, so that their defaults apply on both sides).
+// setEnv sets what the project's .env gives the original (env) and the
+// edited file (env with the edit's assignments), and which variables the
+// edit assigns.
+func (ms *models) setEnv(env map[string]string, res *EditResult) {
+	ms.env, ms.editedEnv = env, env
+	ms.assigned = map[string]bool{}
+	for _, v := range res.Env {
+		ms.editedEnv = withVar(ms.editedEnv, v.Name, v.Value)
+	}
+	for _, n := range res.Variables {
+		ms.assigned[n] = true
+	}
+}
+
+func (ms *models) lookup(env map[string]string, setAll bool) template.Mapping {
+	return func(k string) (string, bool) {
+		if v, ok := env[k]; ok {
+			return v, true
+		}
+		if setAll && !ms.assigned[k] {
+			return "10", true
+		}
+		return "", false
+	}
+}
+
+func loadModel(ctx context.Context, m map[string]any, workDir string, interp bool, lookup template.Mapping) (*types.Project, error) {
 	m = deepCopyAny(m).(map[string]any)
 	cd := types.ConfigDetails{
 		WorkingDir:  workDir,
@@ -238,9 +300,7 @@ func loadModel(ctx context.Context, m map[string]any, workDir string, interp, se
 			o.SkipInterpolation = true
 			return
 		}
-		if setAll {
-			o.Interpolate.LookupValue = func(string) (string, bool) { return "10", true }
-		}
+		o.Interpolate.LookupValue = func(k string) (string, bool) { return lookup(k) }
 		o.Interpolate.Substitute = func(s string, mp template.Mapping) (string, error) {
 			r, err := template.Substitute(s, mp)
 			if err != nil {

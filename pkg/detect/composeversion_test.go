@@ -76,3 +76,28 @@ func TestComposeBuildVersionRealPlugin(t *testing.T) {
 		t.Errorf("build information says %q, the plugin says %s", got, out)
 	}
 }
+
+// Reading the version from the build information against running the
+// plugin, on the test engine's plugin:
+// go test ./pkg/detect -run - -bench ComposeVersion (with the engine's env).
+func BenchmarkComposeVersion(b *testing.B) {
+	e, err := enginetest.Find()
+	if err != nil {
+		b.Skip(err)
+	}
+	bin := filepath.Join(e.Config, "cli-plugins", "docker-compose")
+	b.Run("buildinfo", func(b *testing.B) {
+		for b.Loop() {
+			if composeBuildVersion(bin) == "" {
+				b.Fatal("no version")
+			}
+		}
+	})
+	b.Run("exec", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := exec.Command(bin, "docker-cli-plugin-metadata").Output(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -234,6 +234,7 @@ func (e *evaluator) running(ct *Check, s mlState, bs []BackendStatus) {
 		ct.Detail = append(ct.Detail, fmt.Sprintf("restarted %d times", s.restarts))
 	}
 	if s.host != nil {
+		ct.Detail = append(ct.Detail, granted(*s.host))
 		if missing := missingAccess(s.backend, *s.host); missing != "" {
 			ct.Status = StatusFail
 			ct.Finding += "; but " + missing + ", so ONNX Runtime can only use the CPU"
@@ -302,6 +303,23 @@ func missingAccess(b accel.Backend, hc docker.HostConfig) string {
 		return ""
 	}
 	return "it was not given " + strings.Join(miss, " and ")
+}
+
+// granted says what of the host the container got, for -v.
+func granted(hc docker.HostConfig) string {
+	var devs, reqs []string
+	for _, d := range hc.Devices {
+		devs = append(devs, d.PathInContainer)
+	}
+	for _, r := range hc.DeviceRequests {
+		var caps []string
+		for _, c := range r.Capabilities {
+			caps = append(caps, strings.Join(c, "+"))
+		}
+		reqs = append(reqs, strings.TrimSpace(r.Driver+" "+strings.Join(caps, ",")))
+	}
+	return fmt.Sprintf("given: devices %s; GPU requests %s; runtime %s; group_add %s",
+		orNone(strings.Join(devs, ", ")), orNone(strings.Join(reqs, "; ")), orNone(hc.Runtime), orNone(strings.Join(hc.GroupAdd, ", ")))
 }
 
 // matchDetail lists the catalogue's matches with their evidence, for -v.

@@ -169,3 +169,25 @@ func TestDaemonThroughContext(t *testing.T) {
 		}
 	}
 }
+
+// podmanDocker answers /version as Podman's Docker-compatible service does.
+type podmanDocker struct{ *detecttest.Docker }
+
+func (p podmanDocker) Version(context.Context) (*docker.Version, error) {
+	v := &docker.Version{Version: "4.9.3", APIVersion: "1.41"}
+	v.Components = append(v.Components, struct {
+		Name    string `json:"Name"`
+		Version string `json:"Version"`
+	}{"Podman Engine", "4.9.3"})
+	return v, nil
+}
+
+// A Podman socket is named as such, with Immich's Docker-only support.
+func TestPodmanNamed(t *testing.T) {
+	sc := load(t, "nvidia-desktop")
+	r := run(t, sc, detect.WithDocker(podmanDocker{sc.Docker.(*detecttest.Docker)}))
+	c := r.Check(detect.CheckDockerDaemon)
+	if c.Status != detect.StatusWarn || !strings.Contains(c.Finding, "Podman") || !strings.Contains(c.Fix, "Docker Compose only") || !r.Host.Docker.Podman {
+		t.Errorf("docker-daemon = %+v, podman %v", c, r.Host.Docker.Podman)
+	}
+}

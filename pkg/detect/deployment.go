@@ -188,12 +188,22 @@ func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 	}
 	backend := string(in.Backend)
 	switch {
-	case in.BackendFromEnv:
-		backend = "set by a variable"
+	case in.BackendFromEnv && backend == "":
+		backend = "set by a variable that names no backend"
 	case backend == "":
 		backend = "cpu"
 	}
 	file.Finding = fmt.Sprintf("%s: service %s, backend %s (%s), image %s", df.Path, in.Service, backend, mode, orNone(in.Image))
+	if in.ImageResolved != "" && (in.SuffixFromEnv || in.EnvFile != "") {
+		file.Finding += " = " + in.ImageResolved
+	}
+	if in.BackendFromEnv || in.SuffixFromEnv {
+		src := "their defaults (no .env next to the compose file)"
+		if in.EnvFile != "" {
+			src = in.EnvFile + " and defaults"
+		}
+		file.Detail = append(file.Detail, "variables that select the backend are read from "+src+", as docker compose reads them; a variable set in the shell that runs docker compose overrides them")
+	}
 	if in.StackKind != "" {
 		file.Detail = append(file.Detail, "looks like a "+in.StackKind+" stack: use compose --inline (one file, no extends)")
 	}
@@ -240,7 +250,7 @@ func (e *evaluator) composeBackendCheck(in *compose.Inspection, host HostFacts, 
 	}
 	cmd := e.composeRun
 	switch {
-	case in.BackendFromEnv:
+	case in.BackendFromEnv && in.Backend == "":
 		c.Status = StatusSkip
 		c.Finding = "the backend comes from a variable; it cannot be checked statically"
 	case b == accel.OpenVINO && host.WSL:

@@ -33,6 +33,9 @@ volumes:
 
 const extendsCUDA = "    extends:\n      file: hwaccel.ml.yml\n      service: cuda\n"
 
+// extendsVar takes the section from a variable, as some stacks do.
+const extendsVar = "    extends:\n      file: hwaccel.ml.yml\n      service: ${HWACCEL_ML:-cpu}\n"
+
 // writeCompose writes a compose file (and, with hwaccel, the scenario's
 // hwaccel.ml.yml next to it) into a new directory and returns its path.
 func writeCompose(t *testing.T, content string, hwaccel bool) string {
@@ -67,6 +70,7 @@ func TestDeploymentMistakes(t *testing.T) {
 		status  detect.Status
 		finding string        // substring
 		run     accel.Backend // the backend the fix's compose run switches to
+		env     string        // a .env next to the compose file
 	}{
 		{name: "section without suffix", host: "nvidia-desktop", compose: mlCompose("", "", extendsCUDA), hwaccel: true,
 			check: "compose-section-without-suffix", status: detect.StatusFail, finding: "no -cuda suffix", run: "cuda"},
@@ -85,6 +89,15 @@ func TestDeploymentMistakes(t *testing.T) {
 		{name: "libmali mounted from where this host has none", host: "mali-libmali-elsewhere",
 			compose: mlCompose("", "-armnn", "    extends:\n      file: hwaccel.ml.yml\n      service: armnn\n"), hwaccel: true,
 			check: "compose-backend", status: detect.StatusFail, finding: "mounts /lib/firmware/mali_csffw.bin, /usr/lib/libmali.so, which this host does not have; libmali is at /usr/lib/aarch64-linux-gnu/libmali.so.1", run: "armnn"},
+		{name: "section chosen in .env, image without suffix", host: "nvidia-desktop", hwaccel: true,
+			compose: mlCompose("", "", extendsVar), env: "HWACCEL_ML=cuda\n",
+			check: "compose-section-without-suffix", status: detect.StatusFail, finding: "the cuda section is set but the image tag has no -cuda suffix", run: "cuda"},
+		{name: "section and suffix chosen in .env", host: "nvidia-desktop", hwaccel: true,
+			compose: mlCompose("", "${ML_VARIANT:-}", extendsVar), env: "# GPU\nHWACCEL_ML=cuda\r\nML_VARIANT=-cuda\r\n",
+			check: "compose-backend", status: detect.StatusOK, finding: "configured for cuda, which this host can serve"},
+		{name: "suffix in .env does not match the section in .env", host: "nvidia-desktop", hwaccel: true,
+			compose: mlCompose("", "${ML_VARIANT:-}", extendsVar), env: "HWACCEL_ML=cuda\nML_VARIANT=-openvino\n",
+			check: "compose-suffix-section-mismatch", status: detect.StatusFail, finding: "suffix -openvino does not match the cuda section", run: "cuda"},
 		{name: "CPU although an accelerator is ready", host: "intel-n100", compose: mlCompose("", "", ""),
 			check: "compose-backend", status: detect.StatusWarn, finding: "configured for the CPU although this host can serve openvino", run: "openvino"},
 	}
@@ -92,6 +105,11 @@ func TestDeploymentMistakes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sc := load(t, tt.host)
 			path := writeCompose(t, tt.compose, tt.hwaccel)
+			if tt.env != "" {
+				if err := os.WriteFile(filepath.Join(filepath.Dir(path), ".env"), []byte(tt.env), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			r := run(t, sc, detect.WithComposeFile(path))
 			if c := r.Check("compose-file"); c == nil || c.Status != detect.StatusOK {
 				t.Fatalf("compose-file = %+v", c)

@@ -2,6 +2,7 @@ package detect_test
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"math/rand/v2"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
 
 	"github.com/immich-accel/immich-accel/internal/docker"
+	"github.com/immich-accel/immich-accel/internal/testenv"
 	"github.com/immich-accel/immich-accel/pkg/detect"
 	"github.com/immich-accel/immich-accel/pkg/detect/detecttest"
 )
@@ -305,7 +307,10 @@ func TestMalformedHost(t *testing.T) {
 
 func TestUnreadableCPUInfo(t *testing.T) {
 	if os.Geteuid() == 0 {
-		t.Skip("root reads files whatever their mode")
+		// Root reads files whatever their mode: the check runs again in a
+		// child process as nobody, where permissions hold.
+		asNobody(t, "TestUnreadableCPUInfo")
+		return
 	}
 	root := t.TempDir()
 	p := filepath.Join(root, "proc", "cpuinfo")
@@ -319,6 +324,49 @@ func TestUnreadableCPUInfo(t *testing.T) {
 	c := r.Check("cpu")
 	if c.Status != detect.StatusWarn || c.Finding != "cannot read /proc/cpuinfo: permission denied" {
 		t.Errorf("cpu = %+v", c)
+	}
+}
+
+// asNobody runs the test named test again in a child process as the
+// unprivileged user nobody (65534), from a copy of the test binary that
+// user can execute, and fails when the child does not pass.
+func asNobody(t *testing.T, test string) {
+	t.Helper()
+	dir := t.TempDir()
+	// The test's temporary directory and its parent are private to root.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "detect.test")
+	src, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(home, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^"+test+"$", "-test.v", "-test.count=1")
+	cmd.Dir = home
+	cmd.Env = append(os.Environ(), "TMPDIR="+home, "HOME="+home)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if errors.Is(err, syscall.EPERM) {
+		testenv.Unavailable(t, "cannot start a process as nobody here: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("%s as nobody: %v\n%s", test, err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: "+test) {
+		t.Fatalf("%s did not run as nobody:\n%s", test, out)
 	}
 }
 

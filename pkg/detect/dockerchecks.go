@@ -35,6 +35,11 @@ func (e *evaluator) dockerCLICheck() Check {
 	return c
 }
 
+// podman tells whether the daemon is Podman's Docker-compatible service.
+func (df *dockerFacts) podman() bool {
+	return (df.Version != nil && df.Version.Podman()) || strings.Contains(df.Endpoint, "podman")
+}
+
 // endpointName is the daemon's address with the docker context that
 // chose it, when that is not the default one.
 func (df *dockerFacts) endpointName() string {
@@ -65,7 +70,7 @@ func (e *evaluator) dockerDaemonCheck() Check {
 		c.Status = StatusWarn
 		c.Finding = "Docker daemon at " + df.endpointName() + " answers, but /info failed: " + shortErr(errString(df.InfoErr))
 		c.Fix = "Check `docker info` and `journalctl -u docker`."
-	case df.Version != nil && (df.Version.Podman() || strings.Contains(df.Endpoint, "podman")):
+	case df.podman():
 		c.Status = StatusWarn
 		c.Finding = fmt.Sprintf("Podman %s at %s, not Docker Engine", df.Info.ServerVersion, df.endpointName())
 		c.Fix = "Immich documents Docker Engine with Docker Compose only; Podman's Docker API works for many setups, but GPU passthrough differs (CDI devices instead of `driver: nvidia`). Install Docker Engine for the documented path."

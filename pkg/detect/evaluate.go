@@ -367,8 +367,13 @@ func (e *evaluator) hostFacts() HostFacts {
 		CLI:            df.CLIPath,
 		Reachable:      df.Info != nil,
 		Endpoint:       df.Endpoint,
+		Context:        df.Context,
+		Podman:         df.podman(),
 		Desktop:        e.dockerDesktop(),
 		ComposeVersion: df.ComposeVersion,
+	}
+	if df.Version != nil {
+		h.Docker.APIVersion = df.Version.APIVersion
 	}
 	if df.Info != nil {
 		h.Docker.ServerVersion = df.Info.ServerVersion
@@ -447,9 +452,15 @@ type RenderNode struct {
 
 // DockerFacts is what doctor learned about Docker.
 type DockerFacts struct {
-	CLI            string   `json:"cli"`
-	Reachable      bool     `json:"reachable"`
-	Endpoint       string   `json:"endpoint"`
+	CLI       string `json:"cli"`
+	Reachable bool   `json:"reachable"`
+	Endpoint  string `json:"endpoint"`
+	// Context is the docker context that chose the endpoint ("" when
+	// DOCKER_HOST did); APIVersion the Engine API version spoken.
+	Context    string `json:"context,omitempty"`
+	APIVersion string `json:"apiVersion,omitempty"`
+	// Podman: the endpoint is Podman's Docker-compatible service.
+	Podman         bool     `json:"podman,omitempty"`
 	Desktop        bool     `json:"desktop"`
 	ServerVersion  string   `json:"serverVersion"`
 	ComposeVersion string   `json:"composeVersion"`

@@ -196,13 +196,7 @@ func TestExcerpt(t *testing.T) {
 // (or the one the excerpt shows, where the thread settled none); the ARM
 // NN probe on a non-armnn image stays benign.
 func TestRealLogs(t *testing.T) {
-	dir := testenv.SharedDir(t, "testdata-real", "ml-logs")
-	if dir == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("../shared/testdata-real/ml-logs is missing (CI=true)")
-		}
-		t.Skip("../shared/testdata-real/ml-logs is not present")
-	}
+	dir := testenv.RequireShared(t, "testdata-real", "ml-logs")
 	// file → the backend of its setup (SOURCES.md) and the entry it shows.
 	want := map[string]struct {
 		b  accel.Backend

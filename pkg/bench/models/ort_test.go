@@ -7,10 +7,12 @@ import (
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/immich-accel/immich-accel/internal/testenv"
 )
 
 // ortLibEnv names the ONNX Runtime shared library used by these tests.
-const ortLibEnv = "IMMICH_ACCEL_ORT_LIB"
+const ortLibEnv = testenv.ORTLibEnv
 
 var ortInitErr error // set once by TestMain, read-only afterwards
 
@@ -35,13 +37,7 @@ func requireORT(t testing.TB) {
 	if ortInitErr != nil {
 		t.Fatal(ortInitErr)
 	}
-	if os.Getenv(ortLibEnv) == "" {
-		msg := "ONNX Runtime tests NOT RUN: " + ortLibEnv + " is not set. Run `make test`, which installs the pinned ONNX Runtime and sets it."
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("\n\n*** " + msg + " ***\n")
-	}
+	testenv.RequireORT(t)
 }
 
 // session is a CPU ONNX Runtime session for a built model with its input
