@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -67,6 +68,34 @@ func BenchmarkPrepare(b *testing.B) {
 	for b.Loop() {
 		if _, err := Prepare(ctx, Options{EditOptions: EditOptions{Backend: "cuda"}, File: p}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPrepareEnv is BenchmarkPrepare with Immich's example .env next
+// to the file, and a suffix variable that the edit sets in it.
+func BenchmarkPrepareEnv(b *testing.B) {
+	dir := b.TempDir()
+	p := filepath.Join(dir, "docker-compose.yml")
+	src := bytes.Replace(officialFile(b), []byte("immich-machine-learning:${IMMICH_VERSION:-release}"), []byte("immich-machine-learning:${IMMICH_VERSION:-release}${IMMICH_ML_VARIANT:-}"), 1)
+	if err := os.WriteFile(p, src, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	env := []byte("UPLOAD_LOCATION=./library\n# The Immich version to use\nIMMICH_VERSION=v3\nDB_PASSWORD=postgres\n")
+	if d := sharedDir(b, "upstream", "immich"); d != "" {
+		var err error
+		if env, err = os.ReadFile(filepath.Join(d, "example.v3.0.0.env")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".env"), env, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		plan, err := Prepare(ctx, Options{EditOptions: EditOptions{Backend: "cuda"}, File: p})
+		if err != nil || len(plan.Changes) < 2 {
+			b.Fatalf("%v %+v", err, plan)
 		}
 	}
 }

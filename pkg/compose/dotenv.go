@@ -26,11 +26,13 @@ type envFile struct {
 	path   string // the file (a symlink's target when it is one)
 	given  string // the path as named
 	exists bool
-	src    []byte
-	vars   map[string]string
-	stmts  []envStmt
-	mode   os.FileMode
-	size   int64
+	// disabled: Compose reads no .env here (COMPOSE_DISABLE_ENV_FILE).
+	disabled bool
+	src      []byte
+	vars     map[string]string
+	stmts    []envStmt
+	mode     os.FileMode
+	size     int64
 }
 
 // envStmt is one KEY=value statement.
@@ -68,6 +70,11 @@ func projectEnvFile(dir, given string) (*envFile, error) {
 	f := &envFile{given: path, path: path, vars: map[string]string{}}
 	real, err := filepath.EvalSymlinks(path)
 	switch {
+	case len(o.EnvFiles) == 0 && err == nil:
+		// The .env is there, but compose-go, like docker compose, does not
+		// read it: COMPOSE_DISABLE_ENV_FILE is set.
+		f.disabled = true
+		return f, nil
 	case errors.Is(err, os.ErrNotExist):
 		if len(o.EnvFiles) == 0 {
 			return f, nil

@@ -21,6 +21,17 @@ var uiHeldVariables = map[string]string{
 // holds what Portainer's UI sets.
 func readEnv(in *inputs, opts Options) (*envFile, error) {
 	given := opts.EnvFile
+	if given == "" && opts.LookupEnv != nil {
+		// docker compose takes COMPOSE_ENV_FILES when --env-file is not
+		// given.
+		if v, ok := opts.LookupEnv("COMPOSE_ENV_FILES"); ok && v != "" {
+			if strings.Contains(v, ",") {
+				return nil, newError(ErrManual, "Name the one env file to edit with --env-file, or unset COMPOSE_ENV_FILES.",
+					"COMPOSE_ENV_FILES names several env files (%s); immich-accel reads and edits one", v)
+			}
+			given = v
+		}
+	}
 	if given == "" && stackKindText(in.src) == "portainer" {
 		if st, err := os.Stat(filepath.Join(in.dir, "stack.env")); err == nil && st.Mode().IsRegular() {
 			if _, err := os.Stat(filepath.Join(in.dir, ".env")); err != nil {
@@ -54,6 +65,14 @@ func (plan *Plan) addEnvFile(env *envFile, res *EditResult, opts Options) error 
 	}
 	if len(res.Env) == 0 {
 		return nil
+	}
+	if env.disabled {
+		var sets []string
+		for _, v := range res.Env {
+			sets = append(sets, v.Name+"="+v.Value)
+		}
+		return newError(ErrManual, fmt.Sprintf("Set %s in the environment docker compose runs with, or unset COMPOSE_DISABLE_ENV_FILE, then run again.", strings.Join(sets, " ")),
+			"COMPOSE_DISABLE_ENV_FILE is set, so docker compose does not read %s, where the backend's variables would go", env.given)
 	}
 	if where, ok := uiHeldVariables[stackKind(res)]; ok {
 		var sets []string

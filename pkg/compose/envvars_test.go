@@ -221,6 +221,14 @@ func TestEnvRefusals(t *testing.T) {
 	if !errors.Is(err, ErrManual) || !strings.Contains(err.Error(), "HWACCEL, which selects the backend") {
 		t.Fatalf("a variable the server's transcoding section also reads: want ErrManual, got %v", err)
 	}
+	// Compose told not to read .env.
+	dir = copyFixtureDir(t, "suffix-var")
+	t.Setenv("COMPOSE_DISABLE_ENV_FILE", "1")
+	_, err = Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "cuda", Inline: true}, File: filepath.Join(dir, "docker-compose.yml")})
+	if !errors.Is(err, ErrManual) || !strings.Contains(err.Error(), "COMPOSE_DISABLE_ENV_FILE is set") {
+		t.Fatalf("COMPOSE_DISABLE_ENV_FILE: want ErrManual, got %v", err)
+	}
+	t.Setenv("COMPOSE_DISABLE_ENV_FILE", "0")
 	// --env-file that does not exist.
 	dir = copyFixtureDir(t, "suffix-var")
 	_, err = Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "cuda"}, File: filepath.Join(dir, "docker-compose.yml"), EnvFile: filepath.Join(dir, "prod.env")})
@@ -279,6 +287,18 @@ func TestEnvFileFlag(t *testing.T) {
 	}
 	if !bytes.Equal(mustRead(t, filepath.Join(dir, ".env")), dotenv) {
 		t.Errorf(".env changed although --env-file named another file")
+	}
+	// COMPOSE_ENV_FILES names it the same way; several files are refused.
+	envs := func(v string) func(string) (string, bool) {
+		return func(k string) (string, bool) { return v, k == "COMPOSE_ENV_FILES" }
+	}
+	plan, err = Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "rocm", Inline: true}, File: filepath.Join(dir, "docker-compose.yml"), LookupEnv: envs(other)})
+	if err != nil || len(plan.Changes) != 2 || plan.Changes[1].Path != other {
+		t.Fatalf("COMPOSE_ENV_FILES: %v %+v", err, plan)
+	}
+	_, err = Prepare(t.Context(), Options{EditOptions: EditOptions{Backend: "rocm", Inline: true}, File: filepath.Join(dir, "docker-compose.yml"), LookupEnv: envs(other + ",.env")})
+	if !errors.Is(err, ErrManual) || !strings.Contains(err.Error(), "several env files") {
+		t.Fatalf("COMPOSE_ENV_FILES with two files: %v", err)
 	}
 }
 
@@ -436,4 +456,70 @@ func FuzzEnvWith(f *testing.F) {
 			t.Fatalf("%q -> %q: B=%q (%v)", src, out, back.vars["B"], err)
 		}
 	})
+}
+
+// TestVariableShapes: each shape of variable, the value it gets (in its
+// own shape), and the refusals.
+func TestVariableShapes(t *testing.T) {
+	const ml = "services:\n  immich-machine-learning:\n    image: %s\n"
+	const ext = "services:\n  immich-machine-learning:\n    image: ghcr.io/immich-app/immich-machine-learning:release-cuda\n    extends:\n      file: hwaccel.ml.yml\n      service: %s\n"
+	tests := []struct {
+		name, src string
+		backend   accel.Backend
+		env       map[string]string
+		drop      bool
+		want      []EnvVar // variables set
+		image     string   // the image line after the edit, when it changes
+		errHas    string
+	}{
+		{name: "suffix variable set, switched", src: fmt.Sprintf(ml, "ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release}${V:-}"),
+			backend: accel.OpenVINO, env: map[string]string{"V": "-cuda"}, want: []EnvVar{{"V", "-openvino"}}},
+		{name: "unbraced suffix variable", src: fmt.Sprintf(ml, "ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release}$ML"),
+			backend: accel.ROCm, want: []EnvVar{{"ML", "-rocm"}}},
+		{name: "suffix variable to cpu", src: fmt.Sprintf(ml, "ghcr.io/immich-app/immich-machine-learning:release${V}"),
+			backend: accel.CPU, env: map[string]string{"V": "-cuda"}, want: []EnvVar{{"V", ""}}},
+		{name: "+ without colon cannot give no suffix", src: fmt.Sprintf(ml, "ghcr.io/immich-app/immich-machine-learning:release${X+-$X}"),
+			backend: accel.CPU, env: map[string]string{"X": "cuda"}, errHas: "no value of X gives a tag ending in no suffix"},
+		{name: "whole image set in .env, to cpu", src: fmt.Sprintf(ml, "${IMG:-ghcr.io/immich-app/immich-machine-learning:release}"),
+			backend: accel.CPU, env: map[string]string{"IMG": "ghcr.io/immich-app/immich-machine-learning:v2.3.1-cuda"}, want: []EnvVar{{"IMG", "ghcr.io/immich-app/immich-machine-learning:v2.3.1"}}},
+		{name: "whole image pinned by digest", src: fmt.Sprintf(ml, "${IMG}"),
+			backend: accel.CUDA, env: map[string]string{"IMG": "ghcr.io/immich-app/immich-machine-learning:v2.3.1@sha256:0123"}, errHas: "IMG in .env is pinned by digest"},
+		{name: "whole image pinned by digest, dropped", src: fmt.Sprintf(ml, "${IMG}"), drop: true,
+			backend: accel.CUDA, env: map[string]string{"IMG": "ghcr.io/immich-app/immich-machine-learning:v2.3.1@sha256:0123"}, want: []EnvVar{{"IMG", "ghcr.io/immich-app/immich-machine-learning:v2.3.1-cuda"}}},
+		{name: "whole image unset without default", src: fmt.Sprintf(ml, "${IMG}"),
+			backend: accel.CUDA, errHas: "comes entirely from IMG, which is not set and has no default"},
+		{name: "whole image default with a suffix", src: fmt.Sprintf(ml, "${IMG:-ghcr.io/immich-app/immich-machine-learning:release-cuda}"),
+			backend: accel.OpenVINO, errHas: "already carries a tag suffix or digest"},
+		{name: "suffix after the whole image, switched", src: fmt.Sprintf(ml, "${IMG:-ghcr.io/immich-app/immich-machine-learning:release}-cuda"),
+			backend: accel.ARMNN, image: "${IMG:-ghcr.io/immich-app/immich-machine-learning:release}-armnn"},
+		{name: "suffix after a whole image that has one itself", src: fmt.Sprintf(ml, "${IMG:-ghcr.io/immich-app/immich-machine-learning:release}-cuda"),
+			backend: accel.ARMNN, env: map[string]string{"IMG": "ghcr.io/immich-app/immich-machine-learning:release-rocm"}, errHas: "already carries a suffix"},
+		{name: "unbraced extends variable", src: fmt.Sprintf(ext, "$HW"), backend: accel.CUDA, want: []EnvVar{{"HW", "cuda"}}},
+		{name: "required extends variable", src: fmt.Sprintf(ext, "${HW:?set HW}"), backend: accel.CUDA, want: []EnvVar{{"HW", "cuda"}}},
+		{name: "extends variable with more text", src: fmt.Sprintf(ext, "gpu-${HW}"), backend: accel.CUDA, errHas: "in a form immich-accel does not set"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Edit([]byte(tt.src), EditOptions{Backend: tt.backend, Inline: true, Env: tt.env, DropDigest: tt.drop})
+			if strings.Contains(tt.src, "extends:") {
+				res, err = Edit([]byte(tt.src), EditOptions{Backend: tt.backend, Env: tt.env, DropDigest: tt.drop})
+			}
+			if tt.errHas != "" {
+				if !errors.Is(err, ErrManual) || !strings.Contains(err.Error(), tt.errHas) {
+					t.Fatalf("want ErrManual with %q, got %v", tt.errHas, err)
+				}
+				checkCleanError(t, err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Env) != len(tt.want) || (len(tt.want) > 0 && res.Env[0] != tt.want[0]) {
+				t.Errorf("sets %+v, want %+v", res.Env, tt.want)
+			}
+			if tt.image != "" && !strings.Contains(string(res.Output), "image: "+tt.image+"\n") {
+				t.Errorf("image line:\n%s", res.Output)
+			}
+		})
+	}
 }

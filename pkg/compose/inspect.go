@@ -55,7 +55,8 @@ type Inspection struct {
 // section-without-suffix, suffix-without-section, suffix-section-mismatch,
 // section-incomplete, several-sections, image-suffix-unknown,
 // image-digest-pinned, image-legacy, image-built-locally,
-// extends-file-missing, extends-file-invalid, extends-section-missing.
+// extends-file-missing, extends-file-invalid, extends-section-missing,
+// env-file-invalid.
 type Problem struct {
 	ID      string `json:"id"`
 	Message string `json:"message"`

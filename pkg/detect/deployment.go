@@ -124,6 +124,7 @@ func extendedVolumes(composePath string, in *compose.Inspection) []string {
 var problemStatus = map[string]Status{
 	"extends-file-missing":    StatusFail,
 	"extends-file-invalid":    StatusFail,
+	"env-file-invalid":        StatusFail,
 	"extends-section-missing": StatusFail,
 	"section-without-suffix":  StatusFail,
 	"suffix-without-section":  StatusFail,

@@ -98,6 +98,9 @@ func TestDeploymentMistakes(t *testing.T) {
 		{name: "suffix in .env does not match the section in .env", host: "nvidia-desktop", hwaccel: true,
 			compose: mlCompose("", "${ML_VARIANT:-}", extendsVar), env: "HWACCEL_ML=cuda\nML_VARIANT=-openvino\n",
 			check: "compose-suffix-section-mismatch", status: detect.StatusFail, finding: "suffix -openvino does not match the cuda section", run: "cuda"},
+		{name: ".env that docker compose cannot read", host: "nvidia-desktop", hwaccel: true,
+			compose: mlCompose("", "-cuda", extendsCUDA), env: "IMMICH VERSION=v2\n",
+			check: "compose-env-file-invalid", status: detect.StatusFail, finding: "cannot be read as an env file"},
 		{name: "CPU although an accelerator is ready", host: "intel-n100", compose: mlCompose("", "", ""),
 			check: "compose-backend", status: detect.StatusWarn, finding: "configured for the CPU although this host can serve openvino", run: "openvino"},
 	}
