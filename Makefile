@@ -17,6 +17,7 @@ demo: build
 	./$(BIN) --version
 	./$(BIN) doctor || [ $$? -eq 3 ]
 	./$(BIN) compose --dry-run --file testdata/compose/basic.yml --backend cuda || [ $$? -eq 4 ]
+	./$(BIN) compose --dry-run --file testdata/compose/basic.yml --backend cuda --transcode nvenc || [ $$? -eq 4 ]
 	./$(BIN) runtime install
 	./$(BIN) bench --quick
 

@@ -60,6 +60,59 @@ func TestHwaccelMLMatchesUpstream(t *testing.T) {
 	}
 }
 
+func TestHwaccelTranscodingSections(t *testing.T) {
+	var doc struct {
+		Services map[string]map[string]any `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(HwaccelTranscoding, &doc); err != nil {
+		t.Fatalf("embedded hwaccel.transcoding.yml does not parse: %v", err)
+	}
+	for _, s := range []string{"cpu", "nvenc", "quicksync", "rkmpp", "vaapi", "vaapi-wsl"} {
+		if _, ok := doc.Services[s]; !ok {
+			t.Errorf("embedded hwaccel.transcoding.yml has no section %q", s)
+		}
+	}
+	if len(doc.Services) != 6 {
+		t.Errorf("embedded hwaccel.transcoding.yml has %d sections, want 6", len(doc.Services))
+	}
+}
+
+// TestHwaccelTranscodingMatchesUpstream checks the embedded file against
+// the newest released upstream hwaccel.transcoding.vX.Y.Z.yml.
+func TestHwaccelTranscodingMatchesUpstream(t *testing.T) {
+	dir := testenv.SharedDir(t, "upstream", "immich")
+	if dir == "" {
+		return
+	}
+	newest := newestVersioned(t, dir, "hwaccel.transcoding.v")
+	want, err := os.ReadFile(newest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(HwaccelTranscoding, want) {
+		t.Errorf("templates/hwaccel.transcoding.yml differs from %s, the newest upstream copy; copy the upstream file", newest)
+	}
+}
+
+// newestVersioned returns the file prefix<version>.yml in dir with the
+// highest version.
+func newestVersioned(t *testing.T, dir, prefix string) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, prefix+"*.yml"))
+	newest, newestV := "", []int(nil)
+	for _, f := range files {
+		v := parseVersion(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), prefix), ".yml"))
+		if v != nil && (newestV == nil || slices.Compare(v, newestV) > 0) {
+			newest, newestV = f, v
+		}
+	}
+	if newest == "" {
+		t.Fatalf("no versioned %s*.yml in %s", prefix, dir)
+	}
+	t.Logf("comparing with %s", newest)
+	return newest
+}
+
 // parseVersion reads "1.2.3" as [1 2 3]; nil when it is not a version.
 func parseVersion(s string) []int {
 	var v []int

@@ -26,19 +26,21 @@ type ComposeOptions struct {
 	LookupEnv   func(string) (string, bool) // the process environment, which overrides .env for Compose
 	ComposeHost func(ctx context.Context) (ComposeHostInfo, error)
 
-	File        string
-	Backend     string
-	Inline      bool
-	Service     string
-	HwaccelFile string
-	EnvFile     string
-	GPUs        []string
-	DryRun      bool
-	Yes         bool
-	NoBackup    bool
-	NoDetect    bool
-	DropDigest  bool
-	JSON        bool
+	File          string
+	Backend       string
+	Transcode     string
+	Inline        bool
+	Service       string
+	ServerService string
+	HwaccelFile   string
+	EnvFile       string
+	GPUs          []string
+	DryRun        bool
+	Yes           bool
+	NoBackup      bool
+	NoDetect      bool
+	DropDigest    bool
+	JSON          bool
 }
 
 // NewCmdCompose builds the compose command. runF replaces runCompose in
@@ -46,8 +48,8 @@ type ComposeOptions struct {
 func NewCmdCompose(f *Factory, runF func(context.Context, *ComposeOptions) error) *cobra.Command {
 	opts := &ComposeOptions{IO: f.IOStreams, Getwd: f.Getwd, LookupEnv: f.LookupEnv, ComposeHost: f.ComposeHost}
 	cmd := &cobra.Command{
-		Use:   "compose --backend BACKEND [--file FILE] [--inline]",
-		Short: "Enable a hardware backend for Immich ML in a compose file",
+		Use:   "compose [--backend BACKEND] [--transcode METHOD] [--file FILE] [--inline]",
+		Short: "Enable a hardware backend for Immich ML, and hardware transcoding, in a compose file",
 		Long: `compose sets up Immich's machine-learning service for a GPU/NPU backend:
 it adds the backend's section of hwaccel.ml.yml (with extends:, or merged into
 the service with --inline), sets the image tag suffix, shows the diff, and
@@ -56,8 +58,16 @@ changed; comments, blank lines, quoting and indentation are kept. When a
 variable picks the variant (a tag suffix, the extends service, the whole
 image), it is set in the project's .env (or --env-file) the same way.
 
+With --transcode it does the same for video transcoding: the method's section
+of hwaccel.transcoding.yml on the service that transcodes (immich-server, or
+immich-microservices in files before v1.106), with no image suffix. Both can
+be given in one run, for one diff.
+
 Backends: cuda, openvino, openvino-wsl, armnn, rocm, rknn, cpu (undo), and
 auto (doctor's recommendation for this host).
+Transcoding methods: nvenc, quicksync, vaapi, vaapi-wsl, rkmpp, cpu (undo),
+and auto. Then choose the same method in Immich: Administration → Settings →
+Video Transcoding → Hardware Acceleration → Acceleration API.
 
 EXIT STATUS
   0  done, or nothing to change
@@ -67,20 +77,38 @@ EXIT STATUS
 		Example: `  immich-accel compose --backend cuda --dry-run
   immich-accel compose --backend openvino --inline --yes
   immich-accel compose --backend auto
-  immich-accel compose --backend cpu          # undo`,
+  immich-accel compose --backend cpu          # undo
+  immich-accel compose --backend cuda --transcode nvenc --dry-run
+  immich-accel compose --transcode cpu        # undo transcoding`,
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Backend == "" {
-				return UsageError(errors.New("compose: --backend is required (one of " + backendNames() + ", auto)"))
+			if opts.Backend == "" && opts.Transcode == "" {
+				return UsageError(errors.New("compose: --backend is required (one of " + backendNames() + ", auto), or --transcode (one of " + strings.Join(compose.Transcodes, ", ") + ", auto), or both"))
 			}
-			if _, ok := accel.ParseBackend(opts.Backend); opts.Backend != "auto" && !ok {
+			if _, ok := accel.ParseBackend(opts.Backend); opts.Backend != "" && opts.Backend != "auto" && !ok {
 				return UsageError(fmt.Errorf("compose: unknown backend %q; use one of %s, auto", opts.Backend, backendNames()))
+			}
+			if _, ok := accel.ParseTranscode(opts.Transcode); opts.Transcode != "" && opts.Transcode != "auto" && !ok {
+				hint := ""
+				if ts := accel.TranscodesFor(accel.FFmpegAccel(opts.Transcode)); len(ts) > 0 {
+					hint = fmt.Sprintf(" (%s is Immich's Acceleration API value; the section is %s)", opts.Transcode, ts[0])
+				}
+				return UsageError(fmt.Errorf("compose: unknown transcoding method %q%s; use one of %s, auto", opts.Transcode, hint, strings.Join(compose.Transcodes, ", ")))
 			}
 			if opts.Backend == "auto" && opts.NoDetect {
 				return UsageError(errors.New("compose: --backend auto needs host detection; drop --no-detect or name a backend"))
 			}
+			if opts.Transcode == "auto" && opts.NoDetect {
+				return UsageError(errors.New("compose: --transcode auto needs host detection; drop --no-detect or name a transcoding method"))
+			}
 			if len(opts.GPUs) > 0 && opts.Backend != "cuda" && opts.Backend != "auto" {
 				return UsageError(errors.New("compose: --gpus applies to --backend cuda only"))
+			}
+			if opts.Service != "" && opts.Backend == "" {
+				return UsageError(errors.New("compose: --service names the machine-learning service and needs --backend; for the server use --server-service"))
+			}
+			if opts.ServerService != "" && opts.Transcode == "" {
+				return UsageError(errors.New("compose: --server-service needs --transcode"))
 			}
 			return nil
 		},
@@ -94,6 +122,8 @@ EXIT STATUS
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.File, "file", "f", "", "compose file (default: compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml here)")
 	fl.StringVarP(&opts.Backend, "backend", "b", "", "cuda, openvino, openvino-wsl, armnn, rocm, rknn, cpu or auto")
+	fl.StringVarP(&opts.Transcode, "transcode", "t", "", "hardware transcoding: nvenc, quicksync, vaapi, vaapi-wsl, rkmpp, cpu or auto")
+	fl.StringVar(&opts.ServerService, "server-service", "", "name of the service that transcodes (default: immich-server, or immich-microservices in older files)")
 	fl.BoolVar(&opts.Inline, "inline", false, "merge the section into the service instead of extends (Unraid, Portainer, app stores)")
 	fl.StringVar(&opts.Service, "service", "", "name of the machine-learning service (default: found by image)")
 	fl.StringVar(&opts.HwaccelFile, "hwaccel-file", "", "take sections from this hwaccel.ml.yml instead of the built-in one")
@@ -129,6 +159,18 @@ type composeReport struct {
 	Before       *compose.Inspection  `json:"before,omitempty"`
 	NextSteps    []string             `json:"nextSteps"`
 	Error        *composeErrorForJSON `json:"error,omitempty"`
+
+	// Transcoding, when --transcode is given: the section applied to
+	// ServerService, what was asked for, why (auto), its compose-go check,
+	// the original's transcoding inspection, and the admin setting to
+	// choose in Immich.
+	Transcode           accel.Transcode              `json:"transcode,omitempty"`
+	TranscodeRequested  string                       `json:"transcodeRequested,omitempty"`
+	TranscodeWhy        string                       `json:"transcodeWhy,omitempty"`
+	ServerService       string                       `json:"serverService,omitempty"`
+	TranscodeValidation *compose.Validation          `json:"transcodeValidation,omitempty"`
+	TranscodeBefore     *compose.TranscodeInspection `json:"transcodeBefore,omitempty"`
+	Setting             string                       `json:"setting,omitempty"`
 }
 
 type composeErrorForJSON struct {
@@ -156,23 +198,27 @@ func runCompose(ctx context.Context, opts *ComposeOptions) error {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
 	r := &composeRun{opts: opts, io: opts.IO, cs: opts.IO.ColorScheme(),
-		rep: &composeReport{Requested: opts.Backend, DryRun: opts.DryRun, Notes: []string{}, NextSteps: []string{}, Changes: []compose.FileChange{}}}
+		rep: &composeReport{Requested: opts.Backend, TranscodeRequested: opts.Transcode, DryRun: opts.DryRun, Notes: []string{}, NextSteps: []string{}, Changes: []compose.FileChange{}}}
 	file, explicit, err := r.composeFile()
 	if err != nil {
 		return r.fail(err)
 	}
 	r.rep.File = file
-	eo, err := r.editOptions(ctx)
+	eo, transcode, err := r.editOptions(ctx)
 	if err != nil {
 		return r.fail(err)
 	}
-	plan, err := compose.Prepare(ctx, compose.Options{EditOptions: eo, File: file, HwaccelFile: opts.HwaccelFile, EnvFile: opts.EnvFile, LookupEnv: opts.LookupEnv})
+	plan, err := compose.Prepare(ctx, compose.Options{EditOptions: eo, File: file, HwaccelFile: opts.HwaccelFile, EnvFile: opts.EnvFile, LookupEnv: opts.LookupEnv, Transcode: transcode, ServerService: opts.ServerService})
 	if err != nil {
 		return r.fail(err)
 	}
 	r.record(plan)
 	up := upCommand(plan, file, explicit)
-	r.rep.NextSteps = []string{up, "immich-accel doctor"}
+	r.rep.NextSteps = []string{up}
+	if r.rep.Setting != "" {
+		r.rep.NextSteps = append(r.rep.NextSteps, "in Immich: "+r.rep.Setting)
+	}
+	r.rep.NextSteps = append(r.rep.NextSteps, "immich-accel doctor")
 	if len(plan.SetInUI) > 0 {
 		r.rep.NextSteps = append([]string{setInUIStep(plan.SetInUI)}, r.rep.NextSteps...)
 	}
@@ -235,31 +281,48 @@ func (r *composeRun) composeFile() (file string, explicit bool, err error) {
 	return file, false, err
 }
 
-// editOptions turns the flags into edit options, with the host's facts
-// unless --no-detect, and doctor's choice of backend for --backend auto.
-func (r *composeRun) editOptions(ctx context.Context) (compose.EditOptions, error) {
+// editOptions turns the flags into edit options and the transcoding
+// method, with the host's facts unless --no-detect, and doctor's choices
+// for --backend auto and --transcode auto.
+func (r *composeRun) editOptions(ctx context.Context) (compose.EditOptions, accel.Transcode, error) {
 	opts := r.opts
 	eo := compose.EditOptions{Backend: accel.Backend(opts.Backend), Inline: opts.Inline, Service: opts.Service, DropDigest: opts.DropDigest, GPUs: opts.GPUs}
+	transcode := accel.Transcode(opts.Transcode)
 	if opts.NoDetect {
-		return eo, nil
+		return eo, transcode, nil
 	}
 	info, err := opts.ComposeHost(ctx)
 	switch {
 	case err != nil && opts.Backend == "auto":
-		return eo, fmt.Errorf("--backend auto needs host detection: %w; name a backend instead", err)
+		return eo, "", fmt.Errorf("--backend auto needs host detection: %w; name a backend instead", err)
+	case err != nil && opts.Transcode == "auto":
+		return eo, "", fmt.Errorf("--transcode auto needs host detection: %w; name a transcoding method instead", err)
 	case err != nil:
 		r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("not tailored to this host (%v); use --no-detect to skip detection", err))
-		return eo, nil
+		return eo, transcode, nil
 	}
 	eo.Host = info.Host
+	if opts.Transcode == "auto" {
+		if !info.Transcode.Valid() {
+			return eo, "", fmt.Errorf("host detection recommended no transcoding method (%q); run immich-accel doctor, then name a method", info.Transcode)
+		}
+		transcode = info.Transcode
+		r.rep.TranscodeWhy = info.TranscodeWhy
+		if !opts.JSON {
+			fmt.Fprintf(r.io.ErrOut, "Using transcoding method %s: %s\n", r.cs.Bold(string(transcode)), info.TranscodeWhy)
+		}
+		if !info.TranscodeReady && transcode != accel.TranscodeCPU {
+			r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("this host is not ready for %s yet: run immich-accel doctor and fix what it reports before redeploying", transcode))
+		}
+	}
 	if opts.Backend != "auto" {
-		return eo, nil
+		return eo, transcode, nil
 	}
 	if !info.Recommended.Valid() {
-		return eo, fmt.Errorf("host detection recommended no usable backend (%q); run immich-accel doctor, then name a backend", info.Recommended)
+		return eo, "", fmt.Errorf("host detection recommended no usable backend (%q); run immich-accel doctor, then name a backend", info.Recommended)
 	}
 	if len(opts.GPUs) > 0 && info.Recommended != accel.CUDA {
-		return eo, fmt.Errorf("--gpus applies to cuda, but --backend auto chose %s (%s); drop --gpus, or name --backend cuda", info.Recommended, info.Why)
+		return eo, "", fmt.Errorf("--gpus applies to cuda, but --backend auto chose %s (%s); drop --gpus, or name --backend cuda", info.Recommended, info.Why)
 	}
 	eo.Backend = info.Recommended
 	r.rep.Why = info.Why
@@ -269,7 +332,7 @@ func (r *composeRun) editOptions(ctx context.Context) (compose.EditOptions, erro
 	if !info.Ready && info.Recommended != accel.CPU {
 		r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("this host is not ready for %s yet: run immich-accel doctor and fix what it reports before redeploying", info.Recommended))
 	}
-	return eo, nil
+	return eo, transcode, nil
 }
 
 // record copies the plan into the report.
@@ -279,6 +342,10 @@ func (r *composeRun) record(plan *compose.Plan) {
 	rep.Changed, rep.Changes, rep.ChangedLines = plan.Changed(), plan.Changes, plan.ChangedLines
 	rep.Notes = append(rep.Notes, plan.Notes...)
 	rep.Validation, rep.Before = plan.Validation, plan.Before
+	rep.Transcode, rep.ServerService, rep.TranscodeValidation, rep.TranscodeBefore = plan.Transcode, plan.ServerService, plan.TranscodeValidation, plan.TranscodeBefore
+	if plan.Transcode != "" {
+		rep.Setting = accel.AdminSetting + ": " + plan.Transcode.Accel().AdminLabel()
+	}
 	rep.SetInUI = plan.SetInUI
 }
 
@@ -309,9 +376,15 @@ func (r *composeRun) setInUIOnly(plan *compose.Plan, up string) error {
 
 // upCommand is how the user redeploys the service after the edit.
 func upCommand(plan *compose.Plan, file string, explicit bool) string {
-	up := "docker compose up -d " + plan.Service
+	var services []string
+	for _, s := range []string{plan.Service, plan.ServerService} {
+		if s != "" {
+			services = append(services, s)
+		}
+	}
+	up := "docker compose up -d " + strings.Join(services, " ")
 	if explicit {
-		up = fmt.Sprintf("docker compose -f %s up -d %s", shell.Quote(file), plan.Service)
+		up = fmt.Sprintf("docker compose -f %s up -d %s", shell.Quote(file), strings.Join(services, " "))
 	}
 	if plan.Before != nil {
 		if s := redeployStep(plan.Before.StackKind, up); s != "" {
@@ -330,12 +403,20 @@ func (r *composeRun) printPlan(plan *compose.Plan) {
 	for _, n := range r.rep.Notes {
 		fmt.Fprintf(r.io.ErrOut, "%s %s\n", r.cs.WarningIcon(), n)
 	}
-	if v := plan.Validation; v != nil {
-		if v.Checked {
-			fmt.Fprintf(r.io.ErrOut, "%s checked with compose-go: %s gets exactly the %s section, other services unchanged\n", r.cs.SuccessIcon(), plan.Service, plan.Backend)
-		} else if v.Skipped != "" {
+	for _, c := range []struct {
+		v                *compose.Validation
+		service, section string
+	}{{plan.Validation, plan.Service, string(plan.Backend)}, {plan.TranscodeValidation, plan.ServerService, string(plan.Transcode)}} {
+		switch v := c.v; {
+		case v == nil:
+		case v.Checked:
+			fmt.Fprintf(r.io.ErrOut, "%s checked with compose-go: %s gets exactly the %s section, other services unchanged\n", r.cs.SuccessIcon(), c.service, c.section)
+		case v.Skipped != "":
 			fmt.Fprintf(r.io.ErrOut, "%s not checked with compose-go: %s\n", r.cs.WarningIcon(), v.Skipped)
 		}
+	}
+	if r.rep.Setting != "" && plan.Changed() {
+		fmt.Fprintf(r.io.ErrOut, "After redeploying, choose the same method in Immich: %s\n", r.rep.Setting)
 	}
 }
 
@@ -345,10 +426,19 @@ func (r *composeRun) unchanged(plan *compose.Plan) error {
 	if r.opts.JSON {
 		return r.io.WriteJSON(r.rep)
 	}
-	if plan.Backend == "cpu" {
+	switch {
+	case plan.Backend == "":
+	case plan.Backend == accel.CPU:
 		fmt.Fprintf(r.io.ErrOut, "%s nothing to change: %s already runs %s on the CPU (no accelerator section, no image suffix)\n", r.cs.SuccessIcon(), filepath.Base(plan.File), plan.Service)
-	} else {
+	default:
 		fmt.Fprintf(r.io.ErrOut, "%s nothing to change: %s already uses %s (%s)\n", r.cs.SuccessIcon(), filepath.Base(plan.File), plan.Backend, plan.Mode)
+	}
+	switch {
+	case plan.Transcode == "":
+	case plan.Transcode == accel.TranscodeCPU:
+		fmt.Fprintf(r.io.ErrOut, "%s nothing to change: %s already transcodes in software on %s (no transcoding section)\n", r.cs.SuccessIcon(), filepath.Base(plan.File), plan.ServerService)
+	default:
+		fmt.Fprintf(r.io.ErrOut, "%s nothing to change: %s already gives %s the %s section (%s); %s\n", r.cs.SuccessIcon(), filepath.Base(plan.File), plan.ServerService, plan.Transcode, plan.Mode, r.rep.Setting)
 	}
 	return nil
 }
@@ -402,7 +492,11 @@ func (r *composeRun) write(plan *compose.Plan, up string) error {
 		return r.io.WriteJSON(r.rep)
 	}
 	r.printWritten(w)
-	fmt.Fprintf(r.io.ErrOut, "Next: %s\nThen check it with: immich-accel doctor\n", up)
+	fmt.Fprintf(r.io.ErrOut, "Next: %s\n", up)
+	if r.rep.Setting != "" {
+		fmt.Fprintf(r.io.ErrOut, "Then in Immich: %s\n", r.rep.Setting)
+	}
+	fmt.Fprintf(r.io.ErrOut, "Then check it with: immich-accel doctor\n")
 	return nil
 }
 

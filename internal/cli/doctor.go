@@ -9,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/immich-accel/immich-accel/internal/immich"
 	"github.com/immich-accel/immich-accel/internal/iostreams"
+	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/pkg/detect"
 )
 
@@ -22,9 +24,12 @@ type DoctorOptions struct {
 
 	HostRoot    string
 	ComposeFile string
-	JSON        bool
-	Verbose     bool
-	Timeout     time.Duration
+	// ImmichURL is Immich's address; with IMMICH_API_KEY doctor reads its
+	// Acceleration API setting.
+	ImmichURL string
+	JSON      bool
+	Verbose   bool
+	Timeout   time.Duration
 }
 
 // NewCmdDoctor builds the doctor command. runF replaces runDoctor in tests.
@@ -36,9 +41,13 @@ func NewCmdDoctor(f *Factory, runF func(context.Context, *DoctorOptions) error) 
 		Long: `doctor checks the platform, Docker, every accelerator Immich's machine-learning
 container supports (NVIDIA CUDA, Intel OpenVINO, AMD ROCm, ARM Mali/ARM NN,
 Rockchip RKNN), the CPU, the Immich compose file (--compose FILE, or one in
-the current directory) and the running ML container's logs. It prints a
-checklist with a fix under every problem, then the backend to use and the
-command that enables it.
+the current directory), the running ML container's logs, and the same for
+video transcoding: NVENC, Quick Sync, VAAPI (WSL2 included) and RKMPP on this
+host, the compose file's hwaccel.transcoding.yml section and the server
+container's logs; with --immich-url URL and IMMICH_API_KEY, Immich's own
+Acceleration API setting. It prints a checklist with a fix under every
+problem, then the backend and the transcoding method to use, the commands
+that enable them and the admin setting to choose.
 
 Nothing is changed on the host. Read-only diagnostics:
   --host-root DIR / IMMICH_ACCEL_HOST_ROOT  read host files under DIR (for
@@ -52,7 +61,8 @@ Exit status:
   2  usage error`,
 		Example: `  immich-accel doctor
   immich-accel doctor -v --compose ~/immich-app/docker-compose.yml
-  immich-accel doctor --json > doctor.json`,
+  immich-accel doctor --json > doctor.json
+  IMMICH_API_KEY=... immich-accel doctor --immich-url http://localhost:2283`,
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.HostRoot == "" && opts.Getenv != nil {
@@ -60,6 +70,15 @@ Exit status:
 			}
 			if opts.Timeout <= 0 {
 				return UsageError(fmt.Errorf("--timeout must be positive, got %s", opts.Timeout))
+			}
+			if opts.ImmichURL != "" {
+				key := ""
+				if opts.Getenv != nil {
+					key = opts.Getenv(immich.APIKeyEnv)
+				}
+				if _, err := immich.New(opts.ImmichURL, key, opts.Timeout); err != nil {
+					return UsageError(err)
+				}
 			}
 			return nil
 		},
@@ -74,6 +93,7 @@ Exit status:
 	fl.StringVar(&opts.HostRoot, "host-root", "", "read host files under `DIR` (diagnostics; also IMMICH_ACCEL_HOST_ROOT)")
 	fl.StringVar(&opts.ComposeFile, "compose", "", "Immich compose `FILE` to check (default: one in the current directory)")
 	fl.StringVarP(&opts.ComposeFile, "file", "f", "", "the same as --compose, as compose names it")
+	fl.StringVar(&opts.ImmichURL, "immich-url", "", "Immich's `URL` (e.g. http://localhost:2283): read its Acceleration API setting with IMMICH_API_KEY")
 	fl.BoolVar(&opts.JSON, "json", false, "print the report as JSON")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "show every check with its details")
 	fl.DurationVar(&opts.Timeout, "timeout", 1500*time.Millisecond, "how long to wait for Docker, NVML and commands")
@@ -90,6 +110,13 @@ func runDoctor(ctx context.Context, opts *DoctorOptions) error {
 	}
 	if opts.ComposeFile != "" {
 		dopts = append(dopts, detect.WithComposeFile(opts.ComposeFile))
+	}
+	if opts.ImmichURL != "" {
+		c, err := immich.New(opts.ImmichURL, opts.Getenv(immich.APIKeyEnv), opts.Timeout)
+		if err != nil {
+			return UsageError(err)
+		}
+		dopts = append(dopts, detect.WithImmich(c))
 	}
 	// The working directory is where a compose file is looked for without
 	// --compose, and tells whether the next command needs --file.
@@ -210,6 +237,37 @@ func writeDoctorText(w io.Writer, cs *iostreams.ColorScheme, r *detect.Report, v
 		}
 		fmt.Fprintf(w, "Next, after fixing %s: %s\n", after, cs.Cyan(rec.Command))
 	}
+	writeTranscodeRecommendation(w, cs, r)
+}
+
+// writeTranscodeRecommendation prints the transcoding method beside the ML
+// backend: the command that enables it and the admin setting to choose.
+func writeTranscodeRecommendation(w io.Writer, cs *iostreams.ColorScheme, r *detect.Report) {
+	tr := r.TranscodeRecommendation
+	if tr.Method == "" {
+		return
+	}
+	state := "ready"
+	if !tr.Ready {
+		state = "not ready yet"
+	}
+	fmt.Fprintf(w, "%s %s (%s): %s\n", cs.Bold("Recommended transcoding:"), cs.Bold(tr.Method), state, tr.Reason)
+	if tr.Method == string(accel.TranscodeCPU) {
+		return
+	}
+	switch {
+	case tr.Ready:
+		fmt.Fprintf(w, "Next: %s\n", cs.Cyan(tr.Command))
+	default:
+		after := "the problems above"
+		for _, t := range r.Transcodes {
+			if t.Name == tr.Method && len(t.Blockers) > 0 {
+				after = detect.JoinIDs(t.Blockers)
+			}
+		}
+		fmt.Fprintf(w, "Next, after fixing %s: %s\n", after, cs.Cyan(tr.Command))
+	}
+	fmt.Fprintf(w, "Then in Immich: %s\n", tr.Setting)
 }
 
 func writeFix(w io.Writer, cs *iostreams.ColorScheme, c detect.Check) {

@@ -319,3 +319,26 @@ func TestDoctorJSONFieldsDocumented(t *testing.T) {
 		t.Errorf("only %d fields seen", len(seen))
 	}
 }
+
+// --immich-url without IMMICH_API_KEY, or with an address that is not
+// http(s), is a usage error that says what to do.
+func TestDoctorImmichURLUsage(t *testing.T) {
+	for _, tc := range []struct {
+		url, key, has string
+	}{
+		{"http://127.0.0.1:2283", "", "IMMICH_API_KEY is not set"},
+		{"127.0.0.1:2283", "k", "want an http:// or https:// address"},
+	} {
+		ios, _, _, errOut := iostreams.Test()
+		f := &Factory{IOStreams: ios, Getenv: func(k string) string {
+			if k == "IMMICH_API_KEY" {
+				return tc.key
+			}
+			return ""
+		}, Getwd: os.Getwd}
+		code := Run(context.Background(), f, []string{"doctor", "--immich-url", tc.url})
+		if code != ExitUsage || !strings.Contains(errOut.String(), tc.has) {
+			t.Errorf("--immich-url %s (key %q): exit %d, stderr %q; want %d with %q", tc.url, tc.key, code, errOut.String(), ExitUsage, tc.has)
+		}
+	}
+}

@@ -52,6 +52,12 @@ type ComposeHostInfo struct {
 	// Ready is false when the host needs fixes (drivers, toolkit, device
 	// access) before the recommended backend will work.
 	Ready bool
+	// The same for transcoding (--transcode auto), with the admin setting
+	// that goes with the method.
+	Transcode        accel.Transcode
+	TranscodeWhy     string
+	TranscodeReady   bool
+	TranscodeSetting string
 }
 
 // ComponentVersion is one line of the version report.
@@ -110,9 +116,13 @@ func composeHostFromDetector(ctx context.Context, newDet func(...detect.Option) 
 			MaliFirmware: r.Host.MaliFirmware,
 			NVIDIAGPUs:   r.Host.NVIDIAGPUs,
 		},
-		Recommended: r.Recommendation.Backend,
-		Why:         r.Recommendation.Reason,
-		Ready:       r.Recommendation.Ready,
+		Recommended:      r.Recommendation.Backend,
+		Why:              r.Recommendation.Reason,
+		Ready:            r.Recommendation.Ready,
+		Transcode:        accel.Transcode(r.TranscodeRecommendation.Method),
+		TranscodeWhy:     r.TranscodeRecommendation.Reason,
+		TranscodeReady:   r.TranscodeRecommendation.Ready,
+		TranscodeSetting: r.TranscodeRecommendation.Setting,
 	}, nil
 }
 

@@ -9,11 +9,17 @@ import (
 // composeCommandLine writes a run of `immich-accel compose` as a command
 // line; BACKEND stands for a backend the user picks.
 func composeCommandLine(r *compose.FixRun) string {
-	b := string(r.Backend)
-	if b == "" {
-		b = "BACKEND"
+	s := "immich-accel compose"
+	if r.Backend != "" || r.Transcode == "" {
+		b := string(r.Backend)
+		if b == "" {
+			b = "BACKEND"
+		}
+		s += " --backend " + b
 	}
-	s := "immich-accel compose --backend " + b
+	if r.Transcode != "" {
+		s += " --transcode " + string(r.Transcode)
+	}
 	if r.Inline {
 		s += " --inline"
 	}
@@ -48,5 +54,8 @@ func renderFixes(rep *detect.Report) {
 	}
 	if r := rep.Recommendation.Run; r != nil {
 		rep.Recommendation.Command = composeCommandLine(r)
+	}
+	if r := rep.TranscodeRecommendation.Run; r != nil {
+		rep.TranscodeRecommendation.Command = composeCommandLine(r)
 	}
 }

@@ -1,5 +1,7 @@
 // Package accel names what immich-accel can switch on: the machine-learning
-// backends of Immich's hwaccel.ml.yml and the image-tag suffix each one needs.
+// backends of Immich's hwaccel.ml.yml and the image-tag suffix each one needs,
+// and the transcoding methods of hwaccel.transcoding.yml with the
+// ffmpeg.accel setting each one goes with.
 // It is the one place these names are defined; pkg/compose, pkg/detect and the
 // commands read them from here, so a misspelt name fails to compile.
 package accel

@@ -1,5 +1,8 @@
 // Package compose enables a hardware backend for Immich's machine-learning
-// service in a Compose file.
+// service in a Compose file, and hardware transcoding for its server
+// (Target: the ML service with hwaccel.ml.yml and an image suffix, or the
+// service that transcodes with hwaccel.transcoding.yml; Prepare can do both
+// in one run and one diff).
 //
 // The file is parsed with go.yaml.in/yaml/v3 only to locate things (the ML
 // service, its image, extends block and lists, with their lines and
@@ -13,5 +16,6 @@
 // service may change); Plan.Write writes atomically with a backup.
 //
 // InspectFile reads what a compose file says about the ML deployment (the
-// configured section, image suffix, mode, static mistakes) for doctor.
+// configured section, image suffix, mode, static mistakes) and, in
+// Inspection.Transcoding, about transcoding on the server, for doctor.
 package compose

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/immich-accel/immich-accel/pkg/accel"
-	"github.com/immich-accel/immich-accel/templates"
 )
 
 // Host is what the caller knows about the machine the stack runs on. The
@@ -24,10 +24,17 @@ type Host struct {
 
 // EditOptions says what to change in a compose file.
 type EditOptions struct {
-	Backend    accel.Backend // a section of hwaccel.ml.yml
-	Inline     bool          // merge the section into the service instead of extends
-	Service    string        // ML service name; "" finds it
-	DropDigest bool          // allow dropping an @sha256 digest pin from the image
+	// Target is the service and sections file the edit applies to: the
+	// machine-learning service and hwaccel.ml.yml (the zero value), or the
+	// server and hwaccel.transcoding.yml.
+	Target Target
+	// Backend is the hwaccel.ml.yml section to apply (TargetML).
+	Backend accel.Backend
+	// Transcode is the hwaccel.transcoding.yml section (TargetTranscode).
+	Transcode  accel.Transcode
+	Inline     bool   // merge the section into the service instead of extends
+	Service    string // the target service's name; "" finds it
+	DropDigest bool   // allow dropping an @sha256 digest pin from the image
 	// Host tailors sections to this machine when Host.Known.
 	Host Host
 	// GPUs selects NVIDIA GPUs by index or UUID for cuda (device_ids
@@ -37,7 +44,7 @@ type EditOptions struct {
 	// means the embedded copy.
 	Sections []byte
 	// HwaccelName is the file a new extends block points at; "" means
-	// hwaccel.ml.yml.
+	// hwaccel.ml.yml (hwaccel.transcoding.yml for TargetTranscode).
 	HwaccelName string
 	// Env is what the project's .env file sets, which Compose interpolates
 	// the file with (nil: no .env). A variable that selects the backend
@@ -54,8 +61,10 @@ type EditResult struct {
 	Changed bool
 	Service string
 	// Backend is the section applied; it can differ from the one asked for
-	// (openvino becomes openvino-wsl on WSL2).
-	Backend accel.Backend
+	// (openvino becomes openvino-wsl on WSL2). Transcode is the same for
+	// TargetTranscode (vaapi becomes vaapi-wsl on WSL2).
+	Backend   accel.Backend
+	Transcode accel.Transcode
 	// ExtendsFile is the hwaccel file the service extends after the edit,
 	// as written ("" in inline mode or for cpu without extends).
 	ExtendsFile string
@@ -70,7 +79,16 @@ type EditResult struct {
 	// Variables are the variables that select the backend (set or not).
 	Variables []string
 	Notes     []string
-	Before    *Inspection
+	// Before is the ML inspection of the original (TargetML), and
+	// TranscodeBefore the transcoding one (TargetTranscode).
+	Before          *Inspection
+	TranscodeBefore *TranscodeInspection
+	// Target is what was edited; StackKind the stack manager the file
+	// looks like it belongs to ("" for a plain compose project).
+	Target    Target
+	StackKind string
+	// Inline: the section was merged into the service.
+	Inline bool
 
 	templated int // line of template text in a string value, 0 if none
 }
@@ -103,36 +121,39 @@ func Edit(src []byte, opts EditOptions) (*EditResult, error) {
 }
 
 func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
-	if !opts.Backend.Valid() {
-		return nil, newError(ErrManual, "Use one of: "+backendList()+".",
-			"unknown backend %q", opts.Backend)
+	spec := opts.Target.spec()
+	if !slices.Contains(spec.names, opts.section()) {
+		return nil, newError(ErrManual, "Use one of: "+strings.Join(spec.names, ", ")+".",
+			"unknown %s %q", spec.what, opts.section())
 	}
 	secSrc := opts.Sections
 	if secSrc == nil {
-		secSrc = templates.HwaccelML
+		secSrc = spec.embedded
 	}
-	res := &EditResult{Backend: opts.Backend}
-	backend := opts.Backend
-	if backend == accel.OpenVINO && opts.Host.Known && opts.Host.WSL {
-		backend = accel.OpenVINOWSL
-		res.Notes = append(res.Notes, "this host runs WSL2, so openvino-wsl is used instead of openvino (it adds /dev/dxg and the WSL libraries)")
-	}
-	res.Backend = backend
-	tailored, tnotes, err := tailorSections(secSrc, string(backend), opts)
+	res := &EditResult{Backend: opts.Backend, Transcode: opts.Transcode, Target: opts.Target, Inline: opts.Inline}
+	backend, err := hostSection(opts, res)
 	if err != nil {
 		return nil, err
 	}
+	res.setSection(backend)
+	tailored := secSrc
+	if opts.Target == TargetML {
+		var tnotes []string
+		if tailored, tnotes, err = tailorSections(secSrc, backend, opts); err != nil {
+			return nil, err
+		}
+		res.Notes = append(res.Notes, tnotes...)
+	}
 	res.Sections = tailored
 	res.Tailored = !bytes.Equal(tailored, secSrc)
-	res.Notes = append(res.Notes, tnotes...)
-	secs, err := sectionsFor(tailored)
+	secs, err := spec.sectionsFrom(tailored)
 	if err != nil {
 		return nil, err
 	}
 	section := secs.get(string(backend))
 	if section == nil {
 		return nil, newError(ErrManual,
-			"Update the hwaccel file to Immich's current hwaccel.ml.yml (https://github.com/immich-app/immich/releases/latest/download/hwaccel.ml.yml).",
+			fmt.Sprintf("Update the hwaccel file to Immich's current %s (https://github.com/immich-app/immich/releases/latest/download/%s).", spec.fileName, spec.fileName),
 			"the hwaccel file has no %q section (it has: %s)", backend, strings.Join(secs.names(), ", "))
 	}
 
@@ -140,11 +161,16 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.findService(opts.Service); err != nil {
+	if err := spec.find(p, opts.Service); err != nil {
 		return nil, err
 	}
 	res.Service = p.name
-	res.Before = p.inspect(opts.Env)
+	res.StackKind = p.stackKind()
+	if opts.Target == TargetML {
+		res.Before = p.inspect(opts.Env)
+	} else {
+		res.TranscodeBefore = p.inspectTranscoding()
+	}
 
 	if err := checkSharedService(p); err != nil {
 		return nil, err
@@ -160,7 +186,7 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	if e.uncommented {
 		// Immich's commented block may sit where uncommenting it does not
 		// give the mapping we want; check, and fall back to a new block.
-		if ok := checkExtends(out, p.name, string(backend)); !ok {
+		if ok := checkExtends(out, p.name, backend, spec); !ok {
 			e2 := &editor{p: p, pt: &patch{t: p.t}, opts: opts, backend: backend, secs: secs, section: section, noUncomment: true}
 			if err := e2.run(); err != nil {
 				return nil, err
@@ -182,18 +208,18 @@ func editOnce(src []byte, opts EditOptions) (*EditResult, error) {
 	if err != nil {
 		return nil, newError(ErrValidation, report, "the edit would not give valid YAML (an unusual layout, such as a multi-line value, near the change): %v", err)
 	}
-	if err := p2.findService(p.name); err != nil {
+	if err := spec.find(p2, p.name); err != nil {
 		return nil, newError(ErrValidation, report, "the edit would lose service %q: %v", p.name, err)
 	}
 	return res, nil
 }
 
-func checkExtends(out []byte, name, backend string) bool {
+func checkExtends(out []byte, name, backend string, spec *targetSpec) bool {
 	p, err := parse(out)
 	if err != nil {
 		return false
 	}
-	if err := p.findService(name); err != nil {
+	if err := spec.find(p, name); err != nil {
 		return false
 	}
 	ext := mapGet(p.svc, "extends")
@@ -231,7 +257,7 @@ type editor struct {
 	p           *parsed
 	pt          *patch
 	opts        EditOptions
-	backend     accel.Backend
+	backend     string // the section's name
 	secs        *sectionSet
 	section     *yaml.Node
 	notes       []string
@@ -274,18 +300,21 @@ func isHwaccelFileName(f string) bool {
 
 func (e *editor) run() error {
 	p := e.p
-	if err := e.image(); err != nil {
-		return err
+	spec := e.opts.Target.spec()
+	if spec.suffix {
+		if err := e.image(); err != nil {
+			return err
+		}
 	}
 	extKey, ext := mapEntry(p.svc, "extends")
-	hwFile, hwExt := isHwaccelExtends(ext)
+	hwFile, hwExt := spec.isExtends(ext)
 	if ext != nil && !hwExt {
 		if !e.opts.Inline && e.backend != "cpu" {
 			return newError(ErrManual, "Use --inline to merge the section into the service instead.",
 				"service %q already extends something else (line %d); a service can extend only one other service", p.name, extKey.Line)
 		}
 	}
-	old := inlinedBackends(p.svc)
+	old := spec.inlined(p.svc)
 	// Remove what earlier inlined sections added.
 	var keep *yaml.Node
 	if e.opts.Inline {
@@ -295,7 +324,7 @@ func (e *editor) run() error {
 	for _, b := range old {
 		sec := e.secs.get(b)
 		if sec == nil {
-			sec = defaultSections().get(b)
+			sec = spec.defaults().get(b)
 		}
 		if sec == nil || (e.opts.Inline && b == string(e.backend)) {
 			continue
@@ -319,26 +348,36 @@ func (e *editor) run() error {
 		return nil
 	}
 	// Extends mode.
+	if err := e.checkNullKeys(); err != nil {
+		return err
+	}
 	if hwExt {
 		e.extendsFile = hwFile
 		svcNode := mapGet(ext, "service")
 		if svcNode == nil {
 			return newError(ErrManual, "Add service: to the extends block.", "the extends block of %q has no service: (line %d)", p.name, extKey.Line)
 		}
-		if strings.Contains(svcNode.Value, "$") {
+		if strings.Contains(svcNode.Value, "$") && spec.suffix {
 			return e.extendsVariable(svcNode)
+		}
+		if strings.Contains(svcNode.Value, "$") {
+			// extendsVariable sets the ML backend's variables in .env;
+			// a transcoding section from a variable is set by hand.
+			return newError(ErrManual,
+				fmt.Sprintf("Set the variable to %s in your .env file, or replace %s with %s.", e.backend, svcNode.Value, e.backend),
+				"the %s section of %q comes from a variable (service: %s, line %d), so immich-accel cannot set it here", spec.fileName, p.name, svcNode.Value, svcNode.Line)
 		}
 		if svcNode.Value != string(e.backend) {
 			return e.replaceScalar(svcNode, string(e.backend))
 		}
 		return nil
 	}
-	if e.backend == accel.CPU {
+	if e.backend == "cpu" {
 		return nil
 	}
 	e.extendsFile = e.opts.HwaccelName
 	if e.extendsFile == "" {
-		e.extendsFile = templates.HwaccelMLName
+		e.extendsFile = spec.fileName
 	}
 	if !e.noUncomment {
 		done, err := e.uncomment()
@@ -401,13 +440,20 @@ func (e *editor) uncomment() (bool, error) {
 			file = strings.TrimSpace(file[:k])
 		}
 		file = strings.Trim(file, `'"`)
-		if !isHwaccelFileName(file) {
+		spec := e.opts.Target.spec()
+		if !spec.isFile(file) {
 			continue
 		}
 		ind := strings.Repeat(" ", bodyIndent)
 		sub := strings.Repeat(" ", bodyIndent+p.indentUnit)
 		e.pt.setLine(i, ind+c)
 		fcText, _ := commentText(p.t.lines[fileLine])
+		if e.opts.Target == TargetTranscode && legacyTranscodingFile(file) {
+			// hwaccel.yml's sections moved to hwaccel.transcoding.yml.
+			fcText = strings.Replace(fcText, file, spec.fileName, 1)
+			e.note("the commented extends block named %s, which Immich replaced with %s in v1.94; it now names %s", file, spec.fileName, spec.fileName)
+			file = spec.fileName
+		}
 		e.pt.setLine(fileLine, sub+fcText)
 		scText, _ := commentText(p.t.lines[svcLine])
 		e.pt.setLine(svcLine, sub+setServiceValue(scText, string(e.backend)))
@@ -510,4 +556,25 @@ func checkSharedService(p *parsed) error {
 		}
 	})
 	return err
+}
+
+// checkNullKeys refuses extends where the section has a key with no value
+// that the service lacks: rkmpp's volumes: holds only commented-out lines
+// (OpenCL HDR tonemapping), and Compose rejects the resulting empty
+// volumes on a service that has none of its own.
+func (e *editor) checkNullKeys() error {
+	if e.backend == "cpu" {
+		return nil
+	}
+	for i := 0; i+1 < len(e.section.Content); i += 2 {
+		k, v := e.section.Content[i], resolve(e.section.Content[i+1])
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!null" {
+			continue
+		}
+		if have, _ := mergedGet(e.p.svc, k.Value); have == nil {
+			return newError(ErrManual, fmt.Sprintf("Use --inline, or give %q a %s: list of its own (Immich's server needs its upload volume anyway), then run again.", e.p.name, k.Value),
+				"the %s section has an empty %s: (its entries are commented out), and Compose rejects that on %q, which has no %s of its own", e.backend, k.Value, e.p.name, k.Value)
+		}
+	}
+	return nil
 }

@@ -45,6 +45,10 @@ type Inspection struct {
 
 	StackKind string    `json:"stackKind"` // "portainer", "unraid", "casaos", "runtipi" or ""
 	Problems  []Problem `json:"problems"`
+
+	// Transcoding is what the file says about hardware transcoding on the
+	// server service (InspectFile only; nil when the file has no server).
+	Transcoding *TranscodeInspection `json:"transcoding,omitempty"`
 }
 
 // Problem is a static mistake in the ML deployment. IDs are stable:
@@ -65,10 +69,13 @@ type Problem struct {
 // FixRun is a run of `immich-accel compose` that fixes a problem. Commands
 // write it as a command line.
 type FixRun struct {
-	// Backend is the backend to switch to; "" when the user must pick one.
-	Backend    accel.Backend `json:"backend,omitempty"`
-	Inline     bool          `json:"inline,omitempty"`
-	DropDigest bool          `json:"dropDigest,omitempty"`
+	// Backend is the backend to switch to; "" when the user must pick one
+	// (and no Transcode is set).
+	Backend accel.Backend `json:"backend,omitempty"`
+	// Transcode is the transcoding method to switch the server to.
+	Transcode  accel.Transcode `json:"transcode,omitempty"`
+	Inline     bool            `json:"inline,omitempty"`
+	DropDigest bool            `json:"dropDigest,omitempty"`
 	// File is the compose file, when the run in the working directory
 	// would not find it by itself.
 	File string `json:"file,omitempty"`
@@ -109,6 +116,10 @@ func InspectFile(path string) (*Inspection, error) {
 				in.ExtendsFileFound = true
 			}
 			in.addExtendsProblems(ef)
+		}
+		if tr, terr := InspectTranscoding(src, ""); terr == nil {
+			tr.inspectTranscodingFile(path)
+			in.Transcoding = tr
 		}
 	}
 	return in, err

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/immich-accel/immich-accel/pkg/accel"
 )
 
 // image sets the tag suffix of the ML service's image.
@@ -46,7 +48,7 @@ func (e *editor) image() error {
 			"the image of %q is template text (%s, line %d), not a final image reference", p.name, v.Value, v.Line)
 	}
 	ref := parseImage(v.Value)
-	want := e.backend.Suffix()
+	want := accel.Backend(e.backend).Suffix()
 	if ref.legacy {
 		return newError(ErrManual, "Switch to ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release} as in Immich's current docker-compose.yml, then run again.",
 			"service %q uses the legacy image %s, which has no accelerated variants", p.name, v.Value)
@@ -209,7 +211,9 @@ func (e *editor) merge(target, sec *yaml.Node, path string) error {
 				return newError(ErrManual, fmt.Sprintf("Write %s: in the service itself (copy the entries from the anchor), then run again.", kp),
 					"%s of %q comes from a merge key (<<); adding it to the service would hide the shared entries", kp, e.p.name)
 			}
-			if isEmpty(v) {
+			if isEmpty(v) || (v.Kind == yaml.ScalarNode && v.Tag == "!!null") {
+				// Nothing to add: an empty list, or one whose entries are
+				// all commented out (rkmpp's HDR tonemapping volumes).
 				continue
 			}
 			if target.Style&yaml.FlowStyle != 0 {
@@ -234,6 +238,13 @@ func (e *editor) merge(target, sec *yaml.Node, path string) error {
 				return err
 			}
 		case yaml.SequenceNode:
+			if tv.Kind == yaml.MappingNode && kp == "environment" && tv.Style&yaml.FlowStyle == 0 && len(tv.Content) > 0 {
+				// KEY=VALUE entries into an environment written as a mapping.
+				if err := e.mergeEnvMap(tv, v); err != nil {
+					return err
+				}
+				continue
+			}
 			if tv.Kind != yaml.SequenceNode {
 				return newError(ErrManual, fmt.Sprintf("Make %s a list, then run again.", kp),
 					"%s of %q is not a list (line %d)", kp, e.p.name, tv.Line)
@@ -249,6 +260,14 @@ func (e *editor) merge(target, sec *yaml.Node, path string) error {
 				if h, ok := have[key]; ok {
 					if h.Kind == yaml.ScalarNode && it.Kind == yaml.ScalarNode && h.Value != it.Value {
 						e.note("kept your %s entry %s (the section has %s)", kp, h.Value, it.Value)
+					}
+					if h = resolve(h); h.Kind == yaml.MappingNode && it.Kind == yaml.MappingNode && h.Style&yaml.FlowStyle == 0 && len(h.Content) > 0 {
+						// The same device (an NVIDIA reservation the service
+						// already has): it gets what the section's entry adds,
+						// such as the video capability NVENC needs.
+						if err := e.merge(h, it, kp); err != nil {
+							return err
+						}
 					}
 					continue
 				}
@@ -429,6 +448,39 @@ func (e *editor) planRemove(target, old, keep *yaml.Node, path string) (ops []fu
 			} else {
 				ops = append(ops, cops...)
 			}
+		case v.Kind == yaml.SequenceNode && tv.Kind == yaml.MappingNode && kp == "environment":
+			keepKeys := map[string]bool{}
+			if keepV != nil && keepV.Kind == yaml.SequenceNode {
+				for _, it := range keepV.Content {
+					keepKeys[envKey(it)] = true
+				}
+			}
+			var gone []*yaml.Node
+			for _, it := range v.Content {
+				k := envKey(it)
+				if kk, _ := mapEntry(tv, k); kk != nil && !keepKeys[k] {
+					gone = append(gone, kk)
+				}
+			}
+			if len(gone) == 0 {
+				continue
+			}
+			if len(gone)*2 == len(tv.Content) && len(keepKeys) == 0 {
+				removedKeys[tk] = tv
+				continue
+			}
+			envMap := tv
+			for _, kk := range gone {
+				kk := kk
+				ops = append(ops, func() error {
+					e.markRemoved(kk)
+					if envMap.Style&yaml.FlowStyle != 0 {
+						return newError(ErrManual, "Write the environment in block style, then run again.", "cannot remove %s from the flow mapping on line %d", kk.Value, envMap.Line)
+					}
+					e.removeKeepingComments(kk.Line-1, e.entryEnd(kk.Line-1, kk.Column-1, mapGet(envMap, kk.Value))+1)
+					return nil
+				})
+			}
 		case v.Kind == yaml.SequenceNode && tv.Kind == yaml.SequenceNode:
 			drop := map[string]bool{}
 			for _, it := range v.Content {
@@ -532,4 +584,40 @@ func (e *editor) removeKeepingComments(start, end int) {
 			run = -1
 		}
 	}
+}
+
+// envKey is the variable name of a KEY=VALUE environment entry.
+func envKey(n *yaml.Node) string {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	k, _, _ := strings.Cut(n.Value, "=")
+	return k
+}
+
+// mergeEnvMap adds a section's KEY=VALUE environment entries to an
+// environment written as a mapping, as KEY: VALUE, keeping the user's own
+// value for a key that is already there.
+func (e *editor) mergeEnvMap(env, list *yaml.Node) error {
+	for _, it := range list.Content {
+		it = resolve(it)
+		if it.Kind != yaml.ScalarNode {
+			continue
+		}
+		k, v, _ := strings.Cut(it.Value, "=")
+		if kk, vv := mapEntry(env, k); kk != nil && !e.isRemoved(kk) {
+			if vv.Kind == yaml.ScalarNode && vv.Value != v {
+				e.note("kept your environment %s: %s (the section has %s)", k, vv.Value, v)
+			}
+			continue
+		}
+		val, err := yaml.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("internal error: %w", err)
+		}
+		at, ind := e.insertPoint(env)
+		e.pt.insertDepth(at, 2*ind, []string{strings.Repeat(" ", ind) + k + ": " + strings.TrimSpace(string(val))})
+	}
+	return nil
 }

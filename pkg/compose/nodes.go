@@ -105,6 +105,11 @@ func itemKey(listPath string, n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		v := n.Value
+		if last == "environment" {
+			// KEY=VALUE: the same variable, whatever its value.
+			k, _, _ := strings.Cut(v, "=")
+			return k
+		}
 		if last == "devices" || last == "volumes" {
 			f := strings.Split(v, ":")
 			if len(f) >= 2 {

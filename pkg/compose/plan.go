@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/immich-accel/immich-accel/pkg/accel"
-	"github.com/immich-accel/immich-accel/templates"
 )
 
 // DefaultFileNames are Compose's own default file names, in its order.
@@ -48,6 +48,27 @@ type Options struct {
 	// LookupEnv reads the process environment, which overrides the .env
 	// for Compose; nil reads nothing.
 	LookupEnv func(string) (string, bool)
+	// Transcode, when set, also applies this section of
+	// hwaccel.transcoding.yml to the service that transcodes, in the same
+	// run and the same diff; EditOptions.Backend may then be empty.
+	// ServerService names that service ("" finds it).
+	Transcode     accel.Transcode
+	ServerService string
+}
+
+// steps are the edits a run makes, in order: machine learning, then
+// transcoding.
+func (opts Options) steps(eo EditOptions) []EditOptions {
+	var out []EditOptions
+	if eo.Backend != "" {
+		eo.Target = TargetML
+		out = append(out, eo)
+	}
+	if opts.Transcode != "" {
+		tr := EditOptions{Target: TargetTranscode, Transcode: opts.Transcode, Inline: eo.Inline, Service: opts.ServerService, Host: eo.Host}
+		out = append(out, tr)
+	}
+	return out
 }
 
 // FileChange is one file the plan writes.
@@ -74,6 +95,13 @@ type Plan struct {
 	Notes      []string      `json:"notes"`
 	Validation *Validation   `json:"validation,omitempty"`
 	Before     *Inspection   `json:"before"`
+	// Transcode is the hwaccel.transcoding.yml section applied to
+	// ServerService, with its own compose-go check and inspection of the
+	// original ("" when the run sets no transcoding method).
+	Transcode           accel.Transcode      `json:"transcode,omitempty"`
+	ServerService       string               `json:"serverService,omitempty"`
+	TranscodeValidation *Validation          `json:"transcodeValidation,omitempty"`
+	TranscodeBefore     *TranscodeInspection `json:"transcodeBefore,omitempty"`
 	// ChangedLines is the number of lines the compose file diff removes
 	// and adds.
 	ChangedLines int `json:"changedLines"`
@@ -97,30 +125,54 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	in.edit.Env, in.edit.EnvFile = env.vars, opts.EnvFile
-	res, err := Edit(in.src, in.edit)
-	if err != nil {
-		return nil, err
+	steps := opts.steps(in.edit)
+	if len(steps) == 0 {
+		return nil, newError(ErrManual, "Name a backend (--backend), a transcoding method (--transcode), or both.", "nothing to change was asked for")
 	}
-	plan := newPlan(in, res)
-	sections, err := plan.addHwaccelFile(in, res, opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := plan.addEnvFile(env, res, opts); err != nil {
-		return nil, err
-	}
-	if !opts.SkipValidation {
-		v, err := validate(ctx, in.src, res.Output, res, sections, in.dir, env.vars)
+	// Each step edits the previous one's output; the diff is from the
+	// original to the last, and each step is checked on its own (every
+	// other service, the other target's included, must read the same),
+	// which together prove the whole.
+	var results []*EditResult
+	cur := in.src
+	for _, eo := range steps {
+		res, err := Edit(cur, eo)
 		if err != nil {
 			return nil, err
 		}
-		if v.Skipped != "" && res.templated > 0 {
-			return nil, newError(ErrNotCompose, "Render the template first and run immich-accel on the result, or edit the template by hand.",
-				"the file holds template text (line %d) and does not load as a Compose file: %s", res.templated, strings.TrimPrefix(v.Skipped, "the original file does not load with compose-go: "))
-		}
-		plan.Validation = v
+		results = append(results, res)
+		cur = res.Output
 	}
-	plan.addStackNote(res, in.edit.Inline)
+	plan := newPlan(in, results)
+	prev := in.src
+	for _, res := range results {
+		sections, err := plan.addHwaccelFile(in, res, opts)
+		if err != nil {
+			return nil, err
+		}
+		if res.Target == TargetML {
+			if err := plan.addEnvFile(env, res, opts); err != nil {
+				return nil, err
+			}
+		}
+		if !opts.SkipValidation {
+			v, err := validate(ctx, prev, res.Output, res, sections, in.dir, env.vars)
+			if err != nil {
+				return nil, err
+			}
+			if v.Skipped != "" && res.templated > 0 {
+				return nil, newError(ErrNotCompose, "Render the template first and run immich-accel on the result, or edit the template by hand.",
+					"the file holds template text (line %d) and does not load as a Compose file: %s", res.templated, strings.TrimPrefix(v.Skipped, "the original file does not load with compose-go: "))
+			}
+			if res.Target == TargetTranscode {
+				plan.TranscodeValidation = v
+			} else {
+				plan.Validation = v
+			}
+		}
+		plan.addStackNote(res, in.edit.Inline)
+		prev = res.Output
+	}
 	return plan, nil
 }
 
@@ -184,18 +236,27 @@ func composeDir(given, resolved string) (dir string, viaLink bool) {
 	return dir, dir != realDir
 }
 
-// newPlan starts the plan with the compose file's own change.
-func newPlan(in *inputs, res *EditResult) *Plan {
-	plan := &Plan{File: in.path, Service: res.Service, Backend: res.Backend, Mode: "extends", Before: res.Before,
-		Notes: append([]string{}, res.Notes...), Changes: []FileChange{}}
+// newPlan starts the plan with the compose file's own change: one diff
+// from the original to the last step's output.
+func newPlan(in *inputs, results []*EditResult) *Plan {
+	plan := &Plan{File: in.path, Mode: "extends", Notes: []string{}, Changes: []FileChange{}}
 	if in.edit.Inline {
 		plan.Mode = "inline"
 	}
-	if res.Changed {
+	for _, res := range results {
+		if res.Target == TargetTranscode {
+			plan.Transcode, plan.ServerService, plan.TranscodeBefore = res.Transcode, res.Service, res.TranscodeBefore
+		} else {
+			plan.Backend, plan.Service, plan.Before = res.Backend, res.Service, res.Before
+		}
+		plan.Notes = append(plan.Notes, res.Notes...)
+	}
+	out := results[len(results)-1].Output
+	if !bytes.Equal(out, in.src) {
 		base := filepath.Base(in.path)
-		plan.Changes = append(plan.Changes, FileChange{Path: in.path, Diff: UnifiedDiff("a/"+base, "b/"+base, in.src, res.Output),
-			Old: in.src, New: res.Output, mode: in.st.Mode(), modTime: in.st.ModTime(), size: in.st.Size()})
-		plan.ChangedLines = changedLines(in.src, res.Output)
+		plan.Changes = append(plan.Changes, FileChange{Path: in.path, Diff: UnifiedDiff("a/"+base, "b/"+base, in.src, out),
+			Old: in.src, New: out, mode: in.st.Mode(), modTime: in.st.ModTime(), size: in.st.Size()})
+		plan.ChangedLines = changedLines(in.src, out)
 	}
 	return plan
 }
@@ -214,9 +275,17 @@ func (plan *Plan) addHwaccelFile(in *inputs, res *EditResult, opts Options) ([]b
 	existing, err := readFile(hw)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		for _, c := range plan.Changes {
+			if c.Create && c.Path == hw {
+				// Both targets extend the same file name (a hand-made
+				// layout): one file cannot hold both sets of sections.
+				return nil, newError(ErrManual, "Point the two extends blocks at hwaccel.ml.yml and hwaccel.transcoding.yml, or use --inline.",
+					"the machine-learning and the transcoding sections would both be written to %s", hw)
+			}
+		}
 		plan.Changes = append(plan.Changes, FileChange{Path: hw, Create: true,
 			Diff: UnifiedDiff("", "b/"+filepath.Base(hw), nil, res.Sections), New: res.Sections, mode: 0o644})
-		plan.Notes = append(plan.Notes, fmt.Sprintf("%s is missing next to the compose file; it will be written from %s", res.ExtendsFile, sourceName(opts)))
+		plan.Notes = append(plan.Notes, fmt.Sprintf("%s is missing next to the compose file; it will be written from %s", res.ExtendsFile, sourceName(opts, res.Target)))
 		if in.viaLink {
 			plan.Notes = append(plan.Notes, fmt.Sprintf("%s is a link to %s; %s goes in %s, where Compose looks for it when run with the link", opts.File, in.path, res.ExtendsFile, in.dir))
 		}
@@ -233,24 +302,24 @@ func (plan *Plan) addHwaccelFile(in *inputs, res *EditResult, opts Options) ([]b
 // keepHwaccelFile checks an existing hwaccel.ml.yml the result extends,
 // and notes how it differs from the sections immich-accel would write.
 func (plan *Plan) keepHwaccelFile(hw string, existing []byte, res *EditResult, opts Options) error {
-	const fix = "Replace it with Immich's current hwaccel.ml.yml (delete it and run again to have it written)."
+	fix := "Replace it with Immich's current " + res.Target.spec().fileName + " (delete it and run again to have it written)."
 	secs, err := loadSections(existing)
 	if err != nil {
 		return newError(ErrManual, fix, "%s: %v", hw, err)
 	}
-	if secs.get(string(res.Backend)) == nil {
-		return newError(ErrManual, fix, "%s has no %s section (it has: %s); it predates that backend", hw, res.Backend, strings.Join(secs.names(), ", "))
+	if secs.get(res.Section()) == nil {
+		return newError(ErrManual, fix, "%s has no %s section (it has: %s); it predates that %s", hw, res.Section(), strings.Join(secs.names(), ", "), res.Target.spec().what)
 	}
 	// Only the chosen section matters: a file written earlier with another
 	// backend's host tailoring is no surprise.
-	if sameSection(existing, res.Sections, string(res.Backend)) {
+	if sameSection(existing, res.Sections, res.Section()) {
 		return nil
 	}
-	if len(opts.GPUs) > 0 {
+	if len(opts.GPUs) > 0 && res.Target == TargetML {
 		return newError(ErrManual, "Use --inline to put the GPU selection into the service, or set device_ids in your hwaccel.ml.yml by hand.",
 			"--gpus cannot be applied: the existing %s is kept as it is", res.ExtendsFile)
 	}
-	msg := fmt.Sprintf("kept your %s, whose %s section differs from %s", res.ExtendsFile, res.Backend, sourceName(opts))
+	msg := fmt.Sprintf("kept your %s, whose %s section differs from %s", res.ExtendsFile, res.Section(), sourceName(opts, res.Target))
 	if res.Tailored {
 		msg += "; the host-specific changes above were not applied to it (use --inline, or edit it)"
 	}
@@ -261,8 +330,11 @@ func (plan *Plan) keepHwaccelFile(hw string, existing []byte, res *EditResult, o
 // addStackNote warns when the file belongs to a stack manager that
 // usually cannot read a second file.
 func (plan *Plan) addStackNote(res *EditResult, inline bool) {
-	if !inline && res.Before != nil && res.Before.StackKind != "" && res.Backend != "cpu" {
-		plan.Notes = append(plan.Notes, fmt.Sprintf("this looks like %s, which usually cannot read a second file such as %s: re-run with --inline to merge the section into the service instead", stackKindNames[res.Before.StackKind], templates.HwaccelMLName))
+	if !inline && res.StackKind != "" && res.Section() != "cpu" {
+		note := fmt.Sprintf("this looks like %s, which usually cannot read a second file such as %s: re-run with --inline to merge the section into the service instead", stackKindNames[res.StackKind], res.Target.spec().fileName)
+		if !slices.Contains(plan.Notes, note) {
+			plan.Notes = append(plan.Notes, note)
+		}
 	}
 }
 
@@ -296,11 +368,11 @@ var stackKindNames = map[string]string{
 	"runtipi":   "a runtipi app",
 }
 
-func sourceName(opts Options) string {
-	if opts.HwaccelFile != "" {
+func sourceName(opts Options, t Target) string {
+	if opts.HwaccelFile != "" && t == TargetML {
 		return opts.HwaccelFile
 	}
-	return "Immich's current hwaccel.ml.yml (built in)"
+	return "Immich's current " + t.spec().fileName + " (built in)"
 }
 
 // WriteOptions controls Write.

@@ -5,23 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/immich-accel/immich-accel/pkg/accel"
 	"github.com/immich-accel/immich-accel/templates"
 )
-
-// backendList names every backend for messages: "cuda, openvino, …, cpu".
-func backendList() string {
-	var names []string
-	for _, b := range accel.BackendNames() {
-		names = append(names, string(b))
-	}
-	return strings.Join(names, ", ")
-}
 
 // sectionSet is a parsed hwaccel.ml.yml.
 type sectionSet struct {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -49,7 +50,7 @@ func validate(ctx context.Context, orig, edited []byte, res *EditResult, section
 		return nil, fmt.Errorf("validating: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	hw := filepath.Join(tmp, "hwaccel.ml.yml")
+	hw := filepath.Join(tmp, res.Target.spec().fileName)
 	if err := os.WriteFile(hw, sections, 0o600); err != nil {
 		return nil, fmt.Errorf("validating: %w", err)
 	}
@@ -106,19 +107,20 @@ func buildModels(orig, edited []byte, res *EditResult, hw, workDir string) (*mod
 		return nil, newError(ErrValidation, "", "the edited file does not decode: %v", err)
 	}
 	ms := &models{orig: origMap, edited: editMap, oracle: deepCopyAny(origMap).(map[string]any), workDir: workDir}
+	spec := res.Target.spec()
 	ms.forEach(ms.orig, res.Service, func(sm map[string]any) {
-		if extendsHwaccel(sm) {
+		if extendsHwaccel(sm, spec) {
 			delete(sm, "extends")
 		}
 	})
 	ms.forEach(ms.edited, res.Service, func(sm map[string]any) {
-		if extendsHwaccel(sm) {
+		if extendsHwaccel(sm, spec) {
 			sm["extends"].(map[string]any)["file"] = hw
 		}
 	})
 	inlined := inlinedBefore(orig, res)
-	source := defaultSections()
-	if s, err := sectionsFor(res.Sections); err == nil {
+	source := spec.defaults()
+	if s, err := spec.sectionsFrom(res.Sections); err == nil {
 		source = s
 	}
 	ms.forEach(ms.oracle, res.Service, func(sm map[string]any) {
@@ -126,15 +128,15 @@ func buildModels(orig, edited []byte, res *EditResult, hw, workDir string) (*mod
 		for _, b := range inlined {
 			sec := source.get(b)
 			if sec == nil {
-				sec = defaultSections().get(b)
+				sec = spec.defaults().get(b)
 			}
 			if sec != nil {
 				var secMap map[string]any
 				_ = sec.Decode(&secMap)
-				removeEntries(sm, secMap, "")
+				removeEntries(sm, secMap, "", res.Inline && b == res.Section())
 			}
 		}
-		sm["extends"] = map[string]any{"file": hw, "service": string(res.Backend)}
+		sm["extends"] = map[string]any{"file": hw, "service": res.Section()}
 	})
 	return ms, nil
 }
@@ -169,28 +171,26 @@ func (ms *models) forEach(m map[string]any, name string, ml func(svc map[string]
 	}
 }
 
-// extendsHwaccel reports whether a service extends a hwaccel.ml.yml-style
-// file.
-func extendsHwaccel(sm map[string]any) bool {
+// extendsHwaccel reports whether a service extends the target's sections
+// file (hwaccel.ml.yml or hwaccel.transcoding.yml).
+func extendsHwaccel(sm map[string]any, spec *targetSpec) bool {
 	ext, ok := sm["extends"].(map[string]any)
 	if !ok {
 		return false
 	}
 	f, _ := ext["file"].(string)
-	return isHwaccelFileName(f)
+	return spec.isFile(f)
 }
 
 // inlinedBefore returns the backends whose sections the original ML
 // service carries inline.
 func inlinedBefore(orig []byte, res *EditResult) []string {
-	if res.Before == nil {
-		return []string{}
-	}
+	spec := res.Target.spec()
 	p, err := parse(orig)
-	if err != nil || p.findService(res.Service) != nil {
+	if err != nil || spec.find(p, res.Service) != nil {
 		return []string{}
 	}
-	return inlinedBackends(p.svc)
+	return spec.inlined(p.svc)
 }
 
 // loadAndCompare loads the three models with compose-go and compares them.
@@ -225,10 +225,10 @@ func (ms *models) loadAndCompare(ctx context.Context, res *EditResult) (*Validat
 		}
 		if err := xerr; err != nil {
 			return nil, newError(ErrValidation, "Nothing was written. Please report this with the file attached.",
-				"the original plus the %s section does not load with compose-go: %v", res.Backend, err)
+				"the original plus the %s section does not load with compose-go: %v", res.Section(), err)
 		}
 		v := &Validation{Checked: true, Interpolated: a.interp}
-		return v, compareProjects(po, pe, px, res.Service, res.Backend)
+		return v, compareProjects(po, pe, px, res.Service, res.Section(), res.Target)
 	}
 	v := &Validation{Skipped: fmt.Sprintf("the original file does not load with compose-go: %v", errs[0])}
 	if len(errs) > 1 && errs[1].Error() != errs[0].Error() {
@@ -314,18 +314,33 @@ func loadModel(ctx context.Context, m map[string]any, workDir string, interp boo
 
 // removeEntries removes from a service map the list entries that sec (an
 // inlined section) adds, and empty containers left behind.
-func removeEntries(m map[string]any, sec map[string]any, path string) {
+// With keepMaps, list entries that are mappings (device reservations) stay:
+// the editor merges a section into such an entry rather than replacing it.
+func removeEntries(m map[string]any, sec map[string]any, path string, keepMaps bool) {
 	for k, sv := range sec {
 		kp := joinPath(path, k)
 		switch s := sv.(type) {
 		case map[string]any:
 			if mm, ok := m[k].(map[string]any); ok {
-				removeEntries(mm, s, kp)
+				removeEntries(mm, s, kp, keepMaps)
 				if len(mm) == 0 {
 					delete(m, k)
 				}
 			}
 		case []any:
+			if env, ok := m[k].(map[string]any); ok && k == "environment" {
+				// KEY=VALUE entries inlined into a mapping.
+				for _, it := range s {
+					if str, ok := it.(string); ok {
+						name, _, _ := strings.Cut(str, "=")
+						delete(env, name)
+					}
+				}
+				if len(env) == 0 {
+					delete(m, k)
+				}
+				continue
+			}
 			l, ok := m[k].([]any)
 			if !ok {
 				continue
@@ -336,7 +351,8 @@ func removeEntries(m map[string]any, sec map[string]any, path string) {
 			}
 			var keep []any
 			for _, it := range l {
-				if !drop[anyKey(kp, it)] {
+				_, isMap := it.(map[string]any)
+				if !drop[anyKey(kp, it)] || (keepMaps && isMap) {
 					keep = append(keep, it)
 				}
 			}
@@ -388,7 +404,54 @@ func normalizeService(s types.ServiceConfig) types.ServiceConfig {
 	}
 	s.DeviceCgroupRules = append([]string(nil), s.DeviceCgroupRules...)
 	sort.Strings(s.DeviceCgroupRules)
+	if s.Deploy != nil && s.Deploy.Resources.Reservations != nil {
+		d := *s.Deploy
+		r := *d.Resources.Reservations
+		r.Devices = mergeDeviceRequests(r.Devices)
+		d.Resources.Reservations = &r
+		s.Deploy = &d
+	}
 	return s
+}
+
+// mergeDeviceRequests folds device reservations of the same driver into
+// one: the union of their capabilities and device IDs, and the larger
+// count (-1, all, above any number). Two NVIDIA reservations on one
+// service (the user's own and a section's) give the container the union of
+// their capabilities; the editor writes them as one entry.
+func mergeDeviceRequests(ds []types.DeviceRequest) []types.DeviceRequest {
+	var out []types.DeviceRequest
+	at := map[string]int{}
+	for _, d := range ds {
+		i, ok := at[d.Driver]
+		if !ok || d.Driver == "" {
+			at[d.Driver] = len(out)
+			c := d
+			c.Capabilities = append([]string(nil), d.Capabilities...)
+			c.IDs = append([]string(nil), d.IDs...)
+			out = append(out, c)
+			continue
+		}
+		m := &out[i]
+		for _, c := range d.Capabilities {
+			if !slices.Contains(m.Capabilities, c) {
+				m.Capabilities = append(m.Capabilities, c)
+			}
+		}
+		for _, id := range d.IDs {
+			if !slices.Contains(m.IDs, id) {
+				m.IDs = append(m.IDs, id)
+			}
+		}
+		if m.Count != -1 && (d.Count == -1 || d.Count > m.Count) {
+			m.Count = d.Count
+		}
+	}
+	for i := range out {
+		sort.Strings(out[i].Capabilities)
+		sort.Strings(out[i].IDs)
+	}
+	return out
 }
 
 func baseImage(img string) string {
@@ -403,7 +466,7 @@ func baseImage(img string) string {
 	return img
 }
 
-func compareProjects(orig, edited, oracle *types.Project, name string, backend accel.Backend) error {
+func compareProjects(orig, edited, oracle *types.Project, name, backend string, target Target) error {
 	fail := func(format string, args ...any) error {
 		return newError(ErrValidation, "Nothing was written. Please report this with the file attached.", format, args...)
 	}
@@ -427,16 +490,23 @@ func compareProjects(orig, edited, oracle *types.Project, name string, backend a
 		return fail("service %q is missing after the edit", name)
 	}
 	want := oracle.Services[name]
-	// The image: the same image with the backend's suffix.
-	suffix := backend.Suffix()
 	origImg := orig.Services[name].Image
+	if !target.spec().suffix && got.Image != origImg {
+		// The server image is the same for every transcoding method.
+		return fail("the image changed: %s -> %s", origImg, got.Image)
+	}
+	// The image: the same image with the backend's suffix.
+	suffix := accel.Backend(backend).Suffix()
+	if !target.spec().suffix {
+		suffix = ""
+	}
 	if baseImage(got.Image) != baseImage(origImg) {
 		return fail("the image changed beyond its suffix: %s -> %s", origImg, got.Image)
 	}
 	if suffix != "" && !strings.HasSuffix(strings.SplitN(got.Image, "@", 2)[0], "-"+suffix) {
 		return fail("the image %s does not end in -%s", got.Image, suffix)
 	}
-	if suffix == "" && baseImage(got.Image) != strings.SplitN(got.Image, "@", 2)[0] {
+	if target.spec().suffix && suffix == "" && baseImage(got.Image) != strings.SplitN(got.Image, "@", 2)[0] {
 		return fail("the image %s still has a backend suffix", got.Image)
 	}
 	got.Image, want.Image = "", ""

@@ -35,6 +35,19 @@ const (
 	CheckMLProviders       CheckID = "ml-providers"
 	CheckInternalError     CheckID = "internal-error"
 	CheckProbeUnfinished   CheckID = "probe-unfinished"
+
+	// Video transcoding: the host per hwaccel.transcoding.yml method, the
+	// compose file's server section, the server container and Immich's
+	// own Acceleration API setting.
+	CheckTranscodeNVENC         CheckID = "transcode-nvenc"
+	CheckTranscodeQuickSync     CheckID = "transcode-quicksync"
+	CheckTranscodeVAAPI         CheckID = "transcode-vaapi"
+	CheckTranscodeRenderAccess  CheckID = "transcode-render-access"
+	CheckTranscodeRKMPP         CheckID = "transcode-rkmpp"
+	CheckComposeTranscode       CheckID = "compose-transcode"
+	CheckServerContainer        CheckID = "server-container"
+	CheckServerTranscoding      CheckID = "server-transcoding"
+	CheckImmichTranscodeSetting CheckID = "immich-transcode-setting"
 )
 
 // CheckComposeProblem is the pattern of the checks made from problems that
@@ -75,11 +88,20 @@ func checkTable() []CheckInfo {
 		{CheckRKNNSoC, AreaRKNN, "Rockchip SoC from the device tree: RK3566, RK3568, RK3576, RK3588 are supported"},
 		{CheckRKNNDriver, AreaRKNN, "RKNPU driver ≥ 0.9.8 (`/sys/kernel/debug/rknpu/version`, `/sys/module/rknpu/version`, `/proc/debug/rknpu/version`); thread-count tip on RK3576/RK3588; skipped on other SoCs"},
 		{CheckCPU, AreaCPU, "model, cores, AVX2/AVX-512/VNNI or NEON/dot product"},
+		{CheckTranscodeNVENC, AreaTranscode, "an NVIDIA GPU with an NVENC encoder (NVML's encoder capacity; data-center GPUs such as A100 and H100 have none; Kepler and drivers before 520 cannot run FFmpeg's NVENC)"},
+		{CheckTranscodeQuickSync, AreaTranscode, "an Intel GPU on i915/xe with a render node and its generation, for Quick Sync; skipped on WSL2, where Quick Sync is not supported (use `vaapi-wsl`)"},
+		{CheckTranscodeVAAPI, AreaTranscode, "an Intel or AMD render node for VAAPI; on WSL2 `/dev/dxg`, `/dev/dri` and `/usr/lib/wsl` for `vaapi-wsl`"},
+		{CheckTranscodeRenderAccess, AreaTranscode, "this user can open the render node; the render GID a server run with `user:` needs in `group_add`"},
+		{CheckTranscodeRKMPP, AreaTranscode, "on a Rockchip SoC, `/dev/rga`, `/dev/mpp_service`, `/dev/dma_heap` and `/dev/dri` for RKMPP; whether `/dev/mali0`, `/etc/OpenCL` and `libmali.so.1` allow OpenCL HDR tonemapping"},
 		{CheckComposeFile, AreaDeployment, "the compose file: ML service, backend, extends or inline, image; variables that pick the backend resolved with the `.env` next to it, as Compose reads it"},
 		{CheckComposeProblem, AreaDeployment, "mistakes found by `compose`'s parser, e.g. `compose-section-without-suffix`, `compose-suffix-without-section`, `compose-extends-file-missing`, `compose-suffix-section-mismatch`, `compose-env-file-invalid` (the `.env` next to it does not read)"},
 		{CheckComposeBackend, AreaDeployment, "the configured backend against this host: `openvino` on WSL2, a backend this host cannot serve, `libmali.so`/firmware mounted from paths this host lacks"},
+		{CheckComposeTranscode, AreaDeployment, "the server service's transcoding section (`immich-server`, or `immich-microservices` in files before v1.106) against this host: `quicksync` or `vaapi` on WSL2, `vaapi-wsl` off it, a method this host cannot serve (NVENC on a GPU without an encoder), software transcoding where hardware could; problems found in the file are `compose-transcode-<problem>`: `compose-transcode-extends-file-missing`, `compose-transcode-extends-section-missing`, `compose-transcode-capabilities` (an NVIDIA reservation without `video`), `compose-transcode-several-sections`"},
 		{CheckMLContainer, AreaContainer, "the Immich ML container, from the Engine API: state, the start error Docker kept (`could not select device driver \"nvidia\"`, a missing device), exit code (139 segfault, 134 abort, 137 with OOMKilled), restart loop, health and the last probe's output, and whether it got the GPU or devices its image variant needs; each with its cause and fix"},
 		{CheckMLProviders, AreaContainer, "from its logs: `Setting execution providers to [...]`, `Available ORT providers`, and the known failures (see below) with cause and fix; otherwise the hint to set `IMMICH_LOG_LEVEL=debug`"},
+		{CheckServerContainer, AreaServer, "the running Immich server container (the microservices one when there is one) and its image"},
+		{CheckServerTranscoding, AreaServer, "from its logs: `Retrying with NVENC acceleration disabled` after `Error occurred during transcoding: ...`, `Cannot open DRM render node`, `Failed to set value 'qsv=hw' for option 'init_hw_device'`, `No VAAPI device found`, NVENC's `OpenEncodeSessionEx failed`, each with its fix; or the accelerated encoding Immich logged"},
+		{CheckImmichTranscodeSetting, AreaServer, "with `--immich-url`: Immich's Acceleration API (`ffmpeg.accel`: nvenc, qsv, vaapi, rkmpp, disabled) and hardware decoding against the compose file's section"},
 		{CheckInternalError, AreaPlatform, "only when a probe failed unexpectedly (a bug: please report it with `--json`)"},
 		{CheckProbeUnfinished, AreaPlatform, "only when a probe did not finish within its budget (4 × `--timeout` + 1 s): something on the host blocks when read"},
 	}

@@ -70,12 +70,14 @@ const (
 	AreaMali       Area = "mali"
 	AreaRKNN       Area = "rknn"
 	AreaCPU        Area = "cpu"
+	AreaTranscode  Area = "transcode"
 	AreaDeployment Area = "deployment"
 	AreaContainer  Area = "container"
+	AreaServer     Area = "server"
 )
 
 // Areas lists every area in report order.
-var Areas = []Area{AreaPlatform, AreaDocker, AreaNVIDIA, AreaIntel, AreaAMD, AreaMali, AreaRKNN, AreaCPU, AreaDeployment, AreaContainer}
+var Areas = []Area{AreaPlatform, AreaDocker, AreaNVIDIA, AreaIntel, AreaAMD, AreaMali, AreaRKNN, AreaCPU, AreaTranscode, AreaDeployment, AreaContainer, AreaServer}
 
 // Title is the human name of an area.
 func (a Area) Title() string {
@@ -96,10 +98,14 @@ func (a Area) Title() string {
 		return "Rockchip NPU (RKNN)"
 	case AreaCPU:
 		return "CPU"
+	case AreaTranscode:
+		return "Video transcoding"
 	case AreaDeployment:
 		return "Immich deployment"
 	case AreaContainer:
 		return "Immich ML container"
+	case AreaServer:
+		return "Immich server container"
 	}
 	return string(a)
 }
@@ -126,6 +132,10 @@ type Report struct {
 	Host           HostFacts       `json:"host"`
 	Backends       []BackendStatus `json:"backends"`
 	Recommendation Recommendation  `json:"recommendation"`
+	// Transcodes are the verdicts for each hwaccel.transcoding.yml method,
+	// and TranscodeRecommendation the one to use with its admin setting.
+	Transcodes              []TranscodeStatus       `json:"transcodes"`
+	TranscodeRecommendation TranscodeRecommendation `json:"transcodeRecommendation"`
 	// Summary counts checks by status.
 	Summary Summary `json:"summary"`
 }
@@ -236,6 +246,7 @@ type Detector struct {
 	goos        string
 	access      func(path string) error
 	inspect     InspectFunc
+	immich      ImmichAPI
 }
 
 // Option configures a Detector.
@@ -340,7 +351,7 @@ type probe struct {
 
 // probes lists every probe Run runs.
 func (d *Detector) probes(fs fsys) []probe {
-	return []probe{
+	ps := []probe{
 		{"platform", func(context.Context) func(*facts) { v := d.probePlatform(fs); return func(f *facts) { f.platform = v } }},
 		{"pci", func(context.Context) func(*facts) { v := d.probePCI(fs); return func(f *facts) { f.pci = v } }},
 		{"nvml", func(ctx context.Context) func(*facts) {
@@ -357,7 +368,18 @@ func (d *Detector) probes(fs fsys) []probe {
 		{"rknn", func(context.Context) func(*facts) { v := d.probeRKNN(fs); return func(f *facts) { f.rknn = v } }},
 		{"groups", func(context.Context) func(*facts) { v := probeGroups(fs); return func(f *facts) { f.groups = v } }},
 		{"deployment", func(context.Context) func(*facts) { v := d.probeDeployment(fs); return func(f *facts) { f.deploy = v } }},
+		{"transcode", func(context.Context) func(*facts) {
+			v := d.probeTranscode(fs)
+			return func(f *facts) { f.transcode = v }
+		}},
 	}
+	if d.immich != nil {
+		ps = append(ps, probe{"immich", func(ctx context.Context) func(*facts) {
+			v := d.probeImmich(ctx)
+			return func(f *facts) { f.immich = v }
+		}})
+	}
+	return ps
 }
 
 // collect runs the probes at once and waits for them within the run's
@@ -376,6 +398,9 @@ func (d *Detector) collect(ctx context.Context, probes []probe) *facts {
 	f.platform.GOOS = d.goos
 	f.nvml.SkipReason = "the NVML probe did not finish in time"
 	f.docker.NoDaemon = "the Docker probe did not finish in time"
+	if d.immich != nil {
+		f.immich = immichFacts{Asked: true, Endpoint: d.immich.Endpoint(), Err: fmt.Errorf("the request did not finish in time")}
+	}
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex // guards f, pending and closed while probes run

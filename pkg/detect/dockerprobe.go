@@ -43,6 +43,11 @@ type dockerFacts struct {
 	InspectErr error
 	Logs       string
 	LogsErr    error
+	// Server is the container that transcodes (immich-server, or
+	// immich-microservices before v1.106), with its recent log.
+	Server        *docker.Container
+	ServerLogs    string
+	ServerLogsErr error
 
 	DaemonJSON         bool
 	DaemonJSONErr      error
@@ -277,6 +282,10 @@ func (d *Detector) probeDaemon(ctx context.Context, fs fsys, f *dockerFacts) {
 	f.Info, f.InfoErr = api.Info(ctx)
 	f.Version, _ = api.Version(ctx)
 	f.Containers, f.ListErr = api.Containers(ctx, true)
+	f.Server = findServerContainer(f.Containers)
+	if f.Server != nil && f.Server.State == "running" {
+		f.ServerLogs, f.ServerLogsErr = api.Logs(ctx, f.Server.ID, 5000)
+	}
 	f.ML = findMLContainer(f.Containers)
 	if f.ML == nil {
 		return

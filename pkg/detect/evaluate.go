@@ -46,6 +46,7 @@ func (d *Detector) evaluate(f *facts) *Report {
 	e.maliChecks()
 	e.rknnChecks()
 	e.cpuCheck()
+	e.transcodeChecks()
 	for _, name := range f.unfinished {
 		e.add(Check{ID: CheckProbeUnfinished, Area: AreaPlatform, Status: StatusWarn,
 			Finding: fmt.Sprintf("the %s probe did not finish within %s; its checks are incomplete", name, f.budget),
@@ -59,10 +60,14 @@ func (d *Detector) evaluate(f *facts) *Report {
 	backends := e.backends()
 	e.backendsCache = backends
 	host := e.hostFacts()
+	transcodes := e.transcodes()
 	e.deploymentChecks(host, backends)
+	e.composeTranscodeChecks(host, transcodes)
 	e.containerChecks(backends)
+	e.serverChecks()
 
-	r := &Report{Root: d.root, Host: host, Backends: backends}
+	r := &Report{Root: d.root, Host: host, Backends: backends, Transcodes: transcodes}
+	r.TranscodeRecommendation = e.recommendTranscode(transcodes)
 	r.Checks = orderChecks(e.checks)
 	r.Recommendation = e.recommend(backends)
 	r.sanitize()
@@ -306,6 +311,17 @@ func (e *evaluator) hostFacts() HostFacts {
 		CPUFlags:     []string{},
 		GPUs:         []GPU{},
 		RenderNodes:  []RenderNode{},
+		RKMPPNodes:   []string{},
+		OpenCL:       f.transcode.OpenCL,
+		LibMali1Path: f.transcode.LibMali1,
+	}
+	for _, n := range []struct {
+		path string
+		ok   bool
+	}{{"/dev/rga", f.transcode.RGA}, {"/dev/mpp_service", f.transcode.MPPService}, {"/dev/dma_heap", f.transcode.DMAHeap}} {
+		if n.ok {
+			h.RKMPPNodes = append(h.RKMPPNodes, n.path)
+		}
 	}
 	if f.platform.GOOS != "linux" && e.d.isHostRoot() {
 		h.OS = f.platform.GOOS
@@ -328,8 +344,15 @@ func (e *evaluator) hostFacts() HostFacts {
 		}
 	}
 	for _, g := range f.nvml.GPUs {
+		nvenc := "unknown"
+		switch st, _ := gpuNVENC(g); st {
+		case StatusOK:
+			nvenc = "yes"
+		case StatusFail:
+			nvenc = "no"
+		}
 		h.GPUs = append(h.GPUs, GPU{Vendor: "nvidia", Name: g.Name, MemoryBytes: g.MemoryBytes,
-			ComputeCapability: fmt.Sprintf("%d.%d", g.Major, g.Minor), PCIBusID: g.BusID})
+			ComputeCapability: fmt.Sprintf("%d.%d", g.Major, g.Minor), PCIBusID: g.BusID, NVENC: nvenc})
 	}
 	df := f.docker
 	h.Docker = DockerFacts{
@@ -389,6 +412,13 @@ type HostFacts struct {
 	SoC         string `json:"soc"`
 	RKNPUDriver string `json:"rknpuDriver"`
 
+	// RKMPPNodes are the RKMPP device nodes present (/dev/rga,
+	// /dev/mpp_service, /dev/dma_heap); OpenCL and LibMali1Path are what
+	// RKMPP's HDR tonemapping mounts.
+	RKMPPNodes   []string `json:"rkmppNodes"`
+	OpenCL       bool     `json:"openCL"`
+	LibMali1Path string   `json:"libMali1Path"`
+
 	Docker DockerFacts `json:"docker"`
 }
 
@@ -399,6 +429,9 @@ type GPU struct {
 	MemoryBytes       uint64 `json:"memoryBytes"`
 	ComputeCapability string `json:"computeCapability"`
 	PCIBusID          string `json:"pciBusID"`
+	// NVENC is "yes", "no" or "unknown": whether the GPU has a video
+	// encoder (NVML's encoder capacity query).
+	NVENC string `json:"nvenc"`
 }
 
 // RenderNode is a /dev/dri render node and the device behind it.
@@ -472,6 +505,10 @@ func (r *Report) sanitize() {
 	for i := range r.Backends {
 		r.Backends[i].Reason = printable(r.Backends[i].Reason)
 	}
+	for i := range r.Transcodes {
+		r.Transcodes[i].Reason = printable(r.Transcodes[i].Reason)
+	}
+	r.TranscodeRecommendation.Reason = printable(r.TranscodeRecommendation.Reason)
 	rec := &r.Recommendation
 	rec.Reason, rec.RunnerUpReason = printable(rec.Reason), printable(rec.RunnerUpReason)
 	h := &r.Host

@@ -19,7 +19,21 @@ type nvmlGPU struct {
 	Minor       int
 	BusID       string
 	Err         string
+	// Encoder is what NVML's encoder capacity query answered (H.264).
+	Encoder encoderAnswer
+	// EncoderCapacity is the encoder's spare capacity in percent (0-100)
+	// when Encoder is encoderPresent.
+	EncoderCapacity int
 }
+
+// encoderAnswer is the outcome of nvmlDeviceGetEncoderCapacity.
+type encoderAnswer int
+
+const (
+	encoderUnknown     encoderAnswer = iota // not asked, or an error
+	encoderPresent                          // SUCCESS: the GPU has NVENC
+	encoderUnsupported                      // NOT_SUPPORTED: no NVENC (or a GPU older than Maxwell)
+)
 
 type nvmlFacts struct {
 	// Probed is false when NVML was not tried (another root, no NVIDIA device).
@@ -123,6 +137,16 @@ func queryNVML(lib nvml.Interface, path string) nvmlFacts {
 		}
 		if g.Major, g.Minor, ret = dev.GetCudaComputeCapability(); ret != nvml.SUCCESS {
 			errs = append(errs, "compute capability: "+nvmlErr(ret))
+		}
+		// nvmlDeviceGetEncoderCapacity answers for Maxwell and newer GPUs
+		// (NVML API reference, Device Queries): the spare capacity of the
+		// NVENC engine in percent; GPUs without NVENC (A100, H100) answer
+		// NOT_SUPPORTED.
+		switch c, ret := dev.GetEncoderCapacity(nvml.ENCODER_QUERY_H264); ret {
+		case nvml.SUCCESS:
+			g.Encoder, g.EncoderCapacity = encoderPresent, c
+		case nvml.ERROR_NOT_SUPPORTED:
+			g.Encoder = encoderUnsupported
 		}
 		if pci, ret := dev.GetPciInfo(); ret == nvml.SUCCESS {
 			g.BusID = cString(pci.BusIdLegacy[:])

@@ -30,6 +30,10 @@ type facts struct {
 	rknn     rknnFacts
 	groups   groupFacts
 	deploy   deployFacts
+	// transcode and immich: hardware transcoding's device nodes, and
+	// Immich's own settings (read only with WithImmich).
+	transcode transcodeFacts
+	immich    immichFacts
 
 	panics []string
 	// unfinished names the probes Run stopped waiting for after budget.

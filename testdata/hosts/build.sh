@@ -303,6 +303,61 @@ f /etc/docker/daemon.json '{"runtimes": {"nvidia": '
 mkdir -p "$R/sys/class/drm/renderD128"
 f /sys/class/kfd/kfd/topology/nodes/1/properties "gfx_target_version banana\n"
 f /sys/kernel/debug/rknpu/version "RKNPU driver: vX\n"
+# ---- nvidia-a100: Supermicro AS-2124GQ, EPYC 7543, NVIDIA A100 80GB PCIe (no NVENC), driver 550, toolkit
+begin nvidia-a100
+linux 6.8.0-49-generic x86_64 "Ubuntu 24.04.1 LTS"
+groups 44 993
+cpu_x86 "AMD EPYC 7543 32-Core Processor" 64 "$RYZEN_FLAGS"
+d=$(pcidev 0000:41:00.0 0000:40:01.1 10de 20b5 0302 nvidia 10de 1533)
+nvidia_proc 550.127.05
+toolkit
+docker_host
+
+# ---- rk3588-rkmpp: Orange Pi 5 Plus (RK3588), vendor 6.1 kernel with MPP, RGA, DMA heaps, Mali kbase and OpenCL
+begin rk3588-rkmpp
+linux 6.1.75-rockchip-rk3588 aarch64 "Ubuntu 22.04.5 LTS"
+groups 44 105
+cpu_arm 8 "$A76_FEATURES" 0xd05 0xd05 0xd05 0xd05 0xd0b 0xd0b 0xd0b 0xd0b
+dt 'xunlong,orangepi-5-plus\0rockchip,rk3588\0' "Orange Pi 5 Plus"
+d=$(platdev fb000000.gpu mali)
+mkdir -p "$R/sys/module/bifrost_kbase" "$R/sys/class/misc/mali0"
+ln -sfn ../../../devices/platform/fb000000.gpu "$R/sys/class/misc/mali0/device"
+f "$d/gpuinfo" "Mali-G610 4 cores r0p0 0xA867\n"
+node /dev/mali0
+d=$(platdev fdab0000.npu RKNPU)
+mkdir -p "$R/sys/module/rknpu"
+f /sys/kernel/debug/rknpu/version "RKNPU driver: v0.9.8\n"
+node /dev/rga
+node /dev/mpp_service
+node /dev/dma_heap/system
+node /dev/dma_heap/cma
+node /dev/dri/card0
+node /dev/dri/renderD128
+f /etc/OpenCL/vendors/mali.icd "libmali.so.1\n"
+f /usr/lib/aarch64-linux-gnu/libmali-valhall-g610-g13p0-x11-wayland-gbm.so ""
+ln -sfn libmali-valhall-g610-g13p0-x11-wayland-gbm.so "$R/usr/lib/aarch64-linux-gnu/libmali.so.1"
+ln -sfn aarch64-linux-gnu/libmali.so.1 "$R/usr/lib/libmali.so"
+f /lib/firmware/mali_csffw.bin ""
+docker_host
+
+# ---- wsl2-quicksync: Windows 11 desktop, Core i5-12500 (UHD 770), WSL2, Docker Desktop, server set to Quick Sync
+begin wsl2-quicksync
+linux 5.15.167.4-microsoft-standard-WSL2 x86_64 "Ubuntu 24.04.1 LTS"
+groups 44 992
+cpu_x86 "12th Gen Intel(R) Core(TM) i5-12500" 12 "$XEON_FLAGS avx_vnni hypervisor"
+node /dev/dxg
+node /dev/dri/card0
+node /dev/dri/renderD128
+f /usr/lib/wsl/lib/libdxcore.so ""
+f /usr/lib/wsl/lib/libd3d12.so ""
+f /usr/lib/wsl/lib/libd3d12core.so ""
+mkdir -p "$R/usr/lib/wsl/drivers/iigd_dch.inf_amd64_3f5a1c0e2b7d9a14"
+d=$(pcidev 4d2e:00:00.0 "" 1414 008e 0302 -)
+mkdir -p "$R/mnt/wsl/docker-desktop"
+node /usr/bin/docker
+node /root/.docker/cli-plugins/docker-compose
+node /var/run/docker.sock
+
 # git keeps no empty directories: mark them so driver and module
 # directories survive a checkout.
 find ./*/root -type d -empty -exec touch {}/.keep \;

@@ -28,6 +28,10 @@ type NVMLGPU struct {
 	CCMinor     int    `json:"ccMinor"`
 	BusID       string `json:"busId"`
 	UUID        string `json:"uuid"`
+	// EncoderCapacity is what nvmlDeviceGetEncoderCapacity answers (spare
+	// NVENC capacity in percent); absent, it answers NOT_SUPPORTED, as
+	// GPUs without NVENC (A100, H100) and those older than Maxwell do.
+	EncoderCapacity *int `json:"encoderCapacity,omitempty"`
 }
 
 // NVMLHost is the content of nvml.json.
@@ -64,6 +68,12 @@ func NewNVML(h NVMLHost) (*mock.Interface, error) {
 			GetCudaComputeCapabilityFunc: func() (int, int, nvml.Return) { return g.CCMajor, g.CCMinor, nvml.SUCCESS },
 			GetPciInfoFunc:               func() (nvml.PciInfo, nvml.Return) { return pci, nvml.SUCCESS },
 			GetUUIDFunc:                  func() (string, nvml.Return) { return g.UUID, nvml.SUCCESS },
+			GetEncoderCapacityFunc: func(nvml.EncoderType) (int, nvml.Return) {
+				if g.EncoderCapacity == nil {
+					return 0, nvml.ERROR_NOT_SUPPORTED
+				}
+				return *g.EncoderCapacity, nvml.SUCCESS
+			},
 		}
 	}
 	return &mock.Interface{
