@@ -528,7 +528,7 @@ func TestInspect(t *testing.T) {
 			if tt.problem != "" {
 				found := false
 				for _, p := range in.Problems {
-					found = found || p.ID == tt.problem
+					found = found || string(p.ID) == tt.problem
 				}
 				if !found {
 					t.Errorf("problem %s not reported: %+v", tt.problem, in.Problems)
@@ -563,7 +563,7 @@ func TestInspectProblems(t *testing.T) {
 	}
 	ids := map[string]bool{}
 	for _, pr := range in.Problems {
-		ids[pr.ID] = true
+		ids[string(pr.ID)] = true
 	}
 	if !ids["section-without-suffix"] || !ids["extends-file-missing"] || in.ExtendsFileFound {
 		t.Errorf("problems: %+v", in.Problems)

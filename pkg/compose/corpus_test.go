@@ -210,7 +210,7 @@ func TestRealCorpusInspect(t *testing.T) {
 			}
 			var ids []string
 			for _, p := range in.Problems {
-				ids = append(ids, p.ID)
+				ids = append(ids, string(p.ID))
 			}
 			if tt.problem == "" && len(ids) > 0 {
 				t.Errorf("unexpected problems: %+v", in.Problems)

@@ -276,6 +276,12 @@ func (e *editor) note(format string, args ...any) {
 // isHwaccelExtends reports whether an extends mapping points at a
 // hwaccel.ml-style file.
 func isHwaccelExtends(ext *yaml.Node) (file string, ok bool) {
+	return extendsFileMatching(ext, isHwaccelFileName)
+}
+
+// extendsFileMatching returns the file an extends mapping names, and
+// whether match accepts its name.
+func extendsFileMatching(ext *yaml.Node, match func(string) bool) (file string, ok bool) {
 	ext = resolve(ext)
 	if ext == nil || ext.Kind != yaml.MappingNode {
 		return "", false
@@ -284,7 +290,7 @@ func isHwaccelExtends(ext *yaml.Node) (file string, ok bool) {
 	if f == nil {
 		return "", false
 	}
-	return f.Value, isHwaccelFileName(f.Value)
+	return f.Value, match(f.Value)
 }
 
 // isHwaccelFileName reports whether an extends file is a hwaccel.ml-style

@@ -51,15 +51,11 @@ type Inspection struct {
 	Transcoding *TranscodeInspection `json:"transcoding,omitempty"`
 }
 
-// Problem is a static mistake in the ML deployment. IDs are stable:
-// section-without-suffix, suffix-without-section, suffix-section-mismatch,
-// section-incomplete, several-sections, image-suffix-unknown,
-// image-digest-pinned, image-legacy, image-built-locally,
-// extends-file-missing, extends-file-invalid, extends-section-missing,
-// env-file-invalid.
+// Problem is a static mistake in the deployment; its ID is one of the
+// registry's (problems.go).
 type Problem struct {
-	ID      string `json:"id"`
-	Message string `json:"message"`
+	ID      ProblemID `json:"id"`
+	Message string    `json:"message"`
 	// Fix says what to do. With Run set, it says what that run does and
 	// follows it ("Run `immich-accel compose ...`: " + Fix).
 	Fix string  `json:"fix"`
@@ -104,7 +100,7 @@ func InspectFile(path string) (*Inspection, error) {
 			in.EnvFile = env.given
 		}
 		if envErr != nil && err == nil {
-			in.Problems = append(in.Problems, Problem{ID: "env-file-invalid", Message: envErr.Error(),
+			in.Problems = append(in.Problems, Problem{ID: ProblemEnvFileInvalid, Message: envErr.Error(),
 				Fix: "Fix the .env file next to the compose file: docker compose cannot read it either."})
 		}
 		if in.ExtendsFile != "" {
@@ -184,17 +180,17 @@ func (p *parsed) inspect(env map[string]string) *Inspection {
 		in.ImageSuffix = ref.suffix
 		in.ImageDigest = ref.digest
 		if ref.written != "" && ref.written != ref.suffix {
-			in.Problems = append(in.Problems, Problem{ID: "image-suffix-unknown",
+			in.Problems = append(in.Problems, Problem{ID: ProblemImageSuffixUnknown,
 				Message: fmt.Sprintf("the image tag ends in -%s, which Immich does not publish", ref.written),
 				Fix:     fmt.Sprintf("Use -%s (for every OpenVINO section, WSL2 included).", ref.suffix)})
 		}
 		if ref.digest != "" {
-			in.Problems = append(in.Problems, Problem{ID: "image-digest-pinned",
+			in.Problems = append(in.Problems, Problem{ID: ProblemImageDigestPinned,
 				Message: "the ML image is pinned by digest, so changing the backend needs a new digest",
 				Fix:     "it drops the pin when it changes the suffix.", Run: &FixRun{Backend: in.Backend, DropDigest: true}})
 		}
 		if ref.legacy {
-			in.Problems = append(in.Problems, Problem{ID: "image-legacy",
+			in.Problems = append(in.Problems, Problem{ID: ProblemImageLegacy,
 				Message: "the ML image is the legacy altran1502 image, which has no accelerated variants",
 				Fix:     "Use ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release}."})
 		}
@@ -259,13 +255,13 @@ func (p *parsed) inspect(env map[string]string) *Inspection {
 			all = append([]string{string(in.Backend) + " (extends)"}, inl...)
 		}
 		if len(all) > 1 {
-			in.Problems = append(in.Problems, Problem{ID: "several-sections",
+			in.Problems = append(in.Problems, Problem{ID: ProblemSeveralSections,
 				Message: "the ML service carries entries of several backends: " + strings.Join(all, ", "),
 				Fix:     "name the backend to keep (add --inline to merge it); it removes the others.", Run: &FixRun{}})
 		}
 	}
 	if b, _ := mergedGet(p.svc, "build"); b != nil {
-		in.Problems = append(in.Problems, Problem{ID: "image-built-locally",
+		in.Problems = append(in.Problems, Problem{ID: ProblemImageBuiltLocally,
 			Message: "the ML image is built locally; the backend is chosen by the DEVICE build argument, not a tag suffix",
 			Fix:     "Set build.args DEVICE to the backend and rebuild."})
 	}
@@ -274,7 +270,7 @@ func (p *parsed) inspect(env map[string]string) *Inspection {
 		if sec := defaultSections().get(b); sec != nil {
 			if miss := missingEntries(p.svc, sec); len(miss) > 0 {
 				for i := range in.Problems {
-					if in.Problems[i].ID == "suffix-without-section" {
+					if in.Problems[i].ID == ProblemSuffixWithoutSection {
 						in.Problems[i].Message += "; missing: " + strings.Join(miss, ", ")
 					}
 				}
@@ -315,11 +311,11 @@ func (in *Inspection) addStaticProblems() {
 	case (in.SuffixFromEnv && in.ImageResolved == "") || (in.BackendFromEnv && in.Backend == ""):
 		// a variable that does not resolve: cannot be checked
 	case accelerated && in.ImageSuffix == "":
-		in.Problems = append(in.Problems, Problem{ID: "section-without-suffix",
+		in.Problems = append(in.Problems, Problem{ID: ProblemSectionWithoutSuffix,
 			Message: fmt.Sprintf("the %s section is set but the image tag has no -%s suffix, so the CPU-only image runs", in.Backend, wantSuffix),
 			Fix:     "it adds the suffix.", Run: &FixRun{Backend: in.Backend}})
 	case accelerated && in.ImageSuffix != wantSuffix:
-		in.Problems = append(in.Problems, Problem{ID: "suffix-section-mismatch",
+		in.Problems = append(in.Problems, Problem{ID: ProblemSuffixSectionMismatch,
 			Message: fmt.Sprintf("the image tag suffix -%s does not match the %s section (needs -%s)", in.ImageSuffix, in.Backend, wantSuffix),
 			Fix:     "it sets both.", Run: &FixRun{Backend: in.Backend}})
 	case !accelerated && in.ImageSuffix != "":
@@ -328,7 +324,7 @@ func (in *Inspection) addStaticProblems() {
 		if in.ExtendsCommented {
 			msg += "; the extends block is still commented out"
 		}
-		in.Problems = append(in.Problems, Problem{ID: "suffix-without-section",
+		in.Problems = append(in.Problems, Problem{ID: ProblemSuffixWithoutSection,
 			Message: msg,
 			Fix:     "it adds the section (add --inline to merge it).", Run: &FixRun{Backend: accel.Backend(b)}})
 	}
@@ -340,7 +336,7 @@ func (in *Inspection) addStaticProblems() {
 			}
 		}
 		if !hasDRI {
-			in.Problems = append(in.Problems, Problem{ID: "section-incomplete",
+			in.Problems = append(in.Problems, Problem{ID: ProblemSectionIncomplete,
 				Message: "the inlined openvino section lacks the /dev/dri device",
 				Fix:     "it adds the missing entries.", Run: &FixRun{Backend: accel.OpenVINO, Inline: true}})
 		}
@@ -349,7 +345,7 @@ func (in *Inspection) addStaticProblems() {
 
 func (in *Inspection) addExtendsProblems(path string) {
 	if !in.ExtendsFileFound {
-		in.Problems = append(in.Problems, Problem{ID: "extends-file-missing",
+		in.Problems = append(in.Problems, Problem{ID: ProblemExtendsFileMissing,
 			Message: fmt.Sprintf("the service extends %s, which is not next to the compose file; docker compose will fail", in.ExtendsFile),
 			Fix:     "it writes it; or download hwaccel.ml.yml from the Immich release.", Run: &FixRun{Backend: cmp.Or(in.Backend, accel.CPU)}})
 		return
@@ -363,12 +359,12 @@ func (in *Inspection) addExtendsProblems(path string) {
 	}
 	secs, err := loadSections(src)
 	if err != nil {
-		in.Problems = append(in.Problems, Problem{ID: "extends-file-invalid", Message: fmt.Sprintf("%s: %v", in.ExtendsFile, err),
+		in.Problems = append(in.Problems, Problem{ID: ProblemExtendsFileInvalid, Message: fmt.Sprintf("%s: %v", in.ExtendsFile, err),
 			Fix: "Replace it with Immich's current hwaccel.ml.yml."})
 		return
 	}
 	if secs.get(string(in.Backend)) == nil {
-		in.Problems = append(in.Problems, Problem{ID: "extends-section-missing",
+		in.Problems = append(in.Problems, Problem{ID: ProblemExtendsSectionMissing,
 			Message: fmt.Sprintf("%s has no %s section (it is older than that backend)", in.ExtendsFile, in.Backend),
 			Fix:     "Replace it with Immich's current hwaccel.ml.yml."})
 	}

@@ -271,23 +271,26 @@ func serviceNames(list []serviceInfo) string {
 	return strings.Join(names, ", ")
 }
 
+// pick makes s the service to edit, which must be a block-style mapping.
+func (p *parsed) pick(s serviceInfo) error {
+	if s.val == nil || s.val.Kind != yaml.MappingNode {
+		return newError(ErrNotCompose, "Write the service as a mapping of keys.",
+			"service %q is not a mapping (line %d)", s.name, s.key.Line)
+	}
+	if s.val.Style&yaml.FlowStyle != 0 {
+		return newError(ErrManual, "Write the service in block style (one key per line), then run again.",
+			"service %q is written in flow style ({...}) on line %d; immich-accel edits block-style services only", s.name, s.key.Line)
+	}
+	p.svcKey, p.svc, p.name = s.key, s.val, s.name
+	return nil
+}
+
 // findService locates the ML service: by --service, by image, then by
 // well-known names. Entries without an image or build (overrides) never
 // count.
 func (p *parsed) findService(want string) error {
 	list := p.serviceList()
-	pick := func(s serviceInfo) error {
-		if s.val == nil || s.val.Kind != yaml.MappingNode {
-			return newError(ErrNotCompose, "Write the service as a mapping of keys.",
-				"service %q is not a mapping (line %d)", s.name, s.key.Line)
-		}
-		if s.val.Style&yaml.FlowStyle != 0 {
-			return newError(ErrManual, "Write the service in block style (one key per line), then run again.",
-				"service %q is written in flow style ({...}) on line %d; immich-accel edits block-style services only", s.name, s.key.Line)
-		}
-		p.svcKey, p.svc, p.name = s.key, s.val, s.name
-		return nil
-	}
+	pick := p.pick
 	if want != "" {
 		for _, s := range list {
 			if s.name != want {

@@ -51,18 +51,7 @@ func isMicroservices(s serviceInfo) bool {
 // names. It sets the same fields as findService.
 func (p *parsed) findServer(want string) error {
 	list := p.serviceList()
-	pick := func(s serviceInfo) error {
-		if s.val == nil || s.val.Kind != yaml.MappingNode {
-			return newError(ErrNotCompose, "Write the service as a mapping of keys.",
-				"service %q is not a mapping (line %d)", s.name, s.key.Line)
-		}
-		if s.val.Style&yaml.FlowStyle != 0 {
-			return newError(ErrManual, "Write the service in block style (one key per line), then run again.",
-				"service %q is written in flow style ({...}) on line %d; immich-accel edits block-style services only", s.name, s.key.Line)
-		}
-		p.svcKey, p.svc, p.name = s.key, s.val, s.name
-		return nil
-	}
+	pick := p.pick
 	if want != "" {
 		for _, s := range list {
 			if s.name != want {
@@ -149,15 +138,7 @@ func isTranscodingFileName(f string) bool {
 // isTranscodingExtends reports whether an extends mapping points at a
 // transcoding file.
 func isTranscodingExtends(ext *yaml.Node) (file string, ok bool) {
-	ext = resolve(ext)
-	if ext == nil || ext.Kind != yaml.MappingNode {
-		return "", false
-	}
-	f := mapGet(ext, "file")
-	if f == nil {
-		return "", false
-	}
-	return f.Value, isTranscodingFileName(f.Value)
+	return extendsFileMatching(ext, isTranscodingFileName)
 }
 
 // transcodingCommented reports whether the located service carries

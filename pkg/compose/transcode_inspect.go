@@ -173,12 +173,12 @@ func (p *parsed) inspectTranscoding() *TranscodeInspection {
 		all = append([]string{in.Method + " (extends)"}, distinct...)
 	}
 	if len(all) > 1 {
-		in.Problems = append(in.Problems, Problem{ID: "transcode-several-sections",
+		in.Problems = append(in.Problems, Problem{ID: ProblemTranscodeSeveralSections,
 			Message: "the server service carries entries of several transcoding methods: " + strings.Join(all, ", "),
 			Fix:     "name the method to keep (add --inline to merge it); it removes the others.", Run: &FixRun{Transcode: "METHOD"}})
 	}
 	if in.Method != "" && in.Method != string(accel.TranscodeCPU) && !accel.Transcode(in.Method).Valid() {
-		in.Problems = append(in.Problems, Problem{ID: "transcode-section-unknown",
+		in.Problems = append(in.Problems, Problem{ID: ProblemTranscodeSectionUnknown,
 			Message: fmt.Sprintf("the server extends section %q, which is not one of hwaccel.transcoding.yml's (%s)", in.Method, transcodeList()),
 			Fix:     "name one of them; it sets the section.", Run: &FixRun{Transcode: "METHOD"}})
 	}
@@ -195,7 +195,7 @@ func (in *TranscodeInspection) capabilityProblems() {
 		return
 	}
 	for _, p := range in.Problems {
-		if p.ID == "transcode-capabilities" {
+		if p.ID == ProblemTranscodeCapabilities {
 			return
 		}
 	}
@@ -204,7 +204,7 @@ func (in *TranscodeInspection) capabilityProblems() {
 			return
 		}
 	}
-	in.Problems = append(in.Problems, Problem{ID: "transcode-capabilities",
+	in.Problems = append(in.Problems, Problem{ID: ProblemTranscodeCapabilities,
 		Message: fmt.Sprintf("the server's NVIDIA reservation has capabilities [%s] without video, so NVENC is not visible in the container", strings.Join(in.Capabilities, ", ")),
 		Fix:     "it adds the video capability (Immich's nvenc section has gpu, compute and video).", Run: &FixRun{Transcode: accel.NVENC, Inline: in.Mode == "inline"}})
 }
@@ -228,7 +228,7 @@ func (in *TranscodeInspection) inspectTranscodingFile(composePath string) {
 		ef = filepath.Join(filepath.Dir(composePath), ef)
 	}
 	if _, err := os.Stat(ef); err != nil {
-		in.Problems = append(in.Problems, Problem{ID: "transcode-extends-file-missing",
+		in.Problems = append(in.Problems, Problem{ID: ProblemTranscodeExtendsFileMissing,
 			Message: fmt.Sprintf("the server extends %s, which is not next to the compose file; docker compose will fail", in.ExtendsFile),
 			Fix:     "it writes the file (or download " + templates.HwaccelTranscodingName + " from the Immich release).", Run: &FixRun{Transcode: accel.Transcode(orCPU(in.Method))}})
 		return
@@ -243,13 +243,13 @@ func (in *TranscodeInspection) inspectTranscodingFile(composePath string) {
 	}
 	secs, err := loadSections(src)
 	if err != nil {
-		in.Problems = append(in.Problems, Problem{ID: "transcode-extends-file-invalid", Message: fmt.Sprintf("%s: %v", in.ExtendsFile, err),
+		in.Problems = append(in.Problems, Problem{ID: ProblemTranscodeExtendsFileInvalid, Message: fmt.Sprintf("%s: %v", in.ExtendsFile, err),
 			Fix: "Replace it with Immich's current " + templates.HwaccelTranscodingName + "."})
 		return
 	}
 	sec := secs.get(in.Method)
 	if sec == nil {
-		in.Problems = append(in.Problems, Problem{ID: "transcode-extends-section-missing",
+		in.Problems = append(in.Problems, Problem{ID: ProblemTranscodeExtendsSectionMissing,
 			Message: fmt.Sprintf("%s has no %s section", in.ExtendsFile, in.Method),
 			Fix:     "Replace it with Immich's current " + templates.HwaccelTranscodingName + "."})
 		return

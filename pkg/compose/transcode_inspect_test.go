@@ -55,7 +55,7 @@ func TestInspectTranscodingInline(t *testing.T) {
 		}
 		var ids []string
 		for _, p := range in.Problems {
-			ids = append(ids, p.ID)
+			ids = append(ids, string(p.ID))
 		}
 		if in.Method != c.method || len(in.Candidates) != c.cands || (c.problem != "" && !strings.Contains(strings.Join(ids, ","), c.problem)) || (c.problem == "" && len(ids) > 0) {
 			t.Errorf("%q: method %q candidates %v problems %v; want %q, %d, %q", c.body, in.Method, in.Candidates, ids, c.method, c.cands, c.problem)

@@ -1,6 +1,10 @@
 package detect
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/immich-accel/immich-accel/pkg/compose"
+)
 
 // CheckID names one check of the report. IDs are stable across releases: the
 // README's doctor table documents each, and scripts match on them.
@@ -55,7 +59,9 @@ const (
 const CheckComposeProblem CheckID = "compose-<problem>"
 
 // ComposeProblemCheck returns the check id for a compose.Problem ID.
-func ComposeProblemCheck(problem string) CheckID { return CheckID("compose-" + problem) }
+func ComposeProblemCheck(problem compose.ProblemID) CheckID {
+	return CheckID("compose-" + string(problem))
+}
 
 // CheckInfo is what the registry knows of a check: the area its line is
 // shown under and the README's sentence for it.

@@ -120,23 +120,6 @@ func extendedVolumes(composePath string, in *compose.Inspection) []string {
 	return sec.Volumes
 }
 
-// problemStatus says how bad each compose.Problem is.
-var problemStatus = map[string]Status{
-	"extends-file-missing":    StatusFail,
-	"extends-file-invalid":    StatusFail,
-	"env-file-invalid":        StatusFail,
-	"extends-section-missing": StatusFail,
-	"section-without-suffix":  StatusFail,
-	"suffix-without-section":  StatusFail,
-	"suffix-section-mismatch": StatusFail,
-	"image-suffix-unknown":    StatusFail,
-	"image-legacy":            StatusFail,
-	"section-incomplete":      StatusFail,
-	"image-digest-pinned":     StatusWarn,
-	"several-sections":        StatusWarn,
-	"image-built-locally":     StatusWarn,
-}
-
 func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 	df := e.f.deploy
 	file := Check{ID: CheckComposeFile, Area: AreaDeployment}
@@ -214,10 +197,7 @@ func (e *evaluator) deploymentChecks(host HostFacts, bs []BackendStatus) {
 	e.add(file)
 
 	for _, p := range in.Problems {
-		st, ok := problemStatus[p.ID]
-		if !ok {
-			st = StatusWarn
-		}
+		st := problemStatus(p.ID)
 		c := Check{ID: ComposeProblemCheck(p.ID), Area: AreaDeployment, Status: st, Finding: p.Message, Fix: p.Fix}
 		if p.Run != nil {
 			run := *p.Run
@@ -329,4 +309,13 @@ func (e *evaluator) runFile() string {
 		return ""
 	}
 	return df.Path
+}
+
+// problemStatus is how doctor reports a compose problem: a failure when it
+// keeps the deployment from working, else a warning.
+func problemStatus(id compose.ProblemID) Status {
+	if id.Blocking() {
+		return StatusFail
+	}
+	return StatusWarn
 }

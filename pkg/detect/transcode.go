@@ -463,16 +463,6 @@ func (e *evaluator) transcodeRun(method string) *compose.FixRun {
 	return r
 }
 
-// transcodeProblemStatus says how bad each transcoding compose.Problem is.
-var transcodeProblemStatus = map[string]Status{
-	"transcode-extends-file-missing":    StatusFail,
-	"transcode-extends-file-invalid":    StatusFail,
-	"transcode-extends-section-missing": StatusFail,
-	"transcode-section-unknown":         StatusFail,
-	"transcode-capabilities":            StatusFail,
-	"transcode-several-sections":        StatusWarn,
-}
-
 // composeTranscodeChecks judges the compose file's transcoding section
 // against this host.
 func (e *evaluator) composeTranscodeChecks(host HostFacts, ts []TranscodeStatus) {
@@ -488,10 +478,7 @@ func (e *evaluator) composeTranscodeChecks(host HostFacts, ts []TranscodeStatus)
 		return
 	}
 	for _, p := range tr.Problems {
-		st, ok := transcodeProblemStatus[p.ID]
-		if !ok {
-			st = StatusWarn
-		}
+		st := problemStatus(p.ID)
 		c := Check{ID: ComposeProblemCheck(p.ID), Area: AreaDeployment, Status: st, Finding: p.Message, Fix: p.Fix}
 		if p.Run != nil {
 			run := *p.Run
