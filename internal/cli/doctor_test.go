@@ -290,26 +290,7 @@ func TestDoctorJSONFieldsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				seen[k] = true
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
-	walk(v)
+	seen := jsonKeys(t, b)
 	for k := range seen {
 		if !strings.Contains(section, "`"+k+"`") && !strings.Contains(section, "`"+k+"[]`") {
 			t.Errorf("JSON field %q is not in README.md's doctor JSON list", k)
@@ -341,4 +322,30 @@ func TestDoctorImmichURLUsage(t *testing.T) {
 			t.Errorf("--immich-url %s (key %q): exit %d, stderr %q; want %d with %q", tc.url, tc.key, code, errOut.String(), ExitUsage, tc.has)
 		}
 	}
+}
+
+// jsonKeys returns every object key anywhere in the JSON document b.
+func jsonKeys(t *testing.T, b []byte) map[string]bool {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				seen[k] = true
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return seen
 }

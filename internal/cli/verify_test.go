@@ -198,25 +198,11 @@ func TestVerifyJSONFieldsDocumented(t *testing.T) {
 	}
 	rep.Device.Source, rep.Device.Unmeasured, rep.Backend = "x", "x", "cuda"
 	rep.Device.Before = &verify.DeviceUse{}
-	b, _ := json.Marshal(rep)
-	var v any
-	_ = json.Unmarshal(b, &v)
-	seen := map[string]bool{}
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				seen[k] = true
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
 	}
-	walk(v)
+	seen := jsonKeys(t, b)
 	for k := range seen {
 		if !strings.Contains(section, "`"+k+"`") {
 			t.Errorf("JSON field %q is not in README.md's verify JSON list", k)

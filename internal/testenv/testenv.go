@@ -6,9 +6,14 @@ package testenv
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -103,4 +108,32 @@ func RequireCommand(t testing.TB, name string) string {
 		Unavailable(t, "needs %s(1): %v", name, err)
 	}
 	return p
+}
+
+// PackageSources parses the package's own non-test Go files in the current
+// directory (a test's package), leaving out the files named in skip; for
+// tests that read the code itself. It fails the test when fewer than min
+// files were parsed, so a walk over nothing cannot pass.
+func PackageSources(t testing.TB, min int, skip ...string) (*token.FileSet, []*ast.File) {
+	t.Helper()
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	var files []*ast.File
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") || slices.Contains(skip, name) {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	if len(files) < min {
+		t.Fatalf("only %d source files parsed, want at least %d", len(files), min)
+	}
+	return fset, files
 }

@@ -2,11 +2,10 @@ package detect
 
 import (
 	"go/ast"
-	"go/parser"
 	"go/token"
-	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/immich-accel/immich-accel/internal/testenv"
 )
 
 // Check ids are written through the registry's constants only: a string
@@ -14,21 +13,8 @@ import (
 // misspelt, silently read as "skip". This walks the package's sources and
 // fails on any such literal.
 func TestCheckIDsAreConstants(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	checked := 0
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") || name == "checkids.go" {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checked++
+	fset, files := testenv.PackageSources(t, 5, "checkids.go")
+	for _, f := range files {
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.KeyValueExpr:
@@ -54,9 +40,6 @@ func TestCheckIDsAreConstants(t *testing.T) {
 			}
 			return true
 		})
-	}
-	if checked < 5 {
-		t.Fatalf("only %d source files checked", checked)
 	}
 }
 
